@@ -1,0 +1,59 @@
+"""The ``feasibility`` command line: one sub-command per module in ``feasibility.commands``.
+
+Each command module exposes ``register(subparsers)`` which adds its parser and sets
+``func`` (called with the parsed namespace, returning an exit code). Input errors
+(:class:`~feasibility.errors.FeasibilityError`) print as one readable line and exit 2,
+never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from feasibility import __version__
+from feasibility.errors import FeasibilityError
+
+COMMANDS = ("synth", "screen", "validate", "report")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="feasibility",
+        description=(
+            "Trial feasibility from a de-identified patient registry: generate a synthetic "
+            "registry, screen it against a protocol, validate data quality, write a report."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"feasibility {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"feasibility.commands.{name}")
+        except ModuleNotFoundError as exc:  # a command still being built is simply absent
+            if exc.name == f"feasibility.commands.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except FeasibilityError as exc:
+        print(f"feasibility {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The registry contract as data: tables, columns, types, vocabularies and unit conversions.
+
+Everything here mirrors ``shared/contract.md`` section 1. The loader, the
+generator, the validation suites and the screening engine all read these
+constants, so a name lives in exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+#: Column types per table, in contract order. Only ``patients`` is required.
+TABLES: dict[str, dict[str, pl.DataType]] = {
+    "patients": {
+        "patient_id": pl.String(),
+        "sex": pl.String(),
+        "birth_date": pl.Date(),
+        "race": pl.String(),
+        "ethnicity": pl.String(),
+        "site": pl.String(),
+        "death_date": pl.Date(),
+    },
+    "diagnoses": {
+        "patient_id": pl.String(),
+        "code": pl.String(),
+        "diagnosed_on": pl.Date(),
+    },
+    "measurements": {
+        "patient_id": pl.String(),
+        "test": pl.String(),
+        "value": pl.Float64(),
+        "unit": pl.String(),
+        "measured_on": pl.Date(),
+    },
+    "assessments": {
+        "patient_id": pl.String(),
+        "item": pl.String(),
+        "value": pl.String(),
+        "assessed_on": pl.Date(),
+    },
+    "medications": {
+        "patient_id": pl.String(),
+        "drug": pl.String(),
+        "route": pl.String(),
+        "start_date": pl.Date(),
+        "end_date": pl.Date(),
+    },
+    "procedures": {
+        "patient_id": pl.String(),
+        "category": pl.String(),
+        "performed_on": pl.Date(),
+    },
+    "lesions": {
+        "patient_id": pl.String(),
+        "imaged_on": pl.Date(),
+        "site": pl.String(),
+        "longest_diameter_cm": pl.Float64(),
+        "bone_contiguous": pl.Boolean(),
+    },
+    "therapies": {
+        "patient_id": pl.String(),
+        "line_number": pl.Int64(),
+        "regimen": pl.String(),
+        "start_date": pl.Date(),
+        "end_date": pl.Date(),
+        "investigational": pl.Boolean(),
+    },
+}
+
+REQUIRED_TABLES: frozenset[str] = frozenset({"patients"})
+
+#: Columns that may be null by contract; every other contract column must be present
+#: in the file (it may still hold nulls, which data-quality validation reports).
+NULLABLE: dict[str, frozenset[str]] = {
+    "patients": frozenset({"race", "ethnicity", "site", "death_date"}),
+    "medications": frozenset({"route", "end_date"}),
+    "therapies": frozenset({"end_date"}),
+}
+
+#: The date column that places each event in time (used for windows and plausibility).
+EVENT_DATE: dict[str, str] = {
+    "diagnoses": "diagnosed_on",
+    "measurements": "measured_on",
+    "assessments": "assessed_on",
+    "medications": "start_date",
+    "procedures": "performed_on",
+    "lesions": "imaged_on",
+    "therapies": "start_date",
+}
+
+#: Tables with an interval: (start column, end column).
+INTERVALS: dict[str, tuple[str, str]] = {
+    "medications": ("start_date", "end_date"),
+    "therapies": ("start_date", "end_date"),
+}
+
+SEX_CODES: frozenset[str] = frozenset({"F", "M", "U"})
+
+PROCEDURE_CATEGORIES: frozenset[str] = frozenset(
+    {"major_surgery", "radiotherapy", "bone_marrow_biopsy", "other"}
+)
+
+NON_SYSTEMIC_ROUTES: frozenset[str] = frozenset({"topical", "ophthalmic", "otic"})
+
+
+@dataclass(frozen=True)
+class Test:
+    """A measurement test: its canonical unit and the factor from each accepted unit."""
+
+    name: str
+    canonical_unit: str
+    factors: dict[str, float]  # accepted unit -> multiply by this to get canonical
+
+
+_COUNT_UNITS = {
+    "/mm3": 1.0,
+    "/uL": 1.0,
+    "10^9/L": 1000.0,
+    "10^3/uL": 1000.0,
+    "10*9/L": 1000.0,
+    "10*3/uL": 1000.0,
+}
+
+TESTS: dict[str, Test] = {
+    t.name: t
+    for t in [
+        Test("creatinine", "mg/dL", {"mg/dL": 1.0, "umol/L": 1 / 88.4, "µmol/L": 1 / 88.4}),
+        Test("hemoglobin", "g/dL", {"g/dL": 1.0, "g/L": 0.1}),
+        Test("platelets", "/mm3", dict(_COUNT_UNITS)),
+        Test("anc", "/mm3", dict(_COUNT_UNITS)),
+        Test("wbc", "/mm3", dict(_COUNT_UNITS)),
+        Test("plasma_cells_pct", "%", {"%": 1.0}),
+        Test(
+            "plasma_cells_abs",
+            "10^9/L",
+            {
+                "10^9/L": 1.0,
+                "10^3/uL": 1.0,
+                "10*9/L": 1.0,
+                "10*3/uL": 1.0,
+                "/uL": 0.001,
+                "/mm3": 0.001,
+            },
+        ),
+        Test("plasma_cells_flow", "/150000 events", {"/150000 events": 1.0}),
+        Test("weight", "kg", {"kg": 1.0, "lb": 0.45359237}),
+        Test("qtc", "ms", {"ms": 1.0}),
+    ]
+}
+
+
+def unit_factor_frame() -> pl.DataFrame:
+    """One row per (test, accepted unit) with the factor to the canonical unit."""
+    rows = [
+        (t.name, unit, factor, t.canonical_unit)
+        for t in TESTS.values()
+        for unit, factor in t.factors.items()
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={"test": pl.String, "unit": pl.String, "factor": pl.Float64, "canonical_unit": pl.String},
+        orient="row",
+    )
+
+
+#: Assessment items and their allowed values (lower case; values compared case-insensitively).
+ASSESSMENT_ITEMS: dict[str, tuple[str, ...]] = {
+    "ecog": ("0", "1", "2", "3", "4"),
+    "neuropathy_grade": ("0", "1", "2", "3", "4"),
+    "neuropathy_pain": ("yes", "no"),
+    "diarrhea_grade": ("0", "1", "2", "3", "4", "5"),
+    "childbearing_potential": ("yes", "no"),
+    "pregnancy_test": ("negative", "positive"),
+    "breastfeeding": ("yes", "no"),
+}
+
+#: Drug synonyms: variant (lower case, trimmed) -> canonical generic name.
+DRUG_SYNONYMS: dict[str, str] = {
+    "rifampicin": "rifampin",
+    "st johns wort": "st. john's wort",
+    "hypericum": "st. john's wort",
+    "st. john's wort": "st. john's wort",
+    "ginkgo": "ginkgo biloba",
+    "gingko biloba": "ginkgo biloba",
+    "ginkgo biloba": "ginkgo biloba",
+}
+
+
+def canonical_drug(name: str) -> str:
+    """Trim, lower-case and map a drug name through the contract's synonyms."""
+    key = name.strip().lower()
+    return DRUG_SYNONYMS.get(key, key)
+
+
+def normalize_icd10(code: str) -> str:
+    """ICD-10 as the engine compares it: no dot, no spaces, upper case (``c90.0`` -> ``C900``)."""
+    return code.replace(".", "").replace(" ", "").strip().upper()
