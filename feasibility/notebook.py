@@ -1,0 +1,60 @@
+"""Notebook conveniences: charts that stay interactive in JupyterLab and survive an offline HTML export.
+
+JupyterLab renders Vega-Lite from its own bundled extension, but ``nbconvert`` HTML has no
+Vega runtime (and its templates pull scripts from CDNs). The ``feasibility`` renderer emits
+both the Vega-Lite spec and a static SVG, so Lab shows the interactive chart and an exported
+page shows the SVG. :func:`export_notebook_html` writes an export with no code cells and no
+script loaded from the network.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import altair as alt
+
+_RENDERER = "feasibility"
+_REMOTE_SCRIPT = re.compile(
+    r"<script\b[^>]*\bsrc=[\"']https?://[^>]*>\s*</script>|"
+    r"<script\b[^>]*type=[\"']module[\"'][^>]*>.*?https?://.*?</script>",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _renderer(spec: dict, **metadata) -> tuple[dict, dict]:
+    from altair.vegalite.v6.display import mimetype_renderer, svg_renderer
+
+    bundle, meta = mimetype_renderer(spec, **metadata)
+    bundle = dict(bundle)
+    bundle.update(svg_renderer(spec))
+    return bundle, meta
+
+
+def use_offline_renderer() -> None:
+    """Make Altair display charts as Vega-Lite plus a static SVG (interactive in Lab, safe offline)."""
+    if _RENDERER not in alt.renderers.names():
+        alt.renderers.register(_RENDERER, _renderer)
+    alt.renderers.enable(_RENDERER)
+
+
+def export_notebook_html(notebook: str | Path, out: str | Path, *, no_input: bool = True) -> Path:
+    """Export an executed notebook to one HTML file a reader without Python can open offline.
+
+    Code cells are hidden when ``no_input`` (as ``jupyter nbconvert --no-input``), and every
+    ``<script>`` the template would load from the internet (require.js, MathJax, Mermaid) is
+    removed: the page is static, charts are the SVGs the ``feasibility`` renderer stored.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    exporter = HTMLExporter(
+        template_name="lab", exclude_input=no_input, exclude_input_prompt=no_input
+    )
+    exporter.exclude_output_prompt = no_input
+    html, _ = exporter.from_notebook_node(nb)
+    html = _REMOTE_SCRIPT.sub("", html)
+    out = Path(out)
+    out.write_text(html, encoding="utf-8")
+    return out
