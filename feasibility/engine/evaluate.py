@@ -1,0 +1,194 @@
+"""Run a protocol over a registry: collect the tables it needs once, evaluate every
+(patient, index) pair in one lazy query, and pick one index per patient in event mode.
+
+The collected tables are kept (:class:`TableCache`) so a result can be re-evaluated with a
+relaxed or reordered protocol without reading the registry again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from typing import Protocol as TypingProtocol
+
+import polars as pl
+
+from feasibility.engine.compiler import IDX, PID, Compiler
+from feasibility.engine.index import IndexEvents
+from feasibility.engine.logic import STATUS_RANK, k_and, to_status
+from feasibility.errors import FeasibilityError
+from feasibility.protocol import Protocol, load_protocol
+from feasibility.schema import TABLES
+
+#: Columns the engine reads from each normalised table (``systemic`` is optional).
+ENGINE_COLUMNS: dict[str, list[str]] = {
+    "patients": ["patient_id", "sex", "birth_date", "death_date"],
+    "diagnoses": ["patient_id", "code", "diagnosed_on"],
+    "measurements": ["patient_id", "test", "value", "measured_on"],
+    "assessments": ["patient_id", "item", "value", "assessed_on"],
+    "medications": ["patient_id", "drug", "route", "start_date", "end_date", "systemic"],
+    "procedures": ["patient_id", "category", "performed_on"],
+    "lesions": ["patient_id", "imaged_on", "site", "longest_diameter_cm", "bone_contiguous"],
+    "therapies": [
+        "patient_id",
+        "line_number",
+        "regimen",
+        "start_date",
+        "end_date",
+        "investigational",
+    ],
+}
+
+
+class RegistryLike(TypingProtocol):
+    """What the engine needs from a registry (see ``feasibility.registry.Registry``)."""
+
+    tables: dict[str, pl.LazyFrame]
+
+    def has(self, table: str) -> bool: ...
+
+
+@dataclass
+class TableCache:
+    """Normalised tables collected in memory, with the registry they came from."""
+
+    registry: Any
+    present: set[str]
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    def ensure(self, tables: set[str], progress: bool = False) -> None:
+        """Collect the tables not yet cached (one scan each, in parallel)."""
+        todo = [t for t in sorted(tables) if t in self.present and t not in self.frames]
+        if not todo:
+            return
+        lazies = []
+        for t in todo:
+            lf = self.registry.tables[t]
+            have = lf.collect_schema().names()
+            schema = lf.collect_schema()
+            cols = []
+            for c in ENGINE_COLUMNS[t]:
+                if c not in have:
+                    continue
+                # categorical strings (a loader may use them) become plain strings for joins and .str
+                is_cat = isinstance(schema[c], pl.Categorical | pl.Enum)
+                cols.append(pl.col(c).cast(pl.String) if is_cat else pl.col(c))
+            lazies.append(lf.select(cols))
+        _progress(progress, f"reading {', '.join(todo)}")
+        for t, df in zip(todo, pl.collect_all(lazies), strict=True):
+            self.frames[t] = df
+
+    def lazy(self) -> dict[str, pl.LazyFrame]:
+        return {t: df.lazy() for t, df in self.frames.items()}
+
+
+def _progress(on: bool, msg: str) -> None:
+    if on:
+        print(f"[screen] {msg}", file=sys.stderr, flush=True)
+
+
+def _as_protocol(protocol: Protocol | str | Path) -> Protocol:
+    return protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
+
+
+def _parse_date(value: dt.date | str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise FeasibilityError(f"index date {value!r} is not an ISO date (YYYY-MM-DD)") from exc
+
+
+def screen(
+    registry: RegistryLike,
+    protocol: Protocol | str | Path,
+    index_date: dt.date | str | IndexEvents,
+    *,
+    progress: bool = False,
+    _cache: TableCache | None = None,
+):
+    """Screen every patient of ``registry`` against ``protocol``.
+
+    ``index_date`` is a date (the same index for everyone) or :class:`IndexEvents`
+    (event mode: each qualifying event is an index; a patient counts once, at the first
+    index where they are eligible, else at their best index). Returns a
+    :class:`~feasibility.results.ScreenResult`. Quiet unless ``progress`` (stderr).
+    """
+    from feasibility.results import ScreenResult  # results imports this module
+
+    t0 = time.perf_counter()
+    proto = _as_protocol(protocol)
+    if _cache is None:
+        present = {t for t in TABLES if registry.has(t)}
+        if "patients" not in present:
+            raise FeasibilityError("registry has no patients table")
+        _cache = TableCache(registry, present)
+    compiler = Compiler(proto, _cache.present)
+    needed = set(compiler.needed_tables())
+    events = index_date if isinstance(index_date, IndexEvents) else None
+    if events is not None:
+        if events.table not in TABLES:
+            raise FeasibilityError(f"index events: unknown table {events.table!r}")
+        needed.add(events.table)
+    _cache.ensure(needed, progress)
+    frames = _cache.lazy()
+    patients = frames["patients"].select(PID).unique(maintain_order=True)
+
+    if events is None:
+        fixed = _parse_date(index_date)  # type: ignore[arg-type]
+        idx = patients.with_columns(pl.lit(fixed, dtype=pl.Date).alias(IDX))
+    else:
+        fixed = None
+        if events.table in _cache.present:
+            idx = events.frame(frames[events.table]).join(patients, on=PID, how="semi")
+        else:
+            idx = pl.LazyFrame(schema={PID: pl.String, IDX: pl.Date})
+    _progress(progress, f"evaluating {len(proto.criteria)} criteria of {proto.id}")
+    wide = compiler.build(frames, idx, fixed).collect()
+    _progress(
+        progress,
+        f"evaluated {wide.height:,} patient-index pairs in {time.perf_counter() - t0:.1f}s",
+    )
+    all_ids = patients.collect()
+    return ScreenResult(
+        protocol=proto,
+        pairs=wide,
+        patient_ids=all_ids,
+        leaves=compiler.out.leaves,
+        index=events if events is not None else fixed,
+        cache=_cache,
+        steps=(("index_event",) if events is not None else ()) + tuple(proto.steps),
+    )
+
+
+def pick_index(
+    pairs: pl.DataFrame, patient_ids: pl.DataFrame, steps: tuple[str, ...], event_mode: bool
+) -> pl.DataFrame:
+    """One row per patient. Fixed mode: the pairs as they are. Event mode: the first index
+    at which ``eligible`` passes, else the best (pass > unknown > fail, ties -> earliest);
+    patients without an index event get a null index_date, every criterion unknown and
+    ``index_event`` false."""
+    crit_steps = [s for s in steps if s != "index_event"]
+    if not event_mode:
+        return pairs
+    eligible = to_status(k_and(*[pl.col(s) for s in crit_steps]))
+    rank = eligible.replace_strict(STATUS_RANK, return_dtype=pl.Int8)
+    best = (
+        pairs.with_columns(rank.alias("_rank"))
+        .sort([PID, "_rank", IDX])
+        .unique(PID, keep="first", maintain_order=True)
+        .drop("_rank")
+        .with_columns(pl.lit(True).alias("index_event"))
+    )
+    missing = patient_ids.join(best.select(PID), on=PID, how="anti")
+    if missing.height:
+        filler = missing.with_columns(pl.lit(False).alias("index_event"))
+        best = pl.concat([best, filler], how="diagonal_relaxed")
+    return patient_ids.join(best, on=PID, how="left", maintain_order="left")

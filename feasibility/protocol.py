@@ -1,0 +1,951 @@
+"""Protocols as data: load a reviewed YAML protocol file into typed, validated rules.
+
+A protocol file (``feasibility/protocols/<id>.yaml``) lists every sentence of a trial's
+eligibility text in order under ``eligibility``. Each item is either a computable
+*criterion* (it has a ``rule``) or an *assumption* (it has a ``pass_rate``): something no
+registry can decide, applied by the report to expected counts only. ``steps`` gives the
+funnel order. Rules use a small declarative vocabulary (see :func:`parse_rule`); code
+lists live in ``feasibility/codelists/*.yaml``. Every problem is raised at load time as a
+:class:`~feasibility.errors.ProtocolError` naming the criterion and the field, so a bad
+file never reaches the engine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from feasibility.errors import ProtocolError
+from feasibility.schema import ASSESSMENT_ITEMS, PROCEDURE_CATEGORIES, TESTS, canonical_drug
+
+PROTOCOL_DIR = Path(__file__).parent / "protocols"
+CODELIST_DIR = Path(__file__).parent / "codelists"
+
+OPS = (">=", ">", "<=", "<", "==", "!=")
+#: Assessment items whose values are ordinal grades (compared numerically).
+GRADED_ITEMS = frozenset({"ecog", "neuropathy_grade", "diarrhea_grade"})
+IF_MISSING = ("unknown", "pass", "fail")
+
+
+# --------------------------------------------------------------------------- windows
+
+
+@dataclass(frozen=True)
+class Window:
+    """``index - days <= date <= index``; ``days=None`` means any date on or before index."""
+
+    days: int | None
+
+    def describe(self) -> str:
+        return (
+            "on or before index" if self.days is None else f"within {self.days} days before index"
+        )
+
+
+_WINDOW_RE = re.compile(r"^\s*(\d+)\s*d(ays?)?\s*$")
+
+
+def parse_window(value: Any, crit: str, fld: str) -> Window:
+    """Accept ``30d``, ``30 days``, an integer number of days, or ``ever``."""
+    if isinstance(value, bool):
+        raise ProtocolError(
+            f"{crit}: {fld} must be like '30d' or 'ever', got {value!r}", criterion=crit, field=fld
+        )
+    if isinstance(value, int) and value >= 0:
+        return Window(value)
+    if isinstance(value, str):
+        if value.strip().lower() == "ever":
+            return Window(None)
+        m = _WINDOW_RE.match(value)
+        if m:
+            return Window(int(m.group(1)))
+    raise ProtocolError(
+        f"{crit}: malformed {fld} {value!r} (expected e.g. '30d' or 'ever')",
+        criterion=crit,
+        field=fld,
+    )
+
+
+# --------------------------------------------------------------------------- code lists
+
+
+@dataclass(frozen=True)
+class CodeList:
+    """ICD-10 prefixes (normalised: no dot, upper case), 3-character ranges and exclusions."""
+
+    name: str
+    label: str
+    prefixes: tuple[str, ...]
+    ranges: tuple[tuple[str, str], ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def matches(self, code: str) -> bool:
+        """Pure-Python twin of the engine's matcher (used in docs and tests)."""
+        c = code.replace(".", "").strip().upper()
+        if any(c.startswith(e) for e in self.exclude):
+            return False
+        return any(c.startswith(p) for p in self.prefixes) or any(
+            lo <= c[:3] <= hi for lo, hi in self.ranges
+        )
+
+
+@dataclass(frozen=True)
+class DrugList:
+    """Canonical drug names and every accepted spelling (lower case) mapped to its canonical name."""
+
+    name: str
+    label: str
+    drugs: tuple[str, ...]
+    spellings: dict[str, str] = field(hash=False, compare=False, default_factory=dict)
+
+
+def _norm_code(c: Any) -> str:
+    return str(c).replace(".", "").replace(" ", "").strip().upper()
+
+
+def load_codelists(
+    directory: Path = CODELIST_DIR,
+) -> tuple[dict[str, CodeList], dict[str, DrugList]]:
+    """Read ``icd10.yaml`` and ``drugs.yaml`` (and any other ``*.yaml``) from ``directory``."""
+    codes: dict[str, CodeList] = {}
+    drugs: dict[str, DrugList] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for name, spec in data.items():
+            if not isinstance(spec, dict):
+                raise ProtocolError(
+                    f"codelist {name!r} in {path.name} is not a mapping", field="codelist"
+                )
+            if "drugs" in spec:
+                spellings: dict[str, str] = {}
+                canon: list[str] = []
+                for drug, meta in (spec["drugs"] or {}).items():
+                    c = canonical_drug(str(drug))
+                    canon.append(c)
+                    spellings[str(drug).strip().lower()] = c
+                    spellings[c] = c
+                    for syn in (meta or {}).get("synonyms", []) or []:
+                        spellings[str(syn).strip().lower()] = c
+                drugs[name] = DrugList(name, str(spec.get("label", name)), tuple(canon), spellings)
+            else:
+                codes[name] = CodeList(
+                    name,
+                    str(spec.get("label", name)),
+                    tuple(_norm_code(p) for p in spec.get("prefixes", []) or []),
+                    tuple((_norm_code(a), _norm_code(b)) for a, b in spec.get("ranges", []) or []),
+                    tuple(_norm_code(e) for e in spec.get("exclude", []) or []),
+                )
+    return codes, drugs
+
+
+# --------------------------------------------------------------------------- rules
+
+
+class Rule:
+    """Base class of the rule vocabulary. A rule is a three-valued proposition about a
+    patient at an index date: true, false or unknown (data absent)."""
+
+    def tables(self) -> set[str]:
+        """Tables this rule reads directly (criterion references excluded)."""
+        return set()
+
+    def children(self) -> tuple[Rule, ...]:
+        return ()
+
+    def describe(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def reads(self) -> list[tuple[str, str, str | None]]:
+        return []
+
+
+@dataclass(frozen=True)
+class Alive(Rule):
+    """True when death_date is null or after index."""
+
+    def tables(self) -> set[str]:
+        return {"patients"}
+
+    def describe(self) -> str:
+        return "death_date is null or after index"
+
+    def reads(self):
+        return [("patients", "death_date", None)]
+
+
+@dataclass(frozen=True)
+class Age(Rule):
+    """Age in whole years on the index date compared with a threshold."""
+
+    op: str
+    value: float
+
+    def tables(self) -> set[str]:
+        return {"patients"}
+
+    def describe(self) -> str:
+        return f"age {self.op} {self.value:g} years"
+
+    def reads(self):
+        return [("patients", "birth_date", None)]
+
+
+@dataclass(frozen=True)
+class Sex(Rule):
+    """True when sex is one of ``values``; U or null is unknown."""
+
+    values: tuple[str, ...]
+
+    def tables(self) -> set[str]:
+        return {"patients"}
+
+    def describe(self) -> str:
+        return f"sex in {list(self.values)}"
+
+    def reads(self):
+        return [("patients", "sex", None)]
+
+
+@dataclass(frozen=True)
+class Latest(Rule):
+    """The most recent measurement (``test``) or assessment (``item``) in the window compared
+    with a threshold (``op``/``value``, converted to the canonical unit) or a value set (``values``).
+    No record in the window is unknown."""
+
+    table: str  # measurements | assessments
+    name: str
+    window: Window
+    op: str | None = None
+    value: float | None = None  # canonical unit
+    unit: str | None = None  # canonical unit (measurements)
+    stated_value: float | None = None
+    stated_unit: str | None = None
+    values: tuple[str, ...] | None = None
+
+    def tables(self) -> set[str]:
+        return {self.table}
+
+    def describe(self) -> str:
+        what = f"most recent {self.name} {self.window.describe()}"
+        if self.values is not None:
+            return f"{what} in {list(self.values)}"
+        unit = f" {self.stated_unit}" if self.stated_unit else ""
+        return f"{what} {self.op} {self.stated_value:g}{unit}"
+
+    def reads(self):
+        return [(self.table, "value", self.name)]
+
+
+@dataclass(frozen=True)
+class Diagnosis(Rule):
+    """A diagnosis whose code matches a code list, dated in the window. Absent is false."""
+
+    codelist: CodeList
+    window: Window
+
+    def tables(self) -> set[str]:
+        return {"diagnoses"}
+
+    def describe(self) -> str:
+        return f"diagnosis in {self.codelist.name} {self.window.describe()}"
+
+    def reads(self):
+        return [("diagnoses", "code", self.codelist.name)]
+
+
+@dataclass(frozen=True)
+class Medication(Rule):
+    """An exposure to a listed drug with start_date <= index and end_date null or
+    >= index - ``overlap_days``; only systemic routes when ``systemic_only``. Absent is false."""
+
+    druglist: DrugList
+    overlap_days: int
+    systemic_only: bool = True
+
+    def tables(self) -> set[str]:
+        return {"medications"}
+
+    def describe(self) -> str:
+        s = "systemic " if self.systemic_only else ""
+        return f"{s}exposure to {self.druglist.name} overlapping the {self.overlap_days} days before index"
+
+    def reads(self):
+        return [("medications", "drug", self.druglist.name)]
+
+
+@dataclass(frozen=True)
+class Procedure(Rule):
+    """A procedure of ``category`` performed in the window. Absent is false."""
+
+    category: str
+    window: Window
+
+    def tables(self) -> set[str]:
+        return {"procedures"}
+
+    def describe(self) -> str:
+        return f"{self.category} {self.window.describe()}"
+
+    def reads(self):
+        return [("procedures", "category", self.category)]
+
+
+@dataclass(frozen=True)
+class Lesion(Rule):
+    """A lesion imaged in the window with longest_diameter_cm >= ``min_diameter_cm`` and
+    (when set) bone_contiguous equal to ``bone_contiguous``. No lesion is false; a lesion with
+    the deciding field null makes it unknown unless another lesion qualifies."""
+
+    window: Window
+    min_diameter_cm: float
+    bone_contiguous: bool | None = None
+
+    def tables(self) -> set[str]:
+        return {"lesions"}
+
+    def describe(self) -> str:
+        bc = (
+            ""
+            if self.bone_contiguous is None
+            else f", bone_contiguous {str(self.bone_contiguous).lower()}"
+        )
+        return f"lesion {self.window.describe()} with longest diameter >= {self.min_diameter_cm:g} cm{bc}"
+
+    def reads(self):
+        return [("lesions", "longest_diameter_cm", None), ("lesions", "bone_contiguous", None)]
+
+
+@dataclass(frozen=True)
+class Therapy(Rule):
+    """A line of therapy. ``started_before_index``: start_date < index. ``ongoing``: start_date
+    <= index and end_date null or >= index. ``investigational``: only investigational lines.
+    ``min_line``: only lines with line_number >= this. Absent is false."""
+
+    started_before_index: bool = False
+    ongoing: bool = False
+    investigational: bool = False
+    min_line: int | None = None
+
+    def tables(self) -> set[str]:
+        return {"therapies"}
+
+    def describe(self) -> str:
+        parts = []
+        if self.investigational:
+            parts.append("investigational")
+        parts.append("therapy line")
+        if self.min_line is not None:
+            parts.append(f"number >= {self.min_line}")
+        if self.started_before_index:
+            parts.append("started before index")
+        if self.ongoing:
+            parts.append("ongoing at index")
+        return " ".join(parts)
+
+    def reads(self):
+        cols = [("therapies", "start_date", None)]
+        if self.ongoing:
+            cols.append(("therapies", "end_date", None))
+        if self.investigational:
+            cols.append(("therapies", "investigational", None))
+        return cols
+
+
+@dataclass(frozen=True)
+class CockcroftGault(Rule):
+    """Creatinine clearance (mL/min) = (140 - age) x weight_kg / (72 x creatinine mg/dL),
+    x 0.85 for women, from the most recent creatinine and weight in their windows.
+    Sex U or null, or any missing input, is unknown."""
+
+    op: str
+    value: float
+    creatinine_window: Window
+    weight_window: Window
+
+    def tables(self) -> set[str]:
+        return {"patients", "measurements"}
+
+    def describe(self) -> str:
+        return (
+            f"Cockcroft-Gault {self.op} {self.value:g} mL/min (creatinine "
+            f"{self.creatinine_window.describe()}, weight {self.weight_window.describe()})"
+        )
+
+    def reads(self):
+        return [
+            ("patients", "sex", None),
+            ("patients", "birth_date", None),
+            ("measurements", "value", "creatinine"),
+            ("measurements", "value", "weight"),
+        ]
+
+
+@dataclass(frozen=True)
+class And(Rule):
+    parts: tuple[Rule, ...]
+
+    def children(self):
+        return self.parts
+
+    def describe(self) -> str:
+        return "(" + " AND ".join(p.describe() for p in self.parts) + ")"
+
+
+@dataclass(frozen=True)
+class Or(Rule):
+    parts: tuple[Rule, ...]
+
+    def children(self):
+        return self.parts
+
+    def describe(self) -> str:
+        return "(" + " OR ".join(p.describe() for p in self.parts) + ")"
+
+
+@dataclass(frozen=True)
+class Not(Rule):
+    part: Rule
+
+    def children(self):
+        return (self.part,)
+
+    def describe(self) -> str:
+        return f"NOT {self.part.describe()}"
+
+
+@dataclass(frozen=True)
+class When(Rule):
+    """Applicability: ``condition`` false -> true (not applicable); unknown -> unknown;
+    true -> ``then``. Unlike Kleene implication, an unknown condition stays unknown even
+    when ``then`` holds (contract: "sex F with none -> unknown")."""
+
+    condition: Rule
+    then: Rule
+
+    def children(self):
+        return (self.condition, self.then)
+
+    def describe(self) -> str:
+        return f"if {self.condition.describe()} then {self.then.describe()} (else not applicable)"
+
+
+@dataclass(frozen=True)
+class Ref(Rule):
+    """The status of another criterion (pass = true)."""
+
+    criterion: str
+
+    def describe(self) -> str:
+        return f"[{self.criterion}]"
+
+
+def leaves(rule: Rule) -> list[Rule]:
+    """Leaf rules in depth-first order (criterion references included as leaves)."""
+    kids = rule.children()
+    if not kids:
+        return [rule]
+    return [leaf for k in kids for leaf in leaves(k)]
+
+
+# --------------------------------------------------------------------------- criteria
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """A computable criterion. ``rule`` is the proposition; for an exclusion the patient
+    passes when the proposition is false. ``if_missing`` is the status when the patient has
+    no record at all for any part of the rule (tables present)."""
+
+    id: str
+    kind: str  # inclusion | exclusion
+    label: str
+    source: tuple[str, ...]
+    rule_obj: Rule
+    if_missing: str
+    notes: str | None = None
+
+    @property
+    def rule(self) -> str:
+        """Human-readable rule."""
+        verb = "pass when" if self.kind == "inclusion" else "fail when"
+        return f"{verb} {self.rule_obj.describe()}; no data -> {self.if_missing}"
+
+    @property
+    def reads(self) -> list[tuple[str, str, str | None]]:
+        out: list[tuple[str, str, str | None]] = []
+        for leaf in leaves(self.rule_obj):
+            for r in leaf.reads():
+                if r not in out:
+                    out.append(r)
+        return out
+
+    @property
+    def tables(self) -> set[str]:
+        out: set[str] = set()
+        for leaf in leaves(self.rule_obj):
+            out |= leaf.tables()
+        return out
+
+    @property
+    def threshold(self) -> tuple[str, str, float, str | None] | None:
+        """(test_or_item, op, value, unit) when the rule has exactly one numeric threshold."""
+        nums = numeric_leaves(self.rule_obj)
+        if len(nums) != 1:
+            return None
+        leaf = nums[0]
+        if isinstance(leaf, CockcroftGault):
+            return ("creatinine_clearance", leaf.op, leaf.value, "mL/min")
+        assert isinstance(leaf, Latest)
+        return (leaf.name, leaf.op or "", leaf.stated_value or 0.0, leaf.stated_unit)
+
+
+def numeric_leaves(rule: Rule) -> list[Rule]:
+    return [
+        leaf
+        for leaf in leaves(rule)
+        if isinstance(leaf, CockcroftGault) or (isinstance(leaf, Latest) and leaf.op is not None)
+    ]
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """A sentence no registry can decide, with an estimated pass rate and where it comes from."""
+
+    id: str
+    section: str
+    text: tuple[str, ...]
+    pass_rate: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Protocol:
+    id: str
+    title: str
+    path: Path | None
+    fingerprint: str
+    criteria: tuple[Criterion, ...]
+    steps: tuple[str, ...]
+    assumptions: tuple[Assumption, ...]
+    registration: str | None = None
+    items: tuple[str, ...] = ()  # ids of criteria and assumptions in protocol order
+
+    def criterion(self, cid: str) -> Criterion:
+        for c in self.criteria:
+            if c.id == cid:
+                return c
+        raise KeyError(f"protocol {self.id} has no criterion {cid!r}")
+
+    @property
+    def criterion_ids(self) -> list[str]:
+        return [c.id for c in self.criteria]
+
+    def replace_criterion(self, crit: Criterion) -> Protocol:
+        """A copy with one criterion replaced (used by relax)."""
+        crits = tuple(crit if c.id == crit.id else c for c in self.criteria)
+        return dataclasses.replace(self, criteria=crits, fingerprint=self.fingerprint + "+variant")
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class _Parser:
+    def __init__(self, codes: dict[str, CodeList], drugs: dict[str, DrugList]):
+        self.codes = codes
+        self.drugs = drugs
+
+    def err(self, crit: str, fld: str, msg: str) -> ProtocolError:
+        return ProtocolError(f"criterion {crit!r}, field {fld!r}: {msg}", criterion=crit, field=fld)
+
+    def op(self, spec: dict, crit: str, fld: str) -> str:
+        op = spec.get("op")
+        if op not in OPS:
+            raise self.err(crit, f"{fld}.op", f"op must be one of {list(OPS)}, got {op!r}")
+        return op
+
+    def number(self, spec: dict, key: str, crit: str, fld: str) -> float:
+        v = spec.get(key)
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise self.err(crit, f"{fld}.{key}", f"expected a number, got {v!r}")
+        return float(v)
+
+    def check_keys(self, spec: dict, allowed: set[str], crit: str, fld: str) -> None:
+        extra = set(spec) - allowed
+        if extra:
+            raise self.err(crit, fld, f"unknown key(s) {sorted(extra)}; allowed {sorted(allowed)}")
+
+    def rule(self, spec: Any, crit: str, fld: str = "rule") -> Rule:
+        if not isinstance(spec, dict) or len(spec) != 1:
+            raise self.err(
+                crit, fld, f"a rule is a mapping with exactly one key (its type), got {spec!r}"
+            )
+        ((kind, body),) = spec.items()
+        f = f"{fld}.{kind}"
+        if kind in ("all", "any"):
+            if not isinstance(body, list) or not body:
+                raise self.err(crit, f, "expects a non-empty list of rules")
+            parts = tuple(self.rule(b, crit, f"{f}[{i}]") for i, b in enumerate(body))
+            return And(parts) if kind == "all" else Or(parts)
+        if kind == "not":
+            return Not(self.rule(body, crit, f))
+        if kind == "when":
+            if not isinstance(body, dict) or set(body) != {"condition", "then"}:
+                raise self.err(crit, f, "expects keys 'condition' and 'then'")
+            return When(
+                self.rule(body["condition"], crit, f + ".condition"),
+                self.rule(body["then"], crit, f + ".then"),
+            )
+        if kind == "criterion":
+            if not isinstance(body, str):
+                raise self.err(crit, f, "expects a criterion id")
+            return Ref(body)
+        if kind == "alive":
+            return Alive()
+        body = body or {}
+        if not isinstance(body, dict):
+            raise self.err(crit, f, f"expects a mapping, got {body!r}")
+        if kind == "age":
+            self.check_keys(body, {"op", "value"}, crit, f)
+            return Age(self.op(body, crit, f), self.number(body, "value", crit, f))
+        if kind == "sex":
+            self.check_keys(body, {"in"}, crit, f)
+            vals = body.get("in")
+            if not isinstance(vals, list) or not set(vals) <= {"F", "M"}:
+                raise self.err(crit, f + ".in", f"expects a list of F/M, got {vals!r}")
+            return Sex(tuple(vals))
+        if kind == "latest":
+            return self.latest(body, crit, f)
+        if kind == "diagnosis":
+            self.check_keys(body, {"codes", "window"}, crit, f)
+            name = body.get("codes")
+            if isinstance(name, list):
+                cl = CodeList("inline", "inline", tuple(_norm_code(c) for c in name))
+            elif name in self.codes:
+                cl = self.codes[name]
+            else:
+                raise self.err(
+                    crit, f + ".codes", f"unknown codelist {name!r}; known: {sorted(self.codes)}"
+                )
+            return Diagnosis(cl, parse_window(body.get("window"), crit, f + ".window"))
+        if kind == "medication":
+            self.check_keys(body, {"drugs", "overlap_days", "systemic_only"}, crit, f)
+            name = body.get("drugs")
+            if name not in self.drugs:
+                raise self.err(
+                    crit, f + ".drugs", f"unknown drug list {name!r}; known: {sorted(self.drugs)}"
+                )
+            od = body.get("overlap_days")
+            if isinstance(od, bool) or not isinstance(od, int) or od < 0:
+                raise self.err(
+                    crit, f + ".overlap_days", f"expects a whole number of days >= 0, got {od!r}"
+                )
+            return Medication(self.drugs[name], od, bool(body.get("systemic_only", True)))
+        if kind == "procedure":
+            self.check_keys(body, {"category", "window"}, crit, f)
+            cat = body.get("category")
+            if cat not in PROCEDURE_CATEGORIES:
+                raise self.err(crit, f + ".category", f"unknown procedure category {cat!r}")
+            return Procedure(cat, parse_window(body.get("window"), crit, f + ".window"))
+        if kind == "lesion":
+            self.check_keys(body, {"window", "min_diameter_cm", "bone_contiguous"}, crit, f)
+            bc = body.get("bone_contiguous")
+            if bc is not None and not isinstance(bc, bool):
+                raise self.err(crit, f + ".bone_contiguous", "expects true, false or absent")
+            return Lesion(
+                parse_window(body.get("window"), crit, f + ".window"),
+                self.number(body, "min_diameter_cm", crit, f),
+                bc,
+            )
+        if kind == "therapy":
+            self.check_keys(
+                body, {"started_before_index", "ongoing", "investigational", "min_line"}, crit, f
+            )
+            ml = body.get("min_line")
+            if ml is not None and (isinstance(ml, bool) or not isinstance(ml, int)):
+                raise self.err(crit, f + ".min_line", f"expects an integer, got {ml!r}")
+            t = Therapy(
+                bool(body.get("started_before_index", False)),
+                bool(body.get("ongoing", False)),
+                bool(body.get("investigational", False)),
+                ml,
+            )
+            if not (t.started_before_index or t.ongoing):
+                raise self.err(crit, f, "set started_before_index or ongoing")
+            return t
+        if kind == "cockcroft_gault":
+            self.check_keys(
+                body, {"op", "value", "unit", "creatinine_window", "weight_window"}, crit, f
+            )
+            unit = body.get("unit", "mL/min")
+            if unit != "mL/min":
+                raise self.err(
+                    crit, f + ".unit", f"Cockcroft-Gault is in mL/min, got unit {unit!r}"
+                )
+            return CockcroftGault(
+                self.op(body, crit, f),
+                self.number(body, "value", crit, f),
+                parse_window(body.get("creatinine_window"), crit, f + ".creatinine_window"),
+                parse_window(body.get("weight_window"), crit, f + ".weight_window"),
+            )
+        raise self.err(crit, fld, f"unknown rule type {kind!r}")
+
+    def latest(self, body: dict, crit: str, f: str) -> Latest:
+        self.check_keys(body, {"test", "item", "window", "op", "value", "unit", "in"}, crit, f)
+        window = parse_window(body.get("window"), crit, f + ".window")
+        if ("test" in body) == ("item" in body):
+            raise self.err(
+                crit, f, "give exactly one of 'test' (measurement) or 'item' (assessment)"
+            )
+        if "test" in body:
+            test = body["test"]
+            if test not in TESTS:
+                raise self.err(crit, f + ".test", f"unknown test {test!r}; known: {sorted(TESTS)}")
+            t = TESTS[test]
+            unit = body.get("unit", t.canonical_unit)
+            if unit not in t.factors:
+                raise self.err(
+                    crit,
+                    f + ".unit",
+                    f"unknown unit {unit!r} for {test}; accepted: {sorted(t.factors)}",
+                )
+            op = self.op(body, crit, f)
+            stated = self.number(body, "value", crit, f)
+            return Latest(
+                "measurements",
+                test,
+                window,
+                op,
+                stated * t.factors[unit],
+                t.canonical_unit,
+                stated,
+                unit,
+            )
+        item = body["item"]
+        if item not in ASSESSMENT_ITEMS:
+            raise self.err(
+                crit, f + ".item", f"unknown item {item!r}; known: {sorted(ASSESSMENT_ITEMS)}"
+            )
+        if "unit" in body:
+            raise self.err(crit, f + ".unit", "assessments have no unit")
+        if "in" in body:
+            vals = body["in"]
+            if not isinstance(vals, list) or not vals:
+                raise self.err(crit, f + ".in", "expects a non-empty list of values")
+            vals = [str(v).strip().lower() for v in vals]
+            bad = [v for v in vals if v not in ASSESSMENT_ITEMS[item]]
+            if bad:
+                raise self.err(
+                    crit,
+                    f + ".in",
+                    f"values {bad} not allowed for {item}: {list(ASSESSMENT_ITEMS[item])}",
+                )
+            return Latest("assessments", item, window, values=tuple(vals))
+        if item not in GRADED_ITEMS:
+            raise self.err(crit, f + ".op", f"{item} is categorical: use 'in' instead of op/value")
+        op = self.op(body, crit, f)
+        v = self.number(body, "value", crit, f)
+        return Latest("assessments", item, window, op, v, None, v, None)
+
+
+def _as_lines(v: Any, crit: str, fld: str) -> tuple[str, ...]:
+    if isinstance(v, str) and v.strip():
+        return (v,)
+    if isinstance(v, list) and v and all(isinstance(x, str) for x in v):
+        return tuple(v)
+    raise ProtocolError(
+        f"criterion {crit!r}, field {fld!r}: expected text or a list of lines",
+        criterion=crit,
+        field=fld,
+    )
+
+
+def parse_protocol(
+    data: dict,
+    *,
+    path: Path | None = None,
+    fingerprint: str = "",
+    codelist_dir: Path = CODELIST_DIR,
+) -> Protocol:
+    """Validate a protocol mapping (as read from YAML) and build a :class:`Protocol`."""
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            "a protocol file is a mapping with id, title, eligibility, steps", field="file"
+        )
+    for key in ("id", "title", "eligibility", "steps"):
+        if key not in data:
+            raise ProtocolError(f"protocol file lacks {key!r}", field=key)
+    codes, drugs = load_codelists(codelist_dir)
+    parser = _Parser(codes, drugs)
+    criteria: list[Criterion] = []
+    assumptions: list[Assumption] = []
+    seen: set[str] = set()
+    items: list[str] = []
+    for n, item in enumerate(data["eligibility"] or []):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise ProtocolError(f"eligibility item #{n + 1} has no id", field="id")
+        cid = item["id"]
+        if cid in seen:
+            raise ProtocolError(f"duplicate id {cid!r}", criterion=cid, field="id")
+        seen.add(cid)
+        items.append(cid)
+        section = item.get("section")
+        if section not in ("inclusion", "exclusion"):
+            raise ProtocolError(
+                f"criterion {cid!r}, field 'section': inclusion or exclusion, got {section!r}",
+                criterion=cid,
+                field="section",
+            )
+        if "rule" in item and "pass_rate" in item:
+            raise ProtocolError(
+                f"criterion {cid!r}: an item has either rule or pass_rate",
+                criterion=cid,
+                field="rule",
+            )
+        if "rule" in item:
+            im = item.get("if_missing")
+            if im not in IF_MISSING:
+                raise ProtocolError(
+                    f"criterion {cid!r}, field 'if_missing': one of {list(IF_MISSING)}, got {im!r}",
+                    criterion=cid,
+                    field="if_missing",
+                )
+            label = item.get("label")
+            if not isinstance(label, str) or not label:
+                raise ProtocolError(
+                    f"criterion {cid!r}, field 'label': required", criterion=cid, field="label"
+                )
+            criteria.append(
+                Criterion(
+                    cid,
+                    section,
+                    label,
+                    _as_lines(item.get("source"), cid, "source"),
+                    parser.rule(item["rule"], cid),
+                    im,
+                    item.get("notes"),
+                )
+            )
+        elif "pass_rate" in item:
+            rate = item["pass_rate"]
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+                raise ProtocolError(
+                    f"assumption {cid!r}, field 'pass_rate': a number in [0, 1], got {rate!r}",
+                    criterion=cid,
+                    field="pass_rate",
+                )
+            src = item.get("rate_source")
+            if not isinstance(src, str) or not src:
+                raise ProtocolError(
+                    f"assumption {cid!r}, field 'rate_source': required",
+                    criterion=cid,
+                    field="rate_source",
+                )
+            assumptions.append(
+                Assumption(cid, section, _as_lines(item.get("text"), cid, "text"), float(rate), src)
+            )
+        else:
+            raise ProtocolError(
+                f"item {cid!r} has neither rule nor pass_rate", criterion=cid, field="rule"
+            )
+    ids = {c.id for c in criteria}
+    # references must name criteria and must not form cycles
+    graph = {
+        c.id: [leaf.criterion for leaf in leaves(c.rule_obj) if isinstance(leaf, Ref)]
+        for c in criteria
+    }
+    for cid, refs in graph.items():
+        for r in refs:
+            if r not in ids:
+                raise ProtocolError(
+                    f"criterion {cid!r}, field 'rule': unknown criterion {r!r} in combination",
+                    criterion=cid,
+                    field="rule",
+                )
+    _check_acyclic(graph)
+    steps = data["steps"]
+    if not isinstance(steps, list) or not steps:
+        raise ProtocolError("steps must be a non-empty list of criterion ids", field="steps")
+    for s in steps:
+        if s not in ids:
+            raise ProtocolError(f"steps: unknown criterion {s!r}", criterion=str(s), field="steps")
+    if len(set(steps)) != len(steps):
+        raise ProtocolError("steps: duplicate criterion", field="steps")
+    reachable: set[str] = set()
+    stack = list(steps)
+    while stack:
+        s = stack.pop()
+        if s not in reachable:
+            reachable.add(s)
+            stack.extend(graph[s])
+    for c in criteria:
+        if c.id not in reachable:
+            raise ProtocolError(
+                f"criterion {c.id!r} is neither a step nor part of one",
+                criterion=c.id,
+                field="steps",
+            )
+    return Protocol(
+        id=str(data["id"]),
+        title=str(data["title"]),
+        path=path,
+        fingerprint=fingerprint,
+        criteria=tuple(criteria),
+        steps=tuple(steps),
+        assumptions=tuple(assumptions),
+        registration=data.get("registration"),
+        items=tuple(items),
+    )
+
+
+def _check_acyclic(graph: dict[str, list[str]]) -> None:
+    state: dict[str, int] = {}
+
+    def visit(n: str) -> None:
+        if state.get(n) == 1:
+            raise ProtocolError(
+                f"criterion {n!r}, field 'rule': circular criterion reference",
+                criterion=n,
+                field="rule",
+            )
+        if state.get(n) == 2:
+            return
+        state[n] = 1
+        for m in graph[n]:
+            visit(m)
+        state[n] = 2
+
+    for n in graph:
+        visit(n)
+
+
+def available_protocols() -> list[str]:
+    """Ids of the protocol files shipped with the package."""
+    return sorted(p.stem for p in PROTOCOL_DIR.glob("*.yaml"))
+
+
+def load_protocol(ref: str | Path) -> Protocol:
+    """Load a protocol by id (a file in ``feasibility/protocols``) or by path."""
+    path = Path(ref)
+    if not (path.suffix in (".yaml", ".yml") and path.exists()):
+        candidate = PROTOCOL_DIR / f"{ref}.yaml"
+        if candidate.exists():
+            path = candidate
+        elif path.exists():
+            pass
+        else:
+            raise ProtocolError(
+                f"no protocol {str(ref)!r}: not a file and not one of {available_protocols()}",
+                field="id",
+            )
+    raw = path.read_bytes()
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except yaml.YAMLError as exc:
+        raise ProtocolError(f"{path}: not valid YAML: {exc}", field="file") from exc
+    return parse_protocol(data, path=path, fingerprint=hashlib.sha256(raw).hexdigest())
