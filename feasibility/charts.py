@@ -1,0 +1,664 @@
+"""Altair charts of a screen: funnel, CONSORT flow, criterion impact, cohort drift,
+deciding values against thresholds, and data quality.
+
+Each function returns an ``alt.Chart`` (or a compound chart) usable alone in a notebook.
+Every count a chart shows has been through :mod:`feasibility.disclosure`: a frame that
+already carries ``*_suppressed`` flags is drawn as is; a raw frame is suppressed first
+with ``threshold`` (pass ``suppress=False`` only for internal, never-shared views).
+Hidden counts are not drawn; their place is labelled "hidden".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import polars as pl
+
+from feasibility import disclosure
+from feasibility.report import tables
+
+#: Colours: a calm blue for "eligible so far", a lighter band for "eligible or unknown".
+BLUE = "#1f5f8b"
+LIGHT_BLUE = "#9ecae1"
+RED = "#c0392b"
+AMBER = "#e0a33a"
+GREEN = "#2e8b57"
+GREY = "#8c8c8c"
+FONT = "Helvetica, Arial, sans-serif"
+HIDDEN = "hidden"
+
+
+def _config(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    return (
+        chart.configure(font=FONT)
+        .configure_view(stroke=None)
+        .configure_axis(labelFontSize=11, titleFontSize=12, gridColor="#e6e6e6")
+        .configure_title(fontSize=14, anchor="start", subtitleColor="#555")
+        .configure_legend(labelFontSize=11, titleFontSize=11, orient="top")
+    )
+
+
+def _values(df: pl.DataFrame) -> list[dict]:
+    """Rows as plain JSON-able dicts (dates as ISO strings)."""
+    return [
+        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+        for row in df.iter_rows(named=True)
+    ]
+
+
+def _count_label(n: int | None, pct: float | None) -> str:
+    if n is None:
+        return HIDDEN
+    return f"{n:,}" + (f" ({pct:.1f}%)" if pct is not None else "")
+
+
+def _funnel_frame(funnel: pl.DataFrame, threshold: int | None, suppress: bool) -> pl.DataFrame:
+    if tables.is_suppressed(funnel):
+        return funnel
+    return disclosure.suppress_funnel(funnel, threshold, enabled=suppress)
+
+
+# --------------------------------------------------------------------------- funnel
+
+
+def funnel_chart(
+    funnel: pl.DataFrame,
+    *,
+    threshold: int | None = None,
+    suppress: bool = True,
+    width: int = 520,
+) -> alt.LayerChart:
+    """Attrition funnel: one row per step, ``remaining`` beside ``remaining_with_unknown``.
+
+    Bars are labelled with the count and its percentage of the registry; a hidden
+    count has no bar and the label "hidden".
+    """
+    df = _funnel_frame(funnel, threshold, suppress)
+    rows = []
+    for r in df.iter_rows(named=True):
+        step_label = f"{r['step']}. {r['label']}" if r["step"] else "Registry (everyone)"
+        for key, series in (
+            ("remaining", "Pass every criterion so far"),
+            ("remaining_with_unknown", "Pass or unknown (could qualify)"),
+        ):
+            rows.append(
+                {
+                    "step": r["step"],
+                    "step_label": step_label,
+                    "series": series,
+                    "count": r[key],
+                    "pct": r.get(f"{key}_pct"),
+                    "text": _count_label(r[key], r.get(f"{key}_pct")),
+                    "x_text": r[key] if r[key] is not None else 0,
+                }
+            )
+    order = [row["step_label"] for row in rows[::2]]
+    data = alt.Data(values=rows)
+    y = alt.Y("step_label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    y_off = alt.YOffset(
+        "series:N", sort=["Pass every criterion so far", "Pass or unknown (could qualify)"]
+    )
+    color = alt.Color(
+        "series:N",
+        title=None,
+        scale=alt.Scale(
+            domain=["Pass every criterion so far", "Pass or unknown (could qualify)"],
+            range=[BLUE, LIGHT_BLUE],
+        ),
+    )
+    x = alt.X("count:Q", title="Patients", axis=alt.Axis(format=",d"))
+    bars = (
+        alt.Chart(data)
+        .mark_bar(height={"band": 0.9})
+        .encode(
+            y=y,
+            yOffset=y_off,
+            x=x,
+            color=color,
+            tooltip=[
+                alt.Tooltip("step_label:N", title="Step"),
+                alt.Tooltip("series:N", title="Series"),
+                alt.Tooltip("text:N", title="Patients"),
+            ],
+        )
+        .transform_filter("datum.count != null")
+    )
+    labels = (
+        alt.Chart(data)
+        .mark_text(align="left", dx=4, fontSize=10, color="#333")
+        .encode(y=y, yOffset=y_off, x=alt.X("x_text:Q"), text="text:N")
+    )
+    n = len(order)
+    return alt.layer(bars, labels).properties(
+        width=width,
+        height=max(120, n * 34),
+        title=alt.Title(
+            "Attrition funnel",
+            subtitle="Patients remaining after each criterion, applied in order "
+            "(percent of the registry)",
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- CONSORT
+
+
+def consort_chart(
+    funnel: pl.DataFrame, *, threshold: int | None = None, suppress: bool = True
+) -> alt.LayerChart:
+    """CONSORT-style flow: a column of boxes (patients remaining) with a side box per
+    step naming the criterion and how many it excluded. Built from rect, rule and text
+    marks at computed positions so it renders anywhere Vega-Lite does."""
+    df = _funnel_frame(funnel, threshold, suppress)
+    box_h, gap = 46.0, 22.0
+    main_x0, main_x1 = 0.0, 270.0
+    side_x0, side_x1 = 330.0, 640.0
+    boxes, links, texts = [], [], []
+    recs = list(df.iter_rows(named=True))
+    y = 0.0
+    for i, r in enumerate(recs):
+        y0, y1 = y, y + box_h
+        if i == 0:
+            head = "Registry"
+        elif i == len(recs) - 1:
+            head = "Eligible on every criterion"
+        else:
+            head = f"Remaining after: {r['label']}"
+        boxes.append(
+            {"x0": main_x0, "x1": main_x1, "y0": y0, "y1": y1, "kind": "main" if i else "start"}
+        )
+        sub = _count_label(r["remaining"], r.get("remaining_pct"))
+        texts.append(
+            {"x": (main_x0 + main_x1) / 2, "y": y0 + 17, "text": _trim(head, 44), "bold": True}
+        )
+        texts.append(
+            {"x": (main_x0 + main_x1) / 2, "y": y0 + 33, "text": f"n = {sub}", "bold": False}
+        )
+        if i + 1 < len(recs):
+            nxt = recs[i + 1]
+            ymid = y1 + gap / 2
+            links.append(
+                {
+                    "x": (main_x0 + main_x1) / 2,
+                    "y": y1,
+                    "x2": (main_x0 + main_x1) / 2,
+                    "y2": y1 + gap,
+                }
+            )
+            sy0 = ymid - 19
+            exc = nxt["excluded"]
+            boxes.append(
+                {"x0": side_x0, "x1": side_x1, "y0": sy0, "y1": sy0 + 38, "kind": "excluded"}
+            )
+            links.append({"x": (main_x0 + main_x1) / 2, "y": ymid, "x2": side_x0, "y2": ymid})
+            cx = (side_x0 + side_x1) / 2
+            texts.append({"x": cx, "y": sy0 + 12, "text": _trim(nxt["label"], 46), "bold": True})
+            texts.append(
+                {
+                    "x": cx,
+                    "y": sy0 + 27,
+                    "text": f"excluded: {_count_label(exc, None)}",
+                    "bold": False,
+                }
+            )
+        y = y1 + gap
+    height = int(y)
+    xs = alt.Scale(domain=[0, side_x1], nice=False)
+    no_axis = {"axis": None}
+    rect = (
+        alt.Chart(alt.Data(values=boxes))
+        .mark_rect(cornerRadius=4, strokeWidth=1.2)
+        .encode(
+            x=alt.X("x0:Q", scale=xs, **no_axis),
+            x2="x1:Q",
+            y=alt.Y("y0:Q", scale=alt.Scale(domain=[height, 0], nice=False), **no_axis),
+            y2="y1:Q",
+            fill=alt.Fill(
+                "kind:N",
+                scale=alt.Scale(
+                    domain=["start", "main", "excluded"], range=["#dbe9f6", "#eef5fb", "#fbeeee"]
+                ),
+                legend=None,
+            ),
+            stroke=alt.Stroke(
+                "kind:N",
+                scale=alt.Scale(domain=["start", "main", "excluded"], range=[BLUE, BLUE, RED]),
+                legend=None,
+            ),
+        )
+    )
+    rule = (
+        alt.Chart(alt.Data(values=links))
+        .mark_rule(color="#555", strokeWidth=1.2)
+        .encode(
+            x=alt.X("x:Q", scale=xs, **no_axis),
+            x2="x2:Q",
+            y=alt.Y("y:Q", scale=alt.Scale(domain=[height, 0], nice=False), **no_axis),
+            y2="y2:Q",
+        )
+    )
+
+    def text_layer(bold: bool) -> alt.Chart:
+        return (
+            alt.Chart(alt.Data(values=[t for t in texts if t["bold"] == bold]))
+            .mark_text(fontSize=11, baseline="middle", fontWeight="bold" if bold else "normal")
+            .encode(
+                x=alt.X("x:Q", scale=xs, **no_axis),
+                y=alt.Y("y:Q", scale=alt.Scale(domain=[height, 0], nice=False), **no_axis),
+                text="text:N",
+            )
+        )
+
+    return alt.layer(rect, rule, text_layer(True), text_layer(False)).properties(
+        width=int(side_x1),
+        height=height,
+        title=alt.Title(
+            "Patient flow (CONSORT style)",
+            subtitle="Each criterion in screening order; side boxes give the patients it excluded",
+        ),
+    )
+
+
+def _trim(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# --------------------------------------------------------------------------- impact
+
+IMPACT_MEASURES = {
+    "fail_standalone": "Fail (criterion alone)",
+    "fail_unique": "Fail only this criterion",
+    "unknown": "Unknown (data missing)",
+}
+
+
+def impact_chart(
+    impact: pl.DataFrame,
+    *,
+    total: int | None = None,
+    threshold: int | None = None,
+    suppress: bool = True,
+    width: int = 480,
+) -> alt.LayerChart:
+    """Per criterion: patients failing it alone, failing only it, and unknown on it.
+
+    A raw ``impact`` frame needs the registry ``total`` for suppression.
+    """
+    df = impact
+    if not tables.is_suppressed(df):
+        df = disclosure.suppress_impact(df, total, threshold, enabled=suppress)
+    rows = []
+    order = []
+    for r in df.iter_rows(named=True):
+        order.append(r["label"])
+        for key, name in IMPACT_MEASURES.items():
+            rows.append(
+                {
+                    "label": r["label"],
+                    "criterion": r["criterion"],
+                    "measure": name,
+                    "count": r[key],
+                    "text": HIDDEN if r[key] is None else f"{r[key]:,}",
+                    "x_text": r[key] if r[key] is not None else 0,
+                }
+            )
+    data = alt.Data(values=rows)
+    y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    y_off = alt.YOffset("measure:N", sort=list(IMPACT_MEASURES.values()))
+    color = alt.Color(
+        "measure:N",
+        title=None,
+        scale=alt.Scale(domain=list(IMPACT_MEASURES.values()), range=[RED, "#7b241c", AMBER]),
+    )
+    bars = (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            y=y,
+            yOffset=y_off,
+            x=alt.X("count:Q", title="Patients", axis=alt.Axis(format=",d")),
+            color=color,
+            tooltip=["label:N", "measure:N", alt.Tooltip("text:N", title="Patients")],
+        )
+        .transform_filter("datum.count != null")
+    )
+    labels = (
+        alt.Chart(data)
+        .mark_text(align="left", dx=3, fontSize=9, color="#333")
+        .encode(y=y, yOffset=y_off, x="x_text:Q", text="text:N")
+    )
+    return alt.layer(bars, labels).properties(
+        width=width,
+        height=max(120, len(order) * 36),
+        title=alt.Title(
+            "Criterion impact",
+            subtitle="Fail alone: fails this criterion whatever the others say; "
+            "only this: fails no other criterion",
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- cohort
+
+
+def _cohort_frame(
+    cohort: pl.DataFrame,
+    funnel: pl.DataFrame | None,
+    threshold: int | None,
+    suppress: bool,
+) -> pl.DataFrame:
+    if tables.is_suppressed(cohort):
+        return cohort
+    f = _funnel_frame(funnel, threshold, suppress) if funnel is not None else None
+    return tables.suppress_cohort(cohort, f, threshold, enabled=suppress)
+
+
+def _level_order(var: str, levels: Sequence[str]) -> list[str]:
+    if var == "age_group":
+        return [lv for lv in tables.age_group_order() if lv in levels]
+    rest = sorted(lv for lv in levels if lv != tables.NOT_RECORDED)
+    return rest + ([tables.NOT_RECORDED] if tables.NOT_RECORDED in levels else [])
+
+
+def cohort_chart(
+    cohort: pl.DataFrame,
+    *,
+    funnel: pl.DataFrame | None = None,
+    threshold: int | None = None,
+    suppress: bool = True,
+) -> alt.VConcatChart:
+    """Eligible cohort against the full registry: share of each level, per characteristic.
+
+    ``cohort`` is :func:`feasibility.report.tables.cohort_by_step` output (suppressed or
+    raw; raw needs the ``funnel`` so hidden step totals stay hidden).
+    """
+    df = _cohort_frame(cohort, funnel, threshold, suppress)
+    last = df["step"].max()
+    sub = df.filter(pl.col("step").is_in([0, last])).with_columns(
+        pl.when(pl.col("step") == 0)
+        .then(pl.lit("Registry"))
+        .otherwise(pl.lit("Eligible"))
+        .alias("group")
+    )
+    panels = []
+    for var in tables.COHORT_VARIABLES:
+        part = sub.filter(pl.col("variable") == var)
+        if part.height == 0:
+            continue
+        rows = [
+            {
+                "level": r["level"],
+                "group": r["group"],
+                "pct": r["pct"],
+                "text": HIDDEN if r["pct"] is None else f"{r['pct']:.1f}%",
+                "x_text": r["pct"] if r["pct"] is not None else 0,
+            }
+            for r in part.iter_rows(named=True)
+        ]
+        order = _level_order(var, part["level"].unique().to_list())
+        y = alt.Y("level:N", sort=order, title=None, axis=alt.Axis(labelLimit=180))
+        y_off = alt.YOffset("group:N", sort=["Registry", "Eligible"])
+        data = alt.Data(values=rows)
+        bars = (
+            alt.Chart(data)
+            .mark_bar()
+            .encode(
+                y=y,
+                yOffset=y_off,
+                x=alt.X("pct:Q", title="Share of patients (%)", scale=alt.Scale(domain=[0, 100])),
+                color=alt.Color(
+                    "group:N",
+                    title=None,
+                    scale=alt.Scale(domain=["Registry", "Eligible"], range=[GREY, BLUE]),
+                ),
+                tooltip=["level:N", "group:N", alt.Tooltip("text:N", title="Share")],
+            )
+            .transform_filter("datum.pct != null")
+        )
+        labels = (
+            alt.Chart(data)
+            .mark_text(align="left", dx=3, fontSize=9, color="#333")
+            .encode(y=y, yOffset=y_off, x="x_text:Q", text="text:N")
+        )
+        panels.append(
+            alt.layer(bars, labels).properties(
+                width=360, height=max(60, len(order) * 30), title=tables.VARIABLE_LABELS[var]
+            )
+        )
+    return alt.vconcat(*panels, spacing=18).properties(
+        title=alt.Title(
+            "Eligible cohort against the registry",
+            subtitle="Share of patients in each group; hidden shares come from counts of 1–threshold",
+        )
+    )
+
+
+def drift_chart(
+    cohort: pl.DataFrame,
+    *,
+    funnel: pl.DataFrame | None = None,
+    threshold: int | None = None,
+    suppress: bool = True,
+) -> alt.VConcatChart:
+    """How the mix of each characteristic drifts as criteria are applied, step by step."""
+    df = _cohort_frame(cohort, funnel, threshold, suppress)
+    steps = df.select("step", "label").unique().sort("step")
+    step_order = [f"{s}. {lab}" if s else "0. Registry" for s, lab in steps.iter_rows()]
+    panels = []
+    for var in tables.COHORT_VARIABLES:
+        part = df.filter(pl.col("variable") == var)
+        if part.height == 0:
+            continue
+        rows = [
+            {
+                "step": r["step"],
+                "step_label": f"{r['step']}. {r['label']}" if r["step"] else "0. Registry",
+                "level": r["level"],
+                "pct": r["pct"],
+            }
+            for r in part.iter_rows(named=True)
+        ]
+        order = _level_order(var, part["level"].unique().to_list())
+        base = alt.Chart(alt.Data(values=rows)).transform_filter("datum.pct != null")
+        enc = dict(
+            x=alt.X(
+                "step_label:N",
+                sort=step_order,
+                scale=alt.Scale(domain=step_order),
+                title=None,
+                axis=alt.Axis(labelAngle=-40, labelLimit=140, labelFontSize=9),
+            ),
+            y=alt.Y("pct:Q", title="Share (%)"),
+            color=alt.Color(
+                "level:N",
+                sort=order,
+                title=tables.VARIABLE_LABELS[var],
+                legend=alt.Legend(orient="right"),
+            ),
+        )
+        lines = base.mark_line(point=True, strokeWidth=1.6).encode(
+            **enc, tooltip=["step_label:N", "level:N", alt.Tooltip("pct:Q", format=".1f")]
+        )
+        panels.append(lines.properties(width=560, height=170, title=tables.VARIABLE_LABELS[var]))
+    return (
+        alt.vconcat(*panels, spacing=14)
+        .resolve_scale(color="independent")
+        .properties(
+            title=alt.Title(
+                "Drift of the cohort mix at each step",
+                subtitle="Share of the patients remaining after each criterion; gaps are hidden shares",
+            )
+        )
+    )
+
+
+# --------------------------------------------------------------------------- thresholds
+
+
+def threshold_chart(
+    values: pl.DataFrame,
+    *,
+    threshold: float | None = None,
+    op: str | None = None,
+    title: str = "",
+    unit: str = "",
+    suppress_threshold: int | None = None,
+    suppress: bool = True,
+    width: int = 420,
+) -> alt.LayerChart:
+    """Histogram of the deciding value of a numeric criterion, with a rule at its threshold.
+
+    ``values`` is either ``ScreenResult.deciding_values(criterion)`` (patient_id, value,
+    unit, threshold, op; threshold/op taken from it when not given) or a histogram from
+    :func:`feasibility.report.tables.value_histogram` (bin_start, bin_end, count, side,
+    ``count_suppressed``). Bars are coloured by the side of the threshold.
+    """
+    if threshold is None and "threshold" in values.columns and values.height:
+        threshold = float(values["threshold"].drop_nulls()[0])
+    if op is None and "op" in values.columns and values.height:
+        op = str(values["op"].drop_nulls()[0])
+    if not unit and "unit" in values.columns and values.height:
+        unit = str(values["unit"].drop_nulls()[0] or "")
+    if threshold is None or op is None:
+        raise ValueError("threshold_chart needs a threshold and an operator")
+    hist = (
+        values
+        if "bin_start" in values.columns
+        else tables.value_histogram(
+            values, threshold, op, suppress_threshold=suppress_threshold, enabled=suppress
+        )
+    )
+    rows = []
+    for r in hist.iter_rows(named=True):
+        rows.append(
+            {
+                "bin_start": r["bin_start"],
+                "bin_end": r["bin_end"],
+                "mid": (r["bin_start"] + r["bin_end"]) / 2,
+                "count": r["count"],
+                "side": "Passes" if r["side"] == "pass" else "Fails",
+                "hidden": r["count"] is None,
+                "range": f"{r['bin_start']:g} to {r['bin_end']:g}"
+                + (" (and below)" if r.get("open_low") else "")
+                + (" (and above)" if r.get("open_high") else ""),
+                "text": HIDDEN if r["count"] is None else f"{r['count']:,}",
+            }
+        )
+    pass_bins = [r for r in rows if r["side"] == "Passes"]
+    fail_bins = [r for r in rows if r["side"] == "Fails"]
+    cut = threshold
+    if pass_bins and fail_bins:
+        # the edge between the two sides (for integer grades it lies between two values)
+        if pass_bins[0]["bin_start"] >= fail_bins[-1]["bin_end"]:
+            cut = pass_bins[0]["bin_start"]
+        elif fail_bins[0]["bin_start"] >= pass_bins[-1]["bin_end"]:
+            cut = fail_bins[0]["bin_start"]
+    data = alt.Data(values=rows)
+    x = alt.X("bin_start:Q", title=f"{title or 'Value'}" + (f" ({unit})" if unit else ""))
+    bars = (
+        alt.Chart(data)
+        .mark_bar(stroke="white", strokeWidth=0.5)
+        .encode(
+            x=x,
+            x2="bin_end:Q",
+            y=alt.Y("count:Q", title="Patients"),
+            y2=alt.datum(0),
+            color=alt.Color(
+                "side:N",
+                title=None,
+                scale=alt.Scale(domain=["Passes", "Fails"], range=[GREEN, RED]),
+            ),
+            tooltip=[
+                alt.Tooltip("range:N", title="Values"),
+                alt.Tooltip("text:N", title="Patients"),
+            ],
+        )
+        .transform_filter("datum.count != null")
+    )
+    hidden = (
+        alt.Chart(data)
+        .mark_point(shape="cross", size=30, color=GREY, filled=True)
+        .encode(x="mid:Q", y=alt.datum(0), tooltip=[alt.Tooltip("range:N"), alt.Tooltip("text:N")])
+        .transform_filter("datum.hidden")
+    )
+    rule = (
+        alt.Chart(alt.Data(values=[{"cut": cut, "text": f"threshold {op} {threshold:g}"}]))
+        .mark_rule(color="#222", strokeDash=[5, 3], strokeWidth=1.5)
+        .encode(x="cut:Q")
+    )
+    rule_text = (
+        alt.Chart(alt.Data(values=[{"cut": cut, "text": f"pass: {op} {threshold:g}"}]))
+        .mark_text(align="left", dx=4, dy=-4, baseline="top", fontSize=10, color="#222")
+        .encode(x="cut:Q", y=alt.value(0), text="text:N")
+    )
+    return alt.layer(bars, hidden, rule, rule_text).properties(
+        width=width,
+        height=180,
+        title=alt.Title(title or "Deciding values", subtitle="× marks a bin whose count is hidden"),
+    )
+
+
+# --------------------------------------------------------------------------- data quality
+
+KAHN_ORDER = ["conformance", "completeness", "plausibility"]
+
+
+def quality_chart(summary: pl.DataFrame, *, width: int = 420) -> alt.LayerChart:
+    """Data-quality checks by Kahn category (conformance, completeness, plausibility)
+    and status. Counts are numbers of checks, not patients, so they are not suppressed."""
+    counts = (
+        summary.group_by("category", "status")
+        .agg(pl.len().alias("checks"))
+        .sort("category", "status")
+    )
+    cats = [c for c in KAHN_ORDER if c in counts["category"].to_list()] + sorted(
+        c for c in counts["category"].unique().to_list() if c not in KAHN_ORDER
+    )
+    statuses = sorted(counts["status"].unique().to_list())
+    palette = {
+        "pass": GREEN,
+        "passed": GREEN,
+        "success": GREEN,
+        "warn": AMBER,
+        "warning": AMBER,
+        "fail": RED,
+        "failed": RED,
+        "error": "#7b241c",
+    }
+    colors = [palette.get(str(s).lower(), GREY) for s in statuses]
+    data = alt.Data(values=_values(counts))
+    bars = (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            y=alt.Y("category:N", sort=cats, title=None),
+            x=alt.X("checks:Q", title="Checks", stack="zero"),
+            color=alt.Color(
+                "status:N", title="Status", scale=alt.Scale(domain=statuses, range=colors)
+            ),
+            order=alt.Order("status:N"),
+            tooltip=["category:N", "status:N", "checks:Q"],
+        )
+    )
+    labels = (
+        alt.Chart(data)
+        .mark_text(color="white", fontSize=10, dx=-8, align="right")
+        .encode(
+            y=alt.Y("category:N", sort=cats),
+            x=alt.X("checks:Q", stack="zero"),
+            detail="status:N",
+            order=alt.Order("status:N"),
+            text="checks:Q",
+        )
+    )
+    return alt.layer(bars, labels).properties(
+        width=width,
+        height=max(60, 36 * len(cats)),
+        title=alt.Title("Data quality by Kahn category", subtitle="Number of checks by outcome"),
+    )
+
+
+def configured(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """The chart with the report's typography and axis styling applied."""
+    return _config(chart)

@@ -1,0 +1,130 @@
+"""HTML pieces of the report: escaped tables, chart slots, and the offline Vega runtime.
+
+The page loads nothing from the network. Vega, Vega-Lite and vega-embed come from
+``vl_convert.javascript_bundle()`` and are inlined once; every chart's spec sits in its
+own ``<script type="application/json">`` block and is embedded by its own ``vegaEmbed``
+call (SVG renderer, so marks are DOM elements). A small status script records, per
+chart, whether it rendered and how many marks it drew, plus any script error, into
+``<pre id="render-status">`` so a headless browser test can read it from the DOM.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import Any
+
+import altair as alt
+
+
+def esc(value: Any) -> str:
+    """HTML-escape any value (None -> empty)."""
+    return "" if value is None else html.escape(str(value))
+
+
+@functools.lru_cache(maxsize=1)
+def vega_bundle() -> str:
+    """Vega + Vega-Lite + vega-embed as one script (built once per process, ~1 MB)."""
+    import vl_convert as vlc
+
+    return vlc.javascript_bundle().replace("</script", "<\\/script")
+
+
+def stylesheet() -> str:
+    return resources.files("feasibility.report").joinpath("style.css").read_text(encoding="utf-8")
+
+
+def spec_json(chart: alt.TopLevelMixin) -> str:
+    """The chart's Vega-Lite spec as JSON safe inside a <script> element."""
+    spec = chart.to_dict()
+    return json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")
+
+
+def chart_slot(chart_id: str, chart: alt.TopLevelMixin, caption: str = "") -> str:
+    """A chart's container, its JSON spec, and an optional caption."""
+    cap = f'<p class="note">{esc(caption)}</p>' if caption else ""
+    return (
+        f'<div class="chart" id="chart-{esc(chart_id)}" data-chart="{esc(chart_id)}"></div>'
+        f'<script type="application/json" id="spec-{esc(chart_id)}">{spec_json(chart)}</script>'
+        f"{cap}"
+    )
+
+
+EMBED_SCRIPT = """
+(function () {
+  var status = {errors: [], charts: {}};
+  function save() {
+    var el = document.getElementById('render-status');
+    if (el) { el.textContent = JSON.stringify(status); }
+  }
+  window.addEventListener('error', function (e) { status.errors.push(String(e.message)); save(); });
+  window.addEventListener('unhandledrejection', function (e) {
+    status.errors.push('unhandled: ' + String(e.reason)); save();
+  });
+  var slots = document.querySelectorAll('div.chart[data-chart]');
+  var pending = [];
+  slots.forEach(function (slot) {
+    (function (id) {
+      var spec = JSON.parse(document.getElementById('spec-' + id).textContent);
+      status.charts[id] = {rendered: false, marks: 0};
+      pending.push(
+        vegaEmbed('#chart-' + id, spec, {renderer: 'svg', actions: false})
+          .then(function (res) {
+            var marks = slot.querySelectorAll('g.role-mark > *').length;
+            status.charts[id] = {rendered: true, marks: marks};
+            save();
+          })
+          .catch(function (err) {
+            status.charts[id] = {rendered: false, marks: 0, error: String(err)};
+            status.errors.push(id + ': ' + String(err));
+            save();
+          })
+      );
+    })(slot.getAttribute('data-chart'));
+  });
+  Promise.all(pending).then(function () { status.done = true; save(); });
+  save();
+})();
+"""
+
+
+def table(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[tuple[str, str, str]],
+    *,
+    hidden: Callable[[dict[str, Any], str], bool] | None = None,
+) -> str:
+    """An HTML table. ``columns`` are (key, header, kind) with kind in
+    ``text``/``num``/``pct``/``src``/``rule``/``html``; a None in a num/pct column means
+    suppressed (as does ``hidden(row, key)`` returning true) and prints as "hidden"."""
+    head = "".join(
+        f'<th class="{"num" if kind in ("num", "pct") else ""}">{esc(title)}</th>'
+        for _, title, kind in columns
+    )
+    body = []
+    for row in rows:
+        cells = []
+        for key, _, kind in columns:
+            v = row.get(key)
+            is_hidden = (hidden is not None and hidden(row, key)) or (
+                kind in ("num", "pct") and v is None
+            )
+            if is_hidden:
+                cells.append('<td class="num hidden-cell">hidden</td>')
+            elif kind == "num":
+                cells.append(f'<td class="num">{"" if v is None else f"{v:,}"}</td>')
+            elif kind == "pct":
+                cells.append(f'<td class="num">{"" if v is None else f"{v:.1f}%"}</td>')
+            elif kind == "html":
+                cells.append(f"<td>{v or ''}</td>")
+            elif kind in ("src", "rule"):
+                cells.append(f'<td class="{kind}">{esc(v)}</td>')
+            else:
+                cells.append(f"<td>{esc(v)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    )
