@@ -409,6 +409,22 @@ class Or(Rule):
 
 
 @dataclass(frozen=True)
+class AnyPresent(Rule):
+    """True if any part is true; false if at least one part is known and all known parts
+    are false; unknown only when every part is unknown (contract: plasma cell leukemia,
+    "fail if all present fail"). Differs from Kleene OR, where one unknown part keeps an
+    otherwise-false OR unknown."""
+
+    parts: tuple[Rule, ...]
+
+    def children(self):
+        return self.parts
+
+    def describe(self) -> str:
+        return "(any present of: " + " | ".join(p.describe() for p in self.parts) + ")"
+
+
+@dataclass(frozen=True)
 class Not(Rule):
     part: Rule
 
@@ -587,11 +603,11 @@ class _Parser:
             )
         ((kind, body),) = spec.items()
         f = f"{fld}.{kind}"
-        if kind in ("all", "any"):
+        if kind in ("all", "any", "any_present"):
             if not isinstance(body, list) or not body:
                 raise self.err(crit, f, "expects a non-empty list of rules")
             parts = tuple(self.rule(b, crit, f"{f}[{i}]") for i, b in enumerate(body))
-            return And(parts) if kind == "all" else Or(parts)
+            return {"all": And, "any": Or, "any_present": AnyPresent}[kind](parts)
         if kind == "not":
             return Not(self.rule(body, crit, f))
         if kind == "when":

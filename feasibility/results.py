@@ -34,6 +34,7 @@ from feasibility.engine.logic import k_and, to_status
 from feasibility.protocol import (
     Age,
     And,
+    AnyPresent,
     CockcroftGault,
     Diagnosis,
     Latest,
@@ -421,7 +422,7 @@ def _other_thresholded(rule: Rule) -> list[Rule]:
 
 
 def _rewrite(rule: Rule, cid: str, thr, unit, window, measure) -> Rule:
-    if isinstance(rule, And | Or):
+    if isinstance(rule, And | Or | AnyPresent):
         return type(rule)(tuple(_rewrite(p, cid, thr, unit, window, measure) for p in rule.parts))
     if isinstance(rule, Not):
         return Not(_rewrite(rule.part, cid, thr, unit, window, measure))

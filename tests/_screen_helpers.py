@@ -10,6 +10,7 @@ canonical, ``systemic``, canonical measurement units).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -196,3 +197,123 @@ def merge(*parts: dict[str, list[dict]]) -> dict[str, list[dict]]:
         for t, rows in p.items():
             out.setdefault(t, []).extend(rows)
     return out
+
+
+# ---------------------------------------------------------------- one-patient screening
+PROTOCOL_ID = "pomalidomide-ixazomib-dex"
+Row = tuple[str, dict]
+
+
+def meas(
+    test: str, value: float, days_before: int, unit: str | None = None, pid: str = "p1"
+) -> Row:
+    unit = unit or TESTS[test].canonical_unit
+    return "measurements", {
+        "patient_id": pid,
+        "test": test,
+        "value": value,
+        "unit": unit,
+        "measured_on": d(days_before),
+    }
+
+
+def assess(item: str, value: str, days_before: int, pid: str = "p1") -> Row:
+    return "assessments", {
+        "patient_id": pid,
+        "item": item,
+        "value": value,
+        "assessed_on": d(days_before),
+    }
+
+
+def dx(code: str, days_before: int, pid: str = "p1") -> Row:
+    return "diagnoses", {"patient_id": pid, "code": code, "diagnosed_on": d(days_before)}
+
+
+def med(
+    drug: str,
+    start_before: int,
+    end_before: int | None = None,
+    route: str | None = "oral",
+    pid: str = "p1",
+) -> Row:
+    end = None if end_before is None else d(end_before)
+    return "medications", {
+        "patient_id": pid,
+        "drug": drug,
+        "route": route,
+        "start_date": d(start_before),
+        "end_date": end,
+    }
+
+
+def proc(category: str, days_before: int, pid: str = "p1") -> Row:
+    return "procedures", {"patient_id": pid, "category": category, "performed_on": d(days_before)}
+
+
+def lesion(
+    days_before: int, diameter: float | None, bone_contiguous: bool | None = False, pid: str = "p1"
+) -> Row:
+    return "lesions", {
+        "patient_id": pid,
+        "imaged_on": d(days_before),
+        "site": "soft tissue",
+        "longest_diameter_cm": diameter,
+        "bone_contiguous": bone_contiguous,
+    }
+
+
+def therapy(
+    start_before: int,
+    end_before: int | None = None,
+    line: int = 1,
+    investigational: bool | None = False,
+    pid: str = "p1",
+) -> Row:
+    end = None if end_before is None else d(end_before)
+    return "therapies", {
+        "patient_id": pid,
+        "line_number": line,
+        "regimen": "KRd",
+        "start_date": d(start_before),
+        "end_date": end,
+        "investigational": investigational,
+    }
+
+
+@functools.lru_cache(maxsize=8)
+def cached_protocol(ref: str):
+    from feasibility.protocol import load_protocol
+
+    return load_protocol(ref)
+
+
+def rows_to_tables(rows: tuple[Row, ...] | list[Row]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for table, row in rows:
+        out.setdefault(table, []).append(row)
+    return out
+
+
+def screen_patient(
+    *rows: Row,
+    sex: str | None = "M",
+    birth: dt.date | None = dt.date(1960, 1, 1),
+    death: dt.date | None = None,
+    index: dt.date = INDEX,
+    absent: tuple[str, ...] = (),
+    protocol=PROTOCOL_ID,
+):
+    """Screen one patient p1 with the given rows; returns the ScreenResult."""
+    from feasibility.engine import screen
+
+    if isinstance(protocol, str):
+        protocol = cached_protocol(protocol)
+    tables = rows_to_tables(rows)
+    tables["patients"] = [patient("p1", sex, birth, death)]
+    return screen(make_registry(absent=absent, **tables), protocol, index)
+
+
+def status_of(criterion: str, *rows: Row, **kw) -> str:
+    """The status (pass/fail/unknown) of one criterion for patient p1."""
+    return screen_patient(*rows, **kw).patient_status.row(0, named=True)[criterion]

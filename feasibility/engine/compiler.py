@@ -26,6 +26,7 @@ from feasibility.protocol import (
     Age,
     Alive,
     And,
+    AnyPresent,
     CockcroftGault,
     Criterion,
     Diagnosis,
@@ -399,6 +400,18 @@ class Compiler:
             parts = [self._rule_expr(crit, p) for p in rule.parts]
             combine = k_and if isinstance(rule, And) else k_or
             return combine(*[p for p, _ in parts]), k_or(*[f for _, f in parts]).fill_null(False)
+        if isinstance(rule, AnyPresent):
+            parts = [self._rule_expr(crit, p) for p in rule.parts]
+            truths = [p for p, _ in parts]
+            all_null = k_and(*[t.is_null() for t in truths])
+            truth = (
+                pl.when(k_or(*truths).fill_null(False))
+                .then(pl.lit(True))
+                .when(all_null)
+                .then(NULL_BOOL)
+                .otherwise(pl.lit(False))
+            )
+            return truth, k_or(*[f for _, f in parts]).fill_null(False)
         if isinstance(rule, Not):
             p, f = self._rule_expr(crit, rule.part)
             return k_not(p), f
@@ -491,7 +504,10 @@ class Compiler:
         value = pl.col(f"{k}:value") if isinstance(r, Lesion) else none_f
         return _cols(
             k,
-            pl.col(f"{k}:truth").fill_null(False),
+            # no row at all for this patient-index (left join miss) means absent: false
+            pl.when(pl.col(f"{k}:found").is_null())
+            .then(pl.lit(False))
+            .otherwise(pl.col(f"{k}:truth")),
             pl.col(f"{k}:found").fill_null(False),
             value,
             pl.col(f"{k}:date"),
