@@ -463,11 +463,10 @@ def drift_chart(
         base = alt.Chart(alt.Data(values=rows)).transform_filter("datum.pct != null")
         enc = dict(
             x=alt.X(
-                "step_label:N",
-                sort=step_order,
-                scale=alt.Scale(domain=step_order),
-                title=None,
-                axis=alt.Axis(labelAngle=-40, labelLimit=140, labelFontSize=9),
+                "step:O",
+                scale=alt.Scale(domain=list(range(len(step_order)))),
+                title="Funnel step (0 = registry; names as in the funnel)",
+                axis=alt.Axis(labelAngle=0),
             ),
             y=alt.Y("pct:Q", title="Share (%)"),
             color=alt.Color(
@@ -503,6 +502,7 @@ def threshold_chart(
     op: str | None = None,
     title: str = "",
     unit: str = "",
+    axis_title: str | None = None,
     suppress_threshold: int | None = None,
     suppress: bool = True,
     width: int = 420,
@@ -555,7 +555,9 @@ def threshold_chart(
         elif fail_bins[0]["bin_start"] >= pass_bins[-1]["bin_end"]:
             cut = fail_bins[0]["bin_start"]
     data = alt.Data(values=rows)
-    x = alt.X("bin_start:Q", title=f"{title or 'Value'}" + (f" ({unit})" if unit else ""))
+    x = alt.X(
+        "bin_start:Q", title=f"{axis_title or title or 'Value'}" + (f" ({unit})" if unit else "")
+    )
     bars = (
         alt.Chart(data)
         .mark_bar(stroke="white", strokeWidth=0.5)

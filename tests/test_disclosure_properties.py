@@ -223,7 +223,7 @@ def test_partitions_and_chains(case: tuple[pl.DataFrame, int]) -> None:
             assert (hidden > 0).any()
         for v in grp["count"].drop_nulls():
             assert not small(v, t)
-    for (level,), grp in merged.sort("step").group_by("level"):
+    for (_level,), grp in merged.sort("step").group_by("level"):
         shown = grp["count"].drop_nulls().to_list()
         for a, b in combinations(shown, 2):
             assert not small(abs(a - b), t)

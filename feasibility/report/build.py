@@ -468,8 +468,17 @@ def _cohort_section(cohort, comparison, funnel) -> str:
             ("smd_text", "Std. difference", "text"),
         ],
     )
+    last = funnel.row(-1, named=True)
+    note = (
+        '<div class="warnbox">The number of eligible patients is hidden (small, or within the '
+        "threshold of another shown count), so the make-up of the eligible cohort is hidden too; "
+        "the step-by-step drift below shows the mix at the steps whose totals can be shown.</div>"
+        if last["remaining"] is None
+        else ""
+    )
     body = (
-        '<div class="chart-grid">'
+        note
+        + '<div class="chart-grid">'
         + H.chart_slot("cohort", charts.configured(charts.cohort_chart(cohort)))
         + H.chart_slot("drift", charts.configured(charts.drift_chart(cohort)))
         + "</div>"
@@ -491,7 +500,10 @@ def _threshold_section(hists) -> str:
     slots = []
     for i, (cid, label, measure, h, thr, op, unit) in enumerate(hists):
         title = label if measure in (cid, None) else f"{label}: {measure}"
-        chart = charts.threshold_chart(h, threshold=thr, op=op, title=title, unit=unit)
+        axis = measure.replace("_", " ").capitalize()
+        chart = charts.threshold_chart(
+            h, threshold=thr, op=op, title=title, unit=unit, axis_title=axis
+        )
         slots.append(H.chart_slot(f"threshold-{i}", charts.configured(chart)))
     return _section(
         "thresholds",

@@ -61,6 +61,12 @@ EMBED_SCRIPT = """
     if (el) { el.textContent = JSON.stringify(status); }
   }
   window.addEventListener('error', function (e) { status.errors.push(String(e.message)); save(); });
+  var consoleError = console.error;
+  console.error = function () {
+    status.errors.push('console.error: ' + Array.prototype.join.call(arguments, ' '));
+    save();
+    return consoleError.apply(console, arguments);
+  };
   window.addEventListener('unhandledrejection', function (e) {
     status.errors.push('unhandled: ' + String(e.reason)); save();
   });

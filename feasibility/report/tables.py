@@ -253,7 +253,7 @@ def value_histogram(
 
     Bins are left-closed for ``>=``/``<`` (so ``value == threshold`` falls in the bin
     starting at the threshold) and right-closed for ``<=``/``>``. Values outside the
-    1st-99th percentile range are gathered into the first and last bins (``open_low``
+    2nd-98th percentile range are gathered into the first and last bins (``open_low``
     / ``open_high`` flag them) so one implausible value does not flatten the chart.
     Counts are suppressed per side (pass bins partition the passing patients, fail bins
     the failing ones). Returns bin_start, bin_end, count, side, open_low, open_high.
@@ -294,8 +294,8 @@ def value_histogram(
 
         k = ((pl.col("value") - origin) / width).floor()
     else:
-        lo_q = min(float(vals.quantile(0.01, "lower")), threshold)
-        hi_q = max(float(vals.quantile(0.99, "higher")), threshold)
+        lo_q = min(float(vals.quantile(0.02, "lower")), threshold)
+        hi_q = max(float(vals.quantile(0.98, "higher")), threshold)
         width, origin = _nice_width(hi_q - lo_q, max_bins - 4), threshold
 
         def kfun(x: float) -> int:

@@ -1,0 +1,31 @@
+"""The report in a real browser (headless Chromium, networking off): every chart renders
+with drawn marks, no script error, and a screenshot is produced."""
+
+from __future__ import annotations
+
+import pytest
+from _report_helpers import chromium, render_in_chromium, screen_registry, write_registry
+
+from feasibility.report import build_report
+
+pytestmark = pytest.mark.slow
+
+
+def test_report_renders_offline_in_chromium(tmp_path) -> None:
+    chromium()  # fails loudly (not skipped) when the browser is missing
+    registry, protocol, result = screen_registry(write_registry(tmp_path / "reg", n=500, seed=11))
+    html = build_report(tmp_path / "out", protocol, result, registry=registry)
+    shot = tmp_path / "report.png"
+    status = render_in_chromium(html, tmp_path, screenshot=shot)
+    console = status.pop("console")
+    assert status.get("done") is True, status
+    assert status["errors"] == [], status["errors"]
+    expected = {"funnel", "consort", "impact", "cohort", "drift"}
+    assert expected <= set(status["charts"]), status["charts"].keys()
+    assert any(k.startswith("threshold-") for k in status["charts"])
+    for chart_id, s in status["charts"].items():
+        assert s["rendered"], (chart_id, s)
+        assert s["marks"] > 0, (chart_id, s)
+    assert "Uncaught" not in console
+    assert "net::ERR" not in console  # nothing tried to reach the network
+    assert shot.exists() and shot.stat().st_size > 50_000
