@@ -262,10 +262,11 @@ class Diagnosis(Rule):
 @dataclass(frozen=True)
 class Medication(Rule):
     """An exposure to a listed drug with start_date <= index and end_date null or
-    >= index - ``overlap_days``; only systemic routes when ``systemic_only``. Absent is false."""
+    >= index - ``overlap_days`` (``None``: any exposure started on or before index, i.e.
+    prior therapy ever); only systemic routes when ``systemic_only``. Absent is false."""
 
     druglist: DrugList
-    overlap_days: int
+    overlap_days: int | None
     systemic_only: bool = True
 
     def tables(self) -> set[str]:
@@ -273,6 +274,8 @@ class Medication(Rule):
 
     def describe(self) -> str:
         s = "systemic " if self.systemic_only else ""
+        if self.overlap_days is None:
+            return f"{s}exposure to {self.druglist.name} started on or before index"
         return f"{s}exposure to {self.druglist.name} overlapping the {self.overlap_days} days before index"
 
     def reads(self):
@@ -459,6 +462,11 @@ class Ref(Rule):
 
     def describe(self) -> str:
         return f"[{self.criterion}]"
+
+
+def _walk(rule: Rule) -> list[Rule]:
+    """Every node of a rule tree, depth first."""
+    return [rule] + [n for c in rule.children() for n in _walk(c)]
 
 
 def leaves(rule: Rule) -> list[Rule]:
@@ -657,9 +665,13 @@ class _Parser:
                     crit, f + ".drugs", f"unknown drug list {name!r}; known: {sorted(self.drugs)}"
                 )
             od = body.get("overlap_days")
-            if isinstance(od, bool) or not isinstance(od, int) or od < 0:
+            if od == "ever":
+                od = None
+            elif isinstance(od, bool) or not isinstance(od, int) or od < 0:
                 raise self.err(
-                    crit, f + ".overlap_days", f"expects a whole number of days >= 0, got {od!r}"
+                    crit,
+                    f + ".overlap_days",
+                    f"expects a whole number of days >= 0 or 'ever', got {od!r}",
                 )
             return Medication(self.drugs[name], od, bool(body.get("systemic_only", True)))
         if kind == "procedure":
@@ -836,13 +848,21 @@ def parse_protocol(
                 raise ProtocolError(
                     f"criterion {cid!r}, field 'label': required", criterion=cid, field="label"
                 )
+            rule_obj = parser.rule(item["rule"], cid)
+            if section == "exclusion" and any(isinstance(r, When) for r in _walk(rule_obj)):
+                raise ProtocolError(
+                    f"criterion {cid!r}, field 'rule': 'when' (not applicable -> pass) only fits "
+                    "inclusion criteria; for an exclusion write all: [condition, rule]",
+                    criterion=cid,
+                    field="rule",
+                )
             criteria.append(
                 Criterion(
                     cid,
                     section,
                     label,
                     _as_lines(item.get("source"), cid, "source"),
-                    parser.rule(item["rule"], cid),
+                    rule_obj,
                     im,
                     item.get("notes"),
                 )

@@ -465,7 +465,5 @@ def _rewrite(rule: Rule, cid: str, thr, unit, window, measure) -> Rule:
     if isinstance(r, Diagnosis | Procedure) and window is not None:
         return dataclasses.replace(r, window=window)
     if isinstance(r, Medication) and window is not None:
-        if window.days is None:
-            raise ValueError(f"{cid}: a medication overlap needs a number of days")
         return dataclasses.replace(r, overlap_days=window.days)
     return r

@@ -268,10 +268,12 @@ class Compiler:
                 cand = pl.col("_drug").is_in(list(r.druglist.spellings))
                 if r.systemic_only:
                     cand = cand & pl.col("_systemic")
-                overlap = (pl.col("start_date") <= pl.col(IDX)) & (
-                    pl.col("end_date").is_null()
-                    | (pl.col("end_date") >= pl.col(IDX) - pl.duration(days=r.overlap_days))
-                )
+                overlap = pl.col("start_date") <= pl.col(IDX)
+                if r.overlap_days is not None:
+                    overlap = overlap & (
+                        pl.col("end_date").is_null()
+                        | (pl.col("end_date") >= pl.col(IDX) - pl.duration(days=r.overlap_days))
+                    )
                 detail = (
                     pl.col("_drug").replace(r.druglist.spellings)
                     + pl.lit(" (route ")
@@ -434,13 +436,14 @@ class Compiler:
         )
         if isinstance(r, Alive):
             truth = pl.col("death_date").is_null() | (pl.col("death_date") > pl.col(IDX))
-            return _cols(k, truth, pl.lit(True), none_f, pl.col("death_date"), none_s)
+            # patient attributes are not "records": they never stop if_missing from applying
+            return _cols(k, truth, pl.lit(False), none_f, pl.col("death_date"), none_s)
         if isinstance(r, Age):
             age = age_expr()
             return _cols(
                 k,
                 _cmp(age, r.op, r.value),
-                pl.col("birth_date").is_not_null(),
+                pl.lit(False),
                 age.cast(pl.Float64),
                 pl.col("birth_date"),
                 none_s,
@@ -448,7 +451,7 @@ class Compiler:
         if isinstance(r, Sex):
             known = pl.col("sex").is_in(["F", "M"]).fill_null(False)
             truth = pl.when(known).then(pl.col("sex").is_in(list(r.values))).otherwise(NULL_BOOL)
-            return _cols(k, truth, known, none_f, none_d, pl.col("sex"))
+            return _cols(k, truth, pl.lit(False), none_f, none_d, pl.col("sex"))
         if isinstance(r, Latest):
             if r.table not in self.present:
                 return _cols(k, NULL_BOOL, pl.lit(False), none_f, none_d, none_s)
