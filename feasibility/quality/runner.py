@@ -1,0 +1,298 @@
+"""``validate_registry``: run the data-quality suites on a loaded registry with GX.
+
+Per table, the raw frame (values as given, duplicates kept, ``_row`` = 1-based data row)
+is prepared once on the polars side (derived columns, :mod:`feasibility.quality.prep`);
+then, per row condition and per column, GX validates a pandas batch holding just that
+column, indexed by ``_row``. Failing row ids come back from GX and are mapped to
+patient_ids here. The loader's set-aside values join the summary, so nothing it left out
+goes unreported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from feasibility.quality.coverage import window_frame
+from feasibility.quality.gxrun import BatchOutcome, GXRunner, schema_frame, to_gx_frame
+from feasibility.quality.prep import ROW, derive, inventory
+from feasibility.quality.result import (
+    SUMMARY_SCHEMA,
+    UNEXPECTED_SCHEMA,
+    ValidationResult,
+)
+from feasibility.quality.suites import Check, load_checks
+
+EXAMPLES = 5
+
+
+def _status(outcome: BatchOutcome) -> str:
+    if outcome.exception:
+        return "not_evaluated"
+    if outcome.unexpected_count is None:
+        return "passed" if outcome.success else "failed"
+    if not outcome.success:
+        return "failed"
+    return "passed_with_failures" if outcome.unexpected_count > 0 else "passed"
+
+
+def _row(check: Check, **values: Any) -> dict[str, Any]:
+    base = {
+        "check": check.check,
+        "table": check.table,
+        "column": None if check.field in ("*",) or check.suite == "registry" else check.field,
+        "condition": check.condition_text or None,
+        "expectation": check.type,
+        "category": check.category,
+        "severity": check.severity,
+        "status": None,
+        "element_count": None,
+        "unexpected_count": None,
+        "unexpected_percent": None,
+        "mostly": check.kwargs.get("mostly"),
+        "criteria": ";".join(check.criteria),
+        "examples": None,
+        "rationale": check.rationale,
+        "source": "gx",
+        "note": None,
+    }
+    base.update(values)
+    return base
+
+
+class _Collector:
+    """Accumulates summary rows and failing-row frames."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.unexpected: list[pl.DataFrame] = []
+
+    def not_applicable(self, checks: list[Check], note: str) -> None:
+        for c in checks:
+            self.rows.append(_row(c, status="not_applicable", note=note))
+
+    def outcome(self, check: Check, out: BatchOutcome, ids: pl.DataFrame | None) -> None:
+        status = _status(out)
+        note = out.exception
+        if status != "not_evaluated" and out.element_count == 0:
+            status, note = "not_applicable", "no rows"
+        examples = None
+        if ids is not None and ids.height:
+            self.unexpected.append(
+                ids.select(
+                    pl.lit(check.check).alias("check"),
+                    pl.lit(check.table).alias("table"),
+                    pl.col("row").cast(pl.Int64),
+                    pl.col("patient_id").cast(pl.String),
+                )
+            )
+            head = ids.sort("row", nulls_last=True).head(EXAMPLES) if "row" in ids.columns else ids.head(EXAMPLES)
+            examples = "; ".join(
+                (f"row {r} ({p})" if r is not None else str(p))
+                for r, p in head.select("row", "patient_id").iter_rows()
+            )
+        elif out.unexpected_count is None and out.observed is not None and status == "failed":
+            examples = f"observed: {out.observed}"
+        self.rows.append(
+            _row(
+                check,
+                status=status,
+                element_count=out.element_count,
+                unexpected_count=out.unexpected_count,
+                unexpected_percent=out.unexpected_percent,
+                examples=examples,
+                note=note,
+            )
+        )
+
+
+def _validate_frame(
+    gxr: GXRunner,
+    col: _Collector,
+    df: pl.DataFrame,
+    index: str,
+    checks: list[Check],
+    name: str,
+) -> None:
+    """Run ``checks`` on ``df``: one filtered frame per condition, one GX batch per column."""
+    by_condition: dict[tuple[str, str] | None, list[Check]] = defaultdict(list)
+    for c in checks:
+        by_condition[c.condition].append(c)
+    for condition, group in by_condition.items():
+        frame = df if condition is None else df.filter(pl.col(condition[0]) == condition[1])
+        by_column: dict[str, list[Check]] = defaultdict(list)
+        for c in group:
+            if c.column not in frame.columns:
+                col.not_applicable([c], f"column {c.column} absent")
+                continue
+            by_column[c.column].append(c)
+        for column, cs in by_column.items():
+            batch = frame.select(index, column)
+            outs = gxr.validate(to_gx_frame(batch, index), [c.config() for c in cs], name)
+            lookup = {o.check: o for o in outs}
+            for c in cs:
+                out = lookup[c.check]
+                ids = None
+                if out.unexpected_ids:
+                    ids = _ids(frame, index, out.unexpected_ids)
+                col.outcome(c, out, ids)
+
+
+def _ids(frame: pl.DataFrame, index: str, values: list[Any]) -> pl.DataFrame:
+    """Failing index values as (row, patient_id)."""
+    if index == ROW:
+        wanted = pl.DataFrame({ROW: values}, schema={ROW: pl.Int64})
+        pid = (
+            frame.select(pl.col(ROW).cast(pl.Int64), pl.col("patient_id").cast(pl.String))
+            if "patient_id" in frame.columns
+            else frame.select(pl.col(ROW).cast(pl.Int64), pl.lit(None, pl.String).alias("patient_id"))
+        )
+        return wanted.join(pid, on=ROW, how="left").rename({ROW: "row"})
+    if index == "patient_id":
+        return pl.DataFrame(
+            {"row": [None] * len(values), "patient_id": [str(v) for v in values]},
+            schema={"row": pl.Int64, "patient_id": pl.String},
+        )
+    return pl.DataFrame(
+        {"row": [None] * len(values), "patient_id": [None] * len(values)},
+        schema={"row": pl.Int64, "patient_id": pl.String},
+    )
+
+
+def _needed(checks: list[Check]) -> set[str]:
+    out = {"patient_id"}
+    for c in checks:
+        if c.column:
+            out.add(c.column)
+        if c.condition:
+            out.add(c.condition[0])
+    return out
+
+
+def _set_aside_rows(registry: Any, checks: list[Check], counts: dict[str, int]) -> list[dict[str, Any]]:
+    """One summary row per loader set-aside record (values the loader could not use)."""
+    set_aside = getattr(registry, "set_aside", None)
+    if set_aside is None or set_aside.is_empty():
+        return []
+    criteria: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for c in checks:
+        criteria[(c.table, c.field)].update(c.criteria)
+    out = []
+    for rec in set_aside.iter_rows(named=True):
+        table, column, problem = rec["table"], rec["column"], rec["problem"]
+        total = counts.get(table)
+        n = int(rec["rows"])
+        examples = f"rows {rec['example_rows']}"
+        if rec.get("example_values"):
+            examples += f"; values {rec['example_values']}"
+        out.append(
+            {
+                "check": f"{table}.{column}.set_aside[{problem}]",
+                "table": table,
+                "column": column,
+                "condition": None,
+                "expectation": "loader_set_aside",
+                "category": "completeness" if problem == "missing_value" else "conformance",
+                "severity": "warning",
+                "status": "failed",
+                "element_count": total,
+                "unexpected_count": n,
+                "unexpected_percent": (100.0 * n / total) if total else None,
+                "mostly": None,
+                "criteria": ";".join(sorted(criteria.get((table, column), set()))),
+                "examples": examples,
+                "rationale": "the loader left these values out of the screen (never guessed)",
+                "source": "loader",
+                "note": problem,
+            }
+        )
+    return out
+
+
+def validate_registry(
+    registry: Any,
+    *,
+    index_date: dt.date | str | None = None,
+    today: dt.date | None = None,
+    suites_dir: Path | None = None,
+    progress: bool = False,
+) -> ValidationResult:
+    """Validate a loaded registry (``feasibility.registry.load_registry``) with the GX suites.
+
+    ``index_date`` enables the per-patient window-coverage checks and makes the age check
+    use age at index. ``today`` (default: the current date) bounds "not in the future".
+    Progress lines go to stderr only with ``progress=True``.
+    """
+    started = time.perf_counter()
+    if isinstance(index_date, str):
+        index_date = dt.date.fromisoformat(index_date)
+    today = today or dt.date.today()
+
+    def say(msg: str) -> None:
+        if progress:
+            print(msg, file=sys.stderr, flush=True)
+
+    checks = load_checks(suites_dir)
+    by_suite: dict[str, list[Check]] = defaultdict(list)
+    for c in checks:
+        by_suite[c.suite].append(c)
+    gxr = GXRunner()
+    col = _Collector()
+    present = frozenset(registry.present)
+    counts: dict[str, int] = {}
+
+    inv = by_suite.pop("registry", [])
+    if inv:
+        _validate_frame(gxr, col, inventory(present), "table", inv, "registry")
+
+    raw_patients = registry.raw["patients"] if "patients" in present else None
+    for suite, suite_checks in by_suite.items():
+        t0 = time.perf_counter()
+        if suite not in present:
+            col.not_applicable(suite_checks, "table absent")
+            continue
+        raw = registry.raw[suite]
+        schema_checks = [c for c in suite_checks if c.frame == "schema"]
+        row_checks = [c for c in suite_checks if c.frame == "rows"]
+        window_checks = [c for c in suite_checks if c.frame == "patient_window"]
+        if schema_checks:
+            schema = raw.collect_schema()
+            pdf = schema_frame(pl.Schema({k: v for k, v in schema.items() if k != ROW}))
+            outs = gxr.validate(pdf, [c.config() for c in schema_checks], suite)
+            lookup = {o.check: o for o in outs}
+            for c in schema_checks:
+                col.outcome(c, lookup[c.check], None)
+        if row_checks:
+            df = derive(
+                suite, raw, raw_patients, _needed(row_checks), index_date=index_date, today=today
+            )
+            counts[suite] = df.height
+            _validate_frame(gxr, col, df, ROW, row_checks, suite)
+            del df
+        if window_checks:
+            if index_date is None:
+                col.not_applicable(window_checks, "needs an index date")
+            else:
+                wf = window_frame(registry.tables, window_checks, index_date)
+                _validate_frame(gxr, col, wf, "patient_id", window_checks, f"{suite}@index")
+        say(f"  validated {suite} ({time.perf_counter() - t0:.1f} s)")
+
+    rows = col.rows + _set_aside_rows(registry, checks, counts)
+    summary = pl.DataFrame(rows, schema=SUMMARY_SCHEMA, orient="row") if rows else pl.DataFrame(schema=SUMMARY_SCHEMA)
+    unexpected = (
+        pl.concat(col.unexpected) if col.unexpected else pl.DataFrame(schema=UNEXPECTED_SCHEMA)
+    )
+    return ValidationResult(
+        summary=summary,
+        unexpected=unexpected,
+        index_date=index_date,
+        registry_path=getattr(registry, "path", None),
+        seconds=time.perf_counter() - started,
+        present=present,
+    )
