@@ -1,0 +1,353 @@
+"""Normalise typed tables to the forms the engine compares, and set aside unusable values.
+
+Every mapping comes from :mod:`feasibility.schema`, so the loader, the validation
+suites and the engine share one vocabulary. Vocabulary columns (test, unit, item,
+assessment value, sex, procedure category) are read as Enums matched exactly; only
+the values that did not match exactly (usually few) are fetched again as written
+and mapped (trim, case) through a Python function, so clean data costs one cast.
+
+Values outside a vocabulary are never guessed: the value becomes null (patients'
+sex) or the row leaves the normalised table (measurements, assessments,
+procedures). Each such case is counted in a :class:`SetAside` record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from feasibility.schema import (
+    ASSESSMENT_ITEMS,
+    DRUG_SYNONYMS,
+    NON_SYSTEMIC_ROUTES,
+    PROCEDURE_CATEGORIES,
+    SEX_CODES,
+    TESTS,
+)
+
+from ._read import ROW, odd_flag
+
+#: Normalised measurement tests, their canonical units, accepted unit spellings,
+#: assessment items and values as Enums (one byte per row). Grades come first and in
+#: numeric order, so comparing grades orders them as numbers would.
+TEST_ENUM = pl.Enum(list(TESTS))
+CANONICAL_UNIT_ENUM = pl.Enum(sorted({t.canonical_unit for t in TESTS.values()}))
+UNIT_ENUM = pl.Enum(sorted({u for t in TESTS.values() for u in t.factors}))
+ITEM_ENUM = pl.Enum(list(ASSESSMENT_ITEMS))
+ASSESSMENT_VALUE_ENUM = pl.Enum(
+    sorted({v for vs in ASSESSMENT_ITEMS.values() for v in vs if v.isdigit()}, key=int)
+    + sorted({v for vs in ASSESSMENT_ITEMS.values() for v in vs if not v.isdigit()})
+)
+SEX_ENUM = pl.Enum(sorted(SEX_CODES))
+CATEGORY_ENUM = pl.Enum(sorted(PROCEDURE_CATEGORIES))
+
+#: Columns read as Enums (exact match first), per table.
+VOCABULARIES: dict[str, dict[str, pl.Enum]] = {
+    "patients": {"sex": SEX_ENUM},
+    "measurements": {"test": TEST_ENUM, "unit": UNIT_ENUM},
+    "assessments": {"item": ITEM_ENUM, "value": ASSESSMENT_VALUE_ENUM},
+    "procedures": {"category": CATEGORY_ENUM},
+}
+
+EXAMPLES = 5
+
+SET_ASIDE_SCHEMA = {
+    "table": pl.String,
+    "column": pl.String,
+    "problem": pl.String,
+    "rows": pl.Int64,
+    "example_rows": pl.String,
+    "example_values": pl.String,
+}
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """How many rows of one table had one kind of unusable value, with a few examples."""
+
+    table: str
+    column: str
+    problem: str
+    rows: int
+    example_rows: str
+    example_values: str
+
+
+RawReader = Callable[[str, pl.Series], pl.Series]
+
+#: A normaliser's answer: the normalised frame, not yet filtered, and the rows to keep
+#: (None: all). The loader combines this with the duplicate mask and filters once.
+Normalised = tuple[pl.DataFrame, "pl.Series | None"]
+
+
+@dataclass
+class _Odd:
+    """Values of one column that did not match the vocabulary exactly, as written."""
+
+    index: pl.Series  # 0-based row positions, ascending
+    values: pl.Series  # the strings as written
+    outside: pl.Series  # full-length mask: a non-blank value with no vocabulary match
+
+
+@dataclass
+class Context:
+    """What a normaliser needs besides the frame: the file's raw values and the findings."""
+
+    table: str
+    raw: RawReader | None
+    found: list[SetAside] = field(default_factory=list)
+    odd: dict[str, _Odd] = field(default_factory=dict)
+
+    def resolve(
+        self, df: pl.DataFrame, column: str, enum: pl.Enum, fn: Callable[[str], str | None]
+    ) -> pl.DataFrame:
+        """Map the values that missed the exact Enum match through ``fn`` (None: unusable)."""
+        flag = df.get_column(odd_flag(column))
+        if self.raw is None or not flag.any():
+            return df.drop(odd_flag(column))
+        index = flag.arg_true()
+        values = self.raw(column, index)
+        mapping = {v: fn(v) for v in values.unique().drop_nulls().to_list()}
+        mapped = values.replace_strict(mapping, default=None, return_dtype=enum)
+        blank = values.str.strip_chars().str.len_bytes() == 0
+        outside = pl.repeat(False, df.height, dtype=pl.Boolean, eager=True).scatter(
+            index.filter(mapped.is_null() & ~blank), True
+        )
+        self.odd[column] = _Odd(index=index, values=values, outside=outside)
+        fixed = df.get_column(column).scatter(index, mapped)
+        return df.with_columns(fixed.alias(column)).drop(odd_flag(column))
+
+    def outside(self, df: pl.DataFrame, column: str) -> pl.Series:
+        """Mask of rows whose ``column`` was written but matches nothing in the vocabulary."""
+        odd = self.odd.get(column)
+        if odd is None:
+            return pl.repeat(False, df.height, dtype=pl.Boolean, eager=True)
+        return odd.outside
+
+    def written(self, df: pl.DataFrame, column: str, index: pl.Series) -> pl.Series:
+        """``column`` at ``index`` as written in the file (vocabulary columns included)."""
+        values = df.get_column(column).gather(index).cast(pl.String)
+        odd = self.odd.get(column)
+        if odd is None or odd.index.is_empty():
+            return values
+        pos = odd.index.search_sorted(index).clip(0, odd.index.len() - 1)
+        hit = odd.index.gather(pos) == index
+        return pl.select(pl.when(hit).then(odd.values.gather(pos)).otherwise(values)).to_series()
+
+    def count(
+        self,
+        df: pl.DataFrame,
+        column: str,
+        problem: str,
+        mask: pl.Series,
+        show: Callable[[pl.Series], pl.Series] | None = None,
+    ) -> None:
+        """Record the rows where ``mask`` holds, with a few row numbers and values."""
+        total = int(mask.sum())
+        if not total:
+            return
+        index = mask.arg_true().head(200)
+        rows = df.get_column(ROW).gather(index.head(EXAMPLES)).cast(pl.String).to_list()
+        shown = (show or (lambda i: self.written(df, column, i)))(index)
+        values = shown.fill_null("(missing)").unique(maintain_order=True).head(EXAMPLES)
+        self.found.append(
+            SetAside(self.table, column, problem, total, ", ".join(rows), ", ".join(values))
+        )
+
+
+def filter_columns(df: pl.DataFrame, keep: pl.Series) -> pl.DataFrame:
+    """``df.filter(keep)`` one column at a time, releasing each source column as it goes.
+
+    Filtering a 50-million-row frame at once holds two full copies; column by column
+    the peak is one copy plus one column. The caller must not hold another reference.
+    """
+    if keep.all():
+        return df
+    columns = {}
+    for name in df.columns:
+        columns[name] = df.get_column(name).filter(keep)
+        df = df.drop(name)
+    return pl.DataFrame(columns)
+
+
+def _mask(df: pl.DataFrame, expr: pl.Expr) -> pl.Series:
+    return df.select(expr.fill_null(False)).to_series()
+
+
+def _strip_ids(df: pl.DataFrame) -> pl.Expr:
+    """patient_id trimmed, paying for the string pass only when some id has outer spaces."""
+    pid = pl.col("patient_id")
+    padded = df.select((pid.str.starts_with(" ") | pid.str.ends_with(" ")).any()).item()
+    if not padded:
+        return pid
+    stripped = pid.str.strip_chars()
+    return pl.when(stripped.str.len_bytes() > 0).then(stripped).alias("patient_id")
+
+
+def _lower(value: str) -> str:
+    return value.strip().lower()
+
+
+def _in(vocabulary: object, fn: Callable[[str], str]) -> Callable[[str], str | None]:
+    def mapped(value: str) -> str | None:
+        result = fn(value)
+        return result if result in vocabulary else None  # type: ignore[operator]
+
+    return mapped
+
+
+def patients(df: pl.DataFrame, ctx: Context) -> Normalised:
+    """Sex trimmed and upper-cased; outside F/M/U it becomes null and is counted."""
+    df = ctx.resolve(df, "sex", SEX_ENUM, _in(SEX_CODES, lambda v: v.strip().upper()))
+    ctx.count(df, "sex", "sex_outside_vocabulary", ctx.outside(df, "sex"))
+    return df.with_columns(_strip_ids(df), pl.col("sex").cast(pl.String)), None
+
+
+def diagnoses(df: pl.DataFrame, ctx: Context) -> Normalised:
+    """ICD-10 code without dot or spaces, upper case (as schema.normalize_icd10); original kept."""
+    code = (
+        pl.col("code")
+        .str.replace_all(".", "", literal=True)
+        .str.replace_all(" ", "", literal=True)
+        .str.strip_chars()
+        .str.to_uppercase()
+    )
+    df = df.with_columns(
+        _strip_ids(df),
+        pl.when(code.str.len_bytes() > 0).then(code).alias("code"),
+        pl.col("code").alias("source_code"),
+    )
+    return df, None
+
+
+def measurements(df: pl.DataFrame, ctx: Context) -> Normalised:
+    """Values in the canonical unit of their test; unknown tests and units leave the table."""
+    df = ctx.resolve(df, "test", TEST_ENUM, _in(TESTS, _lower))
+    df = ctx.resolve(df, "unit", UNIT_ENUM, _in(UNIT_ENUM.categories.to_list(), str.strip))
+    units = UNIT_ENUM.categories.to_list()
+    factors = pl.Series([TESTS[t].factors.get(u) for t in TESTS for u in units], dtype=pl.Float64)
+    key = pl.col("test").to_physical().cast(pl.UInt32) * len(units) + pl.col(
+        "unit"
+    ).to_physical().cast(pl.UInt32)
+    canonical = pl.Series([TESTS[t].canonical_unit for t in TESTS], dtype=CANONICAL_UNIT_ENUM)
+    df = df.with_columns(pl.lit(factors).gather(key).alias("__factor"))
+
+    test_outside = ctx.outside(df, "test")
+    unit_outside = ctx.outside(df, "unit")
+    known = pl.col("test").is_not_null()
+    usable = pl.col("__factor").is_not_null()
+    ctx.count(df, "test", "missing_value", _mask(df, ~known) & ~test_outside)
+    ctx.count(df, "test", "unknown_test", test_outside)
+    ctx.count(
+        df, "unit", "missing_value", _mask(df, known & pl.col("unit").is_null()) & ~unit_outside
+    )
+
+    def pair(index: pl.Series) -> pl.Series:
+        tests = df.get_column("test").gather(index).cast(pl.String)
+        return tests + ": " + ctx.written(df, "unit", index).fill_null("(missing)")
+
+    wrong_unit = _mask(df, known & pl.col("unit").is_not_null() & ~usable)
+    ctx.count(
+        df, "unit", "unit_outside_vocabulary", (wrong_unit | unit_outside) & _mask(df, known), pair
+    )
+    no_value = _mask(df, usable & pl.col("value").is_null())
+    ctx.count(
+        df,
+        "value",
+        "missing_value",
+        no_value,
+        lambda i: df.get_column("test").gather(i).cast(pl.String),
+    )
+
+    keep = _mask(df, usable & pl.col("value").is_not_null())
+    df = df.select(
+        ROW,
+        _strip_ids(df),
+        "test",
+        (pl.col("value") * pl.col("__factor")).alias("value"),
+        pl.lit(canonical).gather(pl.col("test").to_physical()).alias("unit"),
+        "measured_on",
+        pl.col("value").alias("source_value"),
+        pl.col("unit").alias("source_unit"),
+    )
+    return df, keep
+
+
+def assessments(df: pl.DataFrame, ctx: Context) -> Normalised:
+    """Item and value trimmed and lower-cased; unknown items and values outside the item's
+    vocabulary leave the table."""
+    df = ctx.resolve(df, "item", ITEM_ENUM, _in(ASSESSMENT_ITEMS, _lower))
+    allowed = ASSESSMENT_VALUE_ENUM.categories.to_list()
+    df = ctx.resolve(df, "value", ASSESSMENT_VALUE_ENUM, _in(allowed, _lower))
+    valid = pl.lit(False)
+    for name, values in ASSESSMENT_ITEMS.items():
+        valid = (
+            pl.when(pl.col("item") == name)
+            .then(pl.col("value").is_in(list(values)))
+            .otherwise(valid)
+        )
+    item_outside = ctx.outside(df, "item")
+    value_outside = ctx.outside(df, "value")
+    known = pl.col("item").is_not_null()
+    ctx.count(df, "item", "missing_value", _mask(df, ~known) & ~item_outside)
+    ctx.count(df, "item", "unknown_item", item_outside)
+    value_missing = _mask(df, known & pl.col("value").is_null()) & ~value_outside
+
+    def pair(index: pl.Series) -> pl.Series:
+        items = df.get_column("item").gather(index).cast(pl.String)
+        return items + ": " + ctx.written(df, "value", index).fill_null("(missing)")
+
+    ctx.count(
+        df,
+        "value",
+        "missing_value",
+        value_missing,
+        lambda i: df.get_column("item").gather(i).cast(pl.String),
+    )
+    outside = _mask(df, known & ~valid.fill_null(False)) & ~value_missing
+    ctx.count(df, "value", "value_outside_vocabulary", outside, pair)
+    return df.with_columns(_strip_ids(df)), _mask(df, valid)
+
+
+def medications(df: pl.DataFrame, ctx: Context) -> Normalised:
+    """Drug through the contract's synonyms (as schema.canonical_drug); route trimmed and
+    lower-cased; ``systemic`` unless the route is topical, ophthalmic or otic."""
+    drug = pl.col("drug").str.strip_chars().str.to_lowercase().replace(DRUG_SYNONYMS)
+    route = pl.col("route").str.strip_chars().str.to_lowercase()
+    df = df.with_columns(
+        _strip_ids(df),
+        drug.alias("drug"),
+        pl.col("drug").alias("source_drug"),
+        pl.when(route.str.len_bytes() > 0).then(route).alias("route"),
+    )
+    systemic = pl.col("route").is_null() | ~pl.col("route").is_in(sorted(NON_SYSTEMIC_ROUTES))
+    return df.with_columns(systemic.alias("systemic")), None
+
+
+def procedures(df: pl.DataFrame, ctx: Context) -> Normalised:
+    """Category trimmed and lower-cased; outside the contract's four the row leaves the table."""
+    df = ctx.resolve(df, "category", CATEGORY_ENUM, _in(PROCEDURE_CATEGORIES, _lower))
+    outside = ctx.outside(df, "category")
+    ctx.count(df, "category", "missing_value", _mask(df, pl.col("category").is_null()) & ~outside)
+    ctx.count(df, "category", "category_outside_vocabulary", outside)
+    keep = _mask(df, pl.col("category").is_not_null())
+    return df.with_columns(_strip_ids(df), pl.col("category").cast(pl.String)), keep
+
+
+def ids_only(df: pl.DataFrame, ctx: Context) -> Normalised:
+    """Lesions and therapies: their booleans and integers were parsed when typing."""
+    return df.with_columns(_strip_ids(df)), None
+
+
+NORMALISERS: dict[str, Callable[[pl.DataFrame, Context], Normalised]] = {
+    "patients": patients,
+    "diagnoses": diagnoses,
+    "measurements": measurements,
+    "assessments": assessments,
+    "medications": medications,
+    "procedures": procedures,
+    "lesions": ids_only,
+    "therapies": ids_only,
+}
