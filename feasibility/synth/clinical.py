@@ -39,16 +39,16 @@ class Condition:
 
 CONDITIONS: tuple[Condition, ...] = (
     # Other malignancies (C00-C96 except C44/C90): prior and second primaries.
-    Condition(0.062, ("C18.9", "C34.90", "C43.9", "C64.9", "C67.9", "C73", "C83.30", "C91.10",
+    Condition(0.048, ("C18.9", "C34.90", "C43.9", "C64.9", "C67.9", "C73", "C83.30", "C91.10",
                       "C20", "C25.9"), (3, 2, 3, 2, 2, 1, 1, 1, 1, 1), "before_dx", 1),
-    Condition(0.02, ("C61",), (1,), "before_dx", 1, sex="M"),
-    Condition(0.02, ("C50.911", "C54.1", "C56.9"), (6, 2, 1), "before_dx", 1, sex="F"),
+    Condition(0.018, ("C61",), (1,), "before_dx", 1, sex="M"),
+    Condition(0.018, ("C50.911", "C54.1", "C56.9"), (6, 2, 1), "before_dx", 1, sex="F"),
     Condition(0.03, ("C92.00", "C93.10", "C43.9", "C34.90", "C18.9", "C61", "C50.911"),
               (2, 1, 2, 1, 1, 1, 1), "after_dx", 1),
     Condition(0.05, ("C44.91", "C44.31", "C44.41", "C44.519"), (3, 2, 1, 1), "any", 1),
     Condition(0.003, ("D05.11",), (1,), "before_dx", sex="F"),
     # Cardiac: arrhythmia (I47-I49), heart failure, ischaemia.
-    Condition(0.03, ("I48.91", "I48.0", "I48.2", "I47.1", "I49.9"), (5, 2, 1, 1, 1), "before_dx", 2),
+    Condition(0.033, ("I48.91", "I48.0", "I48.2", "I47.1", "I49.9"), (5, 2, 1, 1, 1), "before_dx", 2),
     Condition(0.035, ("I48.91", "I48.0", "I47.1", "I49.9"), (5, 2, 1, 1), "after_dx", 2),
     Condition(0.04, ("I50.9", "I50.22", "I50.32"), (3, 1, 1), "after_dx", 1),
     Condition(0.01, ("I21.4", "I21.09"), (2, 1), "any"),

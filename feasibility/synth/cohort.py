@@ -114,7 +114,7 @@ def draw_cohort(rng: np.random.Generator, first: int, n: int) -> Cohort:
     male = sex == 1
     weight = np.where(male, rng.normal(85.0, 16.0, n), rng.normal(72.0, 16.0, n))
     # Renal impairment is common in myeloma: a minority has a high creatinine baseline.
-    renal = rng.random(n) < 0.07
+    renal = rng.random(n) < 0.095
     creat = np.where(
         renal, rng.lognormal(np.log(2.4), 0.35, n), rng.lognormal(np.log(0.95), 0.28, n)
     )
@@ -134,8 +134,8 @@ def draw_cohort(rng: np.random.Generator, first: int, n: int) -> Cohort:
         race=_pick(rng, RACE_P, n),
         ethnicity=_pick(rng, ETHNICITY_P, n),
         shift=shift,
-        hb=rng.normal(11.1, 1.35, n),
-        plt=rng.lognormal(np.log(205_000), 0.5, n),
+        hb=rng.normal(11.1, 1.65, n),
+        plt=rng.lognormal(np.log(205_000), 0.56, n),
         anc=rng.lognormal(np.log(3000), 0.4, n),
         creat=creat,
         weight=np.clip(weight, 40.0, 180.0),

@@ -255,18 +255,18 @@ def plant_table(
         pl_.record(rows, "sex_outside_vocabulary", "sex")
 
     if table == "measurements":
-        test = df["test"].to_numpy()
         rows = pl_.choose(rate["unit_outside_vocabulary"])
+        test = df["test"].gather(rows).to_numpy()
         bad = np.empty(len(rows), dtype=object)
         for name, units in BAD_UNITS.items():
-            m = test[rows] == name
+            m = test == name
             bad[m] = np.asarray(units, dtype=object)[rng.integers(0, len(units), int(m.sum()))]
         pl_.set("unit", rows, bad.tolist())
         pl_.record(rows, "unit_outside_vocabulary", "unit")
 
         rows = pl_.choose(rate["implausible_value"])
-        unit = df["unit"].to_numpy()
-        pl_.set("value", rows, _implausible(rng, test[rows], unit[rows]))
+        test, unit = df["test"].gather(rows).to_numpy(), df["unit"].gather(rows).to_numpy()
+        pl_.set("value", rows, _implausible(rng, test, unit))
         pl_.record(rows, "implausible_value", "value")
 
     if table == "assessments":

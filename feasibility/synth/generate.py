@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,41 @@ def _with_ids(frame: pl.DataFrame, first: int, n: int) -> pl.DataFrame:
     return frame.drop("pid").with_columns(patient_id=ids)
 
 
+def make_chunk(seed: int, i: int, first: int, n: int, n_total: int, rates: dict) -> list[tuple]:
+    """Draw chunk ``i`` and plant its defects: (table, frame, rows, columns, classes) per table.
+
+    Depends only on its arguments, so chunks can be made in worker processes.
+    """
+    chunk = build_chunk(np.random.default_rng([seed, i]), first, n)
+    drng = np.random.default_rng([seed, i, 1])
+    out = []
+    for table in TABLES:
+        planted = plant_table(drng, table, chunk.tables[table], rates, chunk.birth, chunk.death,
+                              first, n_total)  # fmt: skip
+        frame = _with_ids(planted.frame, first, n).select(list(TABLES[table]))
+        out.append((table, frame, planted.rows, planted.columns, planted.classes))
+    return out
+
+
+def _run(jobs: list[tuple], workers: int) -> Iterator[list[tuple]]:
+    """Chunks in order: made one by one, or ahead by ``workers`` threads while we write.
+
+    Threads, not processes: numpy, polars and pyarrow release the GIL in their heavy
+    parts, and frames need no pickling between threads.
+    """
+    if workers <= 0:
+        for job in jobs:
+            yield make_chunk(*job)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = [pool.submit(make_chunk, *job) for job in jobs[:workers]]
+        for k in range(len(jobs)):
+            result = pending.pop(0).result()
+            if k + workers < len(jobs):
+                pending.append(pool.submit(make_chunk, *jobs[k + workers]))
+            yield result
+
+
 def _log(progress: bool | Callable[[str], None], message: str) -> None:
     if progress is True:
         print(f"synth: {message}", file=sys.stderr, flush=True)
@@ -74,6 +110,7 @@ def generate_registry(
     defects: str = "realistic",
     *,
     chunk_size: int = CHUNK_SIZE,
+    workers: int | None = None,
     progress: bool | Callable[[str], None] = False,
 ) -> dict:
     """Write a synthetic registry of ``n_patients`` to ``out_dir`` and return its manifest.
@@ -84,6 +121,9 @@ def generate_registry(
     plausible ranges). ``defects`` is ``none`` (a clean registry), ``realistic`` or
     ``heavy``. Table files of the other format in ``out_dir`` are removed so the
     directory holds exactly one registry.
+
+    ``workers``: threads that draw chunks ahead while this one writes (default: one when
+    there are more than two chunks, else none). The output does not depend on it.
     """
     if n_patients < 1:
         raise ValueError(f"n_patients must be at least 1, not {n_patients}")
@@ -101,39 +141,30 @@ def generate_registry(
     records: list[pl.DataFrame] = []
     started = time.perf_counter()
     n_chunks = -(-n_patients // chunk_size)
+    jobs = [
+        (seed, i, i * chunk_size, min(chunk_size, n_patients - i * chunk_size), n_patients, rates)
+        for i in range(n_chunks)
+    ]
+    if workers is None:
+        workers = 1 if n_chunks > 2 else 0
     try:
-        for i in range(n_chunks):
-            first = i * chunk_size
-            n = min(chunk_size, n_patients - first)
-            chunk = build_chunk(np.random.default_rng([seed, i]), first, n)
-            drng = np.random.default_rng([seed, i, 1])
-            for table in TABLES:
-                planted = plant_table(
-                    drng,
-                    table,
-                    chunk.tables[table],
-                    rates,
-                    chunk.birth,
-                    chunk.death,
-                    first,
-                    n_patients,
-                )
-                frame = _with_ids(planted.frame, first, n)
+        for job, tables in zip(jobs, _run(jobs, workers), strict=True):
+            for table, frame, rows, columns, classes in tables:
                 offset = writers[table].rows
                 writers[table].write(frame)
-                if len(planted.rows):
+                if len(rows):
                     records.append(
                         pl.DataFrame(
                             {
-                                "table": [table] * len(planted.rows),
-                                "row": planted.rows + offset + 1,
-                                "patient_id": frame["patient_id"].gather(planted.rows),
-                                "column": pl.Series(planted.columns, dtype=pl.String),
-                                "defect": pl.Series(planted.classes, dtype=pl.String),
+                                "table": [table] * len(rows),
+                                "row": rows + offset + 1,
+                                "patient_id": frame["patient_id"].gather(rows),
+                                "column": pl.Series(columns, dtype=pl.String),
+                                "defect": pl.Series(classes, dtype=pl.String),
                             }
                         )
                     )
-            _log(progress, f"{first + n:,}/{n_patients:,} patients "
+            _log(progress, f"{job[2] + job[3]:,}/{n_patients:,} patients "
                  f"({time.perf_counter() - started:.1f}s)")  # fmt: skip
     finally:
         for w in writers.values():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from feasibility.synth.cohort import SUBTYPE_PCL, SUBTYPE_SOLITARY, Cohort
-from feasibility.synth.dates import NO_DATE, year_of
+from feasibility.synth.dates import CUTOFF, NO_DATE, year_of
 
 MAX_LINES = 9
 
@@ -103,15 +103,17 @@ def _cum_table() -> np.ndarray:
 _CUM = _cum_table()
 
 #: Median line duration (days) by line number 1, 2, 3, 4+ (progression-free time on line).
-LINE_MEDIAN_DAYS = (900, 480, 330, 240)
+LINE_MEDIAN_DAYS = (900, 480, 360, 300)
 #: Chance that a line is an investigational (clinical-trial) therapy: first line / later.
 P_INVESTIGATIONAL = (0.02, 0.06)
 #: Share of relapsed patients whose disease becomes extramedullary at a relapse.
-P_EMD_AT_RELAPSE = 0.085
+P_EMD_AT_RELAPSE = 0.065
 #: Share of non-relapsed (and all) patients with extramedullary disease at diagnosis.
 P_EMD_AT_DX = 0.015
 #: Share of relapsed C90.0 patients who develop secondary plasma cell leukaemia.
 P_SECONDARY_PCL = 0.008
+#: Chance of no further line after progressing on line 1, 2, 3, 4, 5+.
+P_NO_FURTHER_LINE = (0.08, 0.15, 0.20, 0.25, 0.30)
 #: Share of patients never treated for myeloma within the registry window.
 P_UNTREATED = 0.03
 
@@ -177,7 +179,14 @@ def draw_lines(rng: np.random.Generator, c: Cohort) -> Lines:
         ends_eff[active, k] = np.minimum(end, c.end_fu)[active]
         regs[active, k] = _regimens(rng, k == 0, cur.astype(np.int32))[active]
         nxt = end + rng.integers(0, 46, n)
-        active = active & ~reached & (nxt < c.end_fu)
+        # After a progression some patients get no further line (frailty, palliative care)
+        # and die within months: later lines are ever rarer, as in real-world cohorts.
+        stop = active & ~reached & (rng.random(n) < P_NO_FURTHER_LINE[min(k, 4)])
+        if stop.any():
+            dies = (end + rng.integers(60, 541, n)).clip(max=c.death.astype(np.int64))
+            c.death = np.where(stop & (dies <= CUTOFF), dies, c.death).astype(np.int32)
+            c.end_fu = np.where(c.died, c.death, CUTOFF).astype(np.int32)
+        active = active & ~reached & ~stop & (nxt < c.end_fu)
         cur = nxt
 
     has = starts != NO_DATE

@@ -40,6 +40,8 @@ DATE_COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 _UNIQUE_BY_CONSTRUCTION = frozenset({"patients", "measurements", "assessments"})
+#: Built in (patient, date) order already: patients by number, measurements visit by visit.
+_SORTED_BY_CONSTRUCTION = frozenset({"patients", "measurements"})
 
 
 @dataclass
@@ -112,8 +114,9 @@ def _finalise(name: str, df: pl.DataFrame, c: Cohort) -> pl.DataFrame:
             .cast(pl.Date)
         )
     df = df.with_columns(**cols)
-    order = ["p"] if name == "patients" else ["p", EVENT_DATE[name]]
-    df = df.sort(order, maintain_order=True).select(["p", *list(TABLES[name])[1:]])
+    if name not in _SORTED_BY_CONSTRUCTION:
+        df = df.sort(["p", EVENT_DATE[name]], maintain_order=True)
+    df = df.select(["p", *list(TABLES[name])[1:]])
     # Measurements and assessments are unique by construction (one test or item per visit
     # date); the other tables can repeat an event and are de-duplicated here.
     return df if name in _UNIQUE_BY_CONSTRUCTION else df.unique(maintain_order=True)

@@ -2,8 +2,8 @@
 
 Labs and assessments are attached to visits, so they cluster where a study team
 looks: 1-2 visits in the 30 days before every line start (index dates in event mode),
-then regular visits while on a line (every ~150 days on a first line, ~10 weeks on
-later lines), and every ~240 days when off therapy.
+then regular visits while on a line (every ~180 days on a first line, ~10 weeks on
+later lines), and every ~300 days when off therapy.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from feasibility.synth.lines import Lines
 
 KIND_FOLLOW_UP, KIND_SCREENING, KIND_DIAGNOSIS = 0, 1, 2
 #: Days between follow-up visits: first line, later lines, off therapy.
-INTERVAL_DAYS = (150, 70, 240)
+INTERVAL_DAYS = (180, 70, 300)
 MAX_PER_SEGMENT = 60
 
 
