@@ -213,31 +213,34 @@ class Compiler:
         prefix = "m" if table == "measurements" else "a"
         aggs = []
         for n in needs:
+            # one row per (patient, index, test) here, so max of the masked column is that row
             hit = pl.col(key) == n
-            aggs.append(pl.col("value").filter(hit).first().alias(f"{prefix}:{n}:value"))
-            aggs.append(pl.col(date).filter(hit).first().alias(f"{prefix}:{n}:date"))
+            aggs.append(pl.when(hit).then(pl.col("value")).max().alias(f"{prefix}:{n}:value"))
+            aggs.append(pl.when(hit).then(pl.col(date)).max().alias(f"{prefix}:{n}:date"))
         return latest.group_by(KEYS).agg(aggs)
 
     def _event_features(
         self, table: str, lf: pl.LazyFrame, idx: pl.LazyFrame, fixed: dt.date | None
     ) -> pl.LazyFrame:
         leaves_ = self.table_leaves[table]
-        aggs: list[pl.Expr] = []
+        specs: list[tuple] = []
         if table == "diagnoses":
             code = pl.col("code")
-            matchers = {k: _code_match(code, r.codelist) for k, r in leaves_}
-            rows = lf.select(PID, "code", "diagnosed_on").filter(
-                k_or(*matchers.values()).fill_null(False)
-            )
+            # match each distinct code once (a registry has few thousand), then join back
+            codes = lf.select(code.unique()).collect()
+            match = codes.with_columns(
+                [_code_match(code, r.codelist).fill_null(False).alias(f"{k}:m") for k, r in leaves_]
+            ).filter(k_or(*[pl.col(f"{k}:m") for k, _ in leaves_]))
+            rows = lf.select(PID, "code", "diagnosed_on").join(match.lazy(), on="code", how="inner")
             rows = _with_index(rows, idx, fixed)
             rows = rows.filter(
                 pl.col("diagnosed_on").is_null() | (pl.col("diagnosed_on") <= pl.col(IDX))
             )
             rows = rows.sort("diagnosed_on", nulls_last=False)
             for k, r in leaves_:
-                cand = matchers[k].fill_null(False)
+                cand = pl.col(f"{k}:m")
                 cond = cand & _in_window(pl.col("diagnosed_on"), r.window)
-                aggs += _exist_aggs(k, cand, cond, pl.col("diagnosed_on"), code)
+                specs.append((k, cand, cond, pl.col("diagnosed_on"), code, None))
         elif table == "medications":
             names: set[str] = set()
             for _, r in leaves_:
@@ -280,7 +283,7 @@ class Compiler:
                     + pl.col("route").fill_null("null")
                     + pl.lit(")")
                 )
-                aggs += _exist_aggs(k, cand, cand & overlap, pl.col("start_date"), detail)
+                specs.append((k, cand, cand & overlap, pl.col("start_date"), detail, None))
         elif table == "procedures":
             cats = list({r.category for _, r in leaves_})
             rows = lf.select(PID, "category", "performed_on").filter(pl.col("category").is_in(cats))
@@ -292,7 +295,7 @@ class Compiler:
             for k, r in leaves_:
                 cand = pl.col("category") == r.category
                 cond = cand & _in_window(pl.col("performed_on"), r.window)
-                aggs += _exist_aggs(k, cand, cond, pl.col("performed_on"), pl.col("category"))
+                specs.append((k, cand, cond, pl.col("performed_on"), pl.col("category"), None))
         elif table == "lesions":
             rows = lf.select(PID, "imaged_on", "site", "longest_diameter_cm", "bone_contiguous")
             rows = _with_index(rows, idx, fixed)
@@ -308,8 +311,8 @@ class Compiler:
                     + pl.lit(", bone_contiguous ")
                     + pl.col("bone_contiguous").cast(pl.String).fill_null("null")
                 )
-                aggs += _exist_aggs(
-                    k, cand, cond, pl.col("imaged_on"), detail, value=pl.col("longest_diameter_cm")
+                specs.append(
+                    (k, cand, cond, pl.col("imaged_on"), detail, pl.col("longest_diameter_cm"))
                 )
         elif table == "therapies":
             rows = lf.select(
@@ -342,10 +345,10 @@ class Compiler:
                     + pl.lit(" ")
                     + pl.col("regimen").fill_null("?")
                 )
-                aggs += _exist_aggs(k, cand, cond, pl.col("start_date"), detail)
+                specs.append((k, cand, cond, pl.col("start_date"), detail, None))
         else:  # pragma: no cover
             raise ValueError(table)
-        return rows.group_by(KEYS).agg(aggs)
+        return _exist_features(rows, specs)
 
     def build(
         self, frames: dict[str, pl.LazyFrame], idx: pl.LazyFrame, fixed: dt.date | None
@@ -496,7 +499,7 @@ class Compiler:
                 + pl.lit(" kg, age ")
                 + age_expr().cast(pl.String).fill_null("missing")
                 + pl.lit(", sex ")
-                + pl.col("sex").fill_null("null")
+                + pl.col("sex").cast(pl.String).fill_null("null")
             )
             date = pl.max_horizontal(pl.when(cr_in).then(cr_d), pl.when(wt_in).then(wt_d))
             return _cols(k, _cmp(crcl, r.op, r.value), cr_in | wt_in, crcl, date, detail)
@@ -528,27 +531,50 @@ def _cols(k: str, truth, found, value, date, detail) -> list[pl.Expr]:
     ]
 
 
-def _exist_aggs(
-    k: str,
-    cand: pl.Expr,
-    cond: pl.Expr,
-    date: pl.Expr,
-    detail: pl.Expr,
-    value: pl.Expr | None = None,
-) -> list[pl.Expr]:
-    """Per-group aggregations for an existence leaf: Kleene ANY of ``cond`` over the rows,
-    whether any candidate row exists, and the evidence of the latest qualifying row
-    (rows are pre-sorted by date)."""
-    hit = cond.fill_null(False)
-    aggs = [
-        cond.any(ignore_nulls=False).alias(f"{k}:truth"),
-        cand.any().alias(f"{k}:found"),
-        date.filter(hit).last().alias(f"{k}:date"),
-        detail.filter(hit).last().alias(f"{k}:detail"),
-    ]
-    if value is not None:
-        aggs.append(value.filter(hit).max().alias(f"{k}:value"))
-    return aggs
+def _exist_features(rows: pl.LazyFrame, specs: list[tuple]) -> pl.LazyFrame:
+    """Per (patient, index): for each existence leaf ``(k, cand, cond, date, detail, value)``
+    the Kleene ANY of ``cond`` over the rows (``k:truth``), whether any candidate row
+    exists (``k:found``) and the date, detail and value of the latest qualifying row.
+
+    Rows arrive sorted by date. Every per-row quantity is materialised as a column first
+    so the group-by uses only simple aggregations (max), which polars runs on its fast
+    path; the latest qualifying row is the one with the largest row number, whose detail
+    is gathered afterwards.
+    """
+    cols: list[pl.Expr] = []
+    for k, cand, cond, date, detail, value in specs:
+        hit = cond.fill_null(False)
+        cols += [
+            hit.alias(f"{k}:t"),
+            (cond.is_null() & cand.fill_null(False)).alias(f"{k}:n"),
+            cand.fill_null(False).alias(f"{k}:found"),
+            pl.when(hit).then(date).alias(f"{k}:date"),
+            pl.when(hit).then(pl.col("_r")).alias(f"{k}:ri"),
+            pl.when(hit).then(detail.cast(pl.String)).alias(f"{k}:dx"),
+        ]
+        if value is not None:
+            cols.append(pl.when(hit).then(value).alias(f"{k}:value"))
+    df = rows.with_row_index("_r").with_columns(cols).collect()
+    aggs: list[pl.Expr] = []
+    for k, *_rest in specs:
+        names = [f"{k}:t", f"{k}:n", f"{k}:found", f"{k}:date", f"{k}:ri"]
+        if _rest[-1] is not None:
+            names.append(f"{k}:value")
+        aggs += [pl.col(n).max() for n in names]
+    feat = df.lazy().group_by(KEYS).agg(aggs).collect()
+    out = []
+    for k, *_rest in specs:
+        out += [
+            pl.when(pl.col(f"{k}:t"))
+            .then(pl.lit(True))
+            .when(pl.col(f"{k}:n"))
+            .then(NULL_BOOL)
+            .otherwise(pl.lit(False))
+            .alias(f"{k}:truth"),
+            df[f"{k}:dx"].gather(feat[f"{k}:ri"]).alias(f"{k}:detail"),
+        ]
+    drop = [c for k, *_r in specs for c in (f"{k}:t", f"{k}:n", f"{k}:ri")]
+    return feat.with_columns(out).drop(drop).lazy()
 
 
 def _code_match(code: pl.Expr, codelist) -> pl.Expr:

@@ -74,8 +74,14 @@ class TableCache:
             for c in ENGINE_COLUMNS[t]:
                 if c not in have:
                     continue
-                # categorical strings (a loader may use them) become plain strings for joins and .str
-                is_cat = isinstance(schema[c], pl.Categorical | pl.Enum)
+                # categorical strings (a loader may use them) become plain strings where the
+                # engine joins on them or uses .str; vocabulary columns stay categorical
+                is_cat = isinstance(schema[c], pl.Categorical | pl.Enum) and c not in (
+                    "test",
+                    "item",
+                    "category",
+                    "sex",
+                )
                 cols.append(pl.col(c).cast(pl.String) if is_cat else pl.col(c))
             lazies.append(lf.select(cols))
         _progress(progress, f"reading {', '.join(todo)}")

@@ -1,0 +1,104 @@
+"""Benchmark: load a large registry and screen it with the full protocol; print wall time
+and peak memory.
+
+    python benchmarks/bench_screen.py                        # benchmarks/_data/registry_1m
+    python benchmarks/bench_screen.py --data /tmp/reg --events
+
+Target on the project machine (2 cores, 24 GiB): 1,000,000 patients from Parquet, load +
+screen + funnel in under 20 s and under 6 GiB peak resident memory. If the registry is
+missing, ``--generate`` writes it first with ``feasibility.synth`` (not timed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_DATA = Path(__file__).resolve().parent / "_data" / "registry_1m"
+
+
+def _peak_gib() -> float:
+    """Peak resident memory of this process in GiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--protocol", default="pomalidomide-ixazomib-dex")
+    parser.add_argument("--index-date", default="2024-06-30")
+    parser.add_argument(
+        "--events", action="store_true", help="also time event mode (lines >= 2 in 2022-2024)"
+    )
+    parser.add_argument(
+        "--generate", type=int, metavar="N", help="generate N patients first if --data is missing"
+    )
+    parser.add_argument(
+        "--write", type=Path, help="also write the outputs to this directory (timed)"
+    )
+    args = parser.parse_args(argv)
+
+    if not args.data.exists():
+        if not args.generate:
+            print(f"no registry at {args.data}; run with --generate 1000000", file=sys.stderr)
+            return 2
+        from feasibility.synth import generate_registry
+
+        print(
+            f"generating {args.generate:,} patients into {args.data} (not timed)", file=sys.stderr
+        )
+        generate_registry(args.generate, 1, args.data, format="parquet")
+
+    from feasibility.engine import IndexEvents, screen
+    from feasibility.protocol import load_protocol
+    from feasibility.registry import load_registry
+
+    t0 = time.perf_counter()
+    registry = load_registry(args.data)
+    t_load = time.perf_counter()
+    result = screen(registry, load_protocol(args.protocol), args.index_date)
+    t_screen = time.perf_counter()
+    funnel = result.funnel()
+    status = result.patient_status
+    impact = result.impact()
+    t_funnel = time.perf_counter()
+    print(f"registry       {args.data}")
+    print(
+        f"patients       {status.height:,}   eligible {funnel['remaining'][-1]:,}   with unknowns {funnel['remaining_with_unknown'][-1]:,}"
+    )
+    print(f"load           {t_load - t0:6.2f} s")
+    print(f"screen         {t_screen - t_load:6.2f} s")
+    print(f"funnel+status  {t_funnel - t_screen:6.2f} s  ({impact.height} impact rows)")
+    print(f"total          {t_funnel - t0:6.2f} s   peak RSS {_peak_gib():.2f} GiB")
+    t1 = time.perf_counter()
+    relaxed = result.relax("hemoglobin", threshold=7.5)
+    relaxed.funnel()
+    print(f"relax (hemoglobin 7.5, from memory) {time.perf_counter() - t1:6.2f} s")
+    if args.write:
+        t2 = time.perf_counter()
+        result.write(args.write)
+        print(f"write outputs  {time.perf_counter() - t2:6.2f} s")
+    if args.events:
+        t3 = time.perf_counter()
+        ev = IndexEvents(
+            "therapies",
+            where="line_number >= 2",
+            start=dt.date(2022, 1, 1),
+            end=dt.date(2024, 12, 31),
+        )
+        er = result.rescreen(result.protocol, ev)
+        f = er.funnel()
+        print(
+            f"event mode     {time.perf_counter() - t3:6.2f} s  pairs {er._pairs.height:,}  "
+            f"with index {f['remaining'][1]:,}  eligible {f['remaining'][-1]:,}"
+        )
+    print(f"peak RSS       {_peak_gib():.2f} GiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
