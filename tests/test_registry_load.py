@@ -229,3 +229,26 @@ def test_string_path_and_patients_only_csv(tmp_path: Path) -> None:
     reg = load_registry(str(root))
     assert reg.path == root
     assert reg.tables["patients"].collect().height == 2
+
+
+def test_csv_with_byte_order_mark_and_windows_line_endings(tmp_path: Path) -> None:
+    root = write_registry(tmp_path / "r", {})
+    (root / "diagnoses.csv").write_bytes(
+        "\ufeffpatient_id,code,diagnosed_on\r\nP1,c90.0,2024-01-01\r\nP2,C90.1,2024-01-02\r\n".encode()
+    )
+    out = load_registry(root).tables["diagnoses"].collect()
+    assert out["patient_id"].to_list() == ["P1", "P2"]
+    assert out["code"].to_list() == ["C900", "C901"]
+    assert out["diagnosed_on"].to_list() == [dt.date(2024, 1, 1), dt.date(2024, 1, 2)]
+
+
+def test_header_only_csv_is_a_present_empty_table(tmp_path: Path) -> None:
+    reg = load_registry(
+        write_registry(
+            tmp_path / "r",
+            {"lesions": csv_table("patient_id,imaged_on,site,longest_diameter_cm,bone_contiguous")},
+        )
+    )
+    assert reg.has("lesions")
+    assert reg.tables["lesions"].collect().is_empty()
+    assert reg.tables["lesions"].collect_schema()["bone_contiguous"] == pl.Boolean

@@ -100,7 +100,9 @@ def _normalise(
     keep = first_occurrence(normal, columns)
     if usable is not None:
         keep = keep & usable
-    return filter_columns(normal, keep), ctx.found
+    box.append(normal)
+    del normal
+    return filter_columns(box, keep), ctx.found
 
 
 def load_registry(path: str | Path, *, progress: bool = False) -> Registry:

@@ -157,12 +157,14 @@ class Context:
         )
 
 
-def filter_columns(df: pl.DataFrame, keep: pl.Series) -> pl.DataFrame:
+def filter_columns(box: list[pl.DataFrame], keep: pl.Series) -> pl.DataFrame:
     """``df.filter(keep)`` one column at a time, releasing each source column as it goes.
 
     Filtering a 50-million-row frame at once holds two full copies; column by column
-    the peak is one copy plus one column. The caller must not hold another reference.
+    the peak is one copy plus one column. ``df`` comes in a one-element list that is
+    emptied, so that (if the caller keeps no other reference) this holds the only one.
     """
+    df = box.pop()
     if keep.all():
         return df
     columns = {}
