@@ -604,6 +604,19 @@ def threshold_chart(
 # --------------------------------------------------------------------------- data quality
 
 KAHN_ORDER = ["conformance", "completeness", "plausibility"]
+#: Check outcomes from best to worst (feasibility.quality statuses first), for stacking.
+STATUS_ORDER = [
+    "passed",
+    "pass",
+    "success",
+    "passed_with_failures",
+    "warn",
+    "warning",
+    "failed",
+    "fail",
+    "error",
+    "not_applicable",
+]
 
 
 def quality_chart(summary: pl.DataFrame, *, width: int = 420) -> alt.LayerChart:
@@ -617,19 +630,27 @@ def quality_chart(summary: pl.DataFrame, *, width: int = 420) -> alt.LayerChart:
     cats = [c for c in KAHN_ORDER if c in counts["category"].to_list()] + sorted(
         c for c in counts["category"].unique().to_list() if c not in KAHN_ORDER
     )
-    statuses = sorted(counts["status"].unique().to_list())
+    present = counts["status"].unique().to_list()
+    statuses = [s for s in STATUS_ORDER if s in present] + sorted(
+        s for s in present if s not in STATUS_ORDER
+    )
     palette = {
         "pass": GREEN,
         "passed": GREEN,
         "success": GREEN,
+        "passed_with_failures": AMBER,
         "warn": AMBER,
         "warning": AMBER,
         "fail": RED,
         "failed": RED,
         "error": "#7b241c",
+        "not_applicable": "#b8c2cc",
     }
     colors = [palette.get(str(s).lower(), GREY) for s in statuses]
-    data = alt.Data(values=_values(counts))
+    rank = {s: i for i, s in enumerate(statuses)}
+    data = alt.Data(
+        values=_values(counts.with_columns(pl.col("status").replace_strict(rank).alias("rank")))
+    )
     bars = (
         alt.Chart(data)
         .mark_bar()
@@ -639,7 +660,7 @@ def quality_chart(summary: pl.DataFrame, *, width: int = 420) -> alt.LayerChart:
             color=alt.Color(
                 "status:N", title="Status", scale=alt.Scale(domain=statuses, range=colors)
             ),
-            order=alt.Order("status:N"),
+            order=alt.Order("rank:Q"),
             tooltip=["category:N", "status:N", "checks:Q"],
         )
     )
@@ -650,7 +671,7 @@ def quality_chart(summary: pl.DataFrame, *, width: int = 420) -> alt.LayerChart:
             y=alt.Y("category:N", sort=cats),
             x=alt.X("checks:Q", stack="zero"),
             detail="status:N",
-            order=alt.Order("status:N"),
+            order=alt.Order("rank:Q"),
             text="checks:Q",
         )
     )

@@ -7,10 +7,11 @@ method is **cell suppression** (primary plus complementary), not rounding:
   "nobody" is not a disclosure of an individual.
 * **Differences along a funnel**: the ``remaining`` and ``remaining_with_unknown`` series
   are nested sets (each step keeps a subset of the one before, and ``remaining`` is a
-  subset of ``remaining_with_unknown``). The steps are walked in order, and a count is
-  shown only if it differs from *every* funnel count already shown (either series) by 0
-  or by more than ``threshold``. So no subtraction of two shown counts, adjacent or
-  not, within or between the series, gives 1..threshold. ``excluded`` is shown only
+  subset of ``remaining_with_unknown``). Counts are admitted one at a time (the registry
+  total, then the final eligible and could-be-eligible counts, then the steps in order),
+  and a count is shown only if it differs from *every* funnel count already shown
+  (either series) by 0 or by more than ``threshold``. So no subtraction of two shown
+  counts, adjacent or not, within or between the series, gives 1..threshold. ``excluded`` is shown only
   when both ``remaining`` counts it is the difference of are shown (it is then 0 or
   above the threshold by construction).
 * **Complementary suppression in partitions**: where cells add up to a shown total
@@ -103,8 +104,9 @@ def suppress_funnel(
     rem = [int(v) for v in df["remaining"].to_list()]
     rwu = [int(v) for v in df["remaining_with_unknown"].to_list()]
     shown: list[int] = []
-    hide_rem: list[bool] = []
-    hide_rwu: list[bool] = []
+    n = len(rem)
+    hide_rem: list[bool] = [True] * n
+    hide_rwu: list[bool] = [True] * n
 
     def admit(v: int) -> bool:
         ok = not pol.small(v) and not any(pol.small(abs(v - s)) for s in shown)
@@ -112,10 +114,18 @@ def suppress_funnel(
             shown.append(v)
         return not ok
 
-    for r, w in zip(rem, rwu, strict=True):
-        # superset first: remaining_with_unknown contains remaining at the same step
-        hide_rwu.append(admit(w))
-        hide_rem.append(admit(r))
+    # Priority: the registry total, then the headline (eligible, could be eligible), then
+    # the steps in order. Any admission order gives the same guarantee (every pair of shown
+    # counts differs by 0 or > threshold); this one keeps the numbers a reader needs most.
+    order = [(0, "w"), (0, "r")]
+    if n > 1:
+        order += [(n - 1, "r"), (n - 1, "w")]
+    order += [(i, k) for i in range(1, n - 1) for k in ("w", "r")]
+    for i, k in order:
+        if k == "r":
+            hide_rem[i] = admit(rem[i])
+        else:
+            hide_rwu[i] = admit(rwu[i])
     hide_exc = [True if i == 0 else (hide_rem[i - 1] or hide_rem[i]) for i in range(len(rem))]
     if len(rem):
         # step 0's excluded is 0 by definition (nobody removed before the first criterion)

@@ -104,7 +104,7 @@ def test_funnel_example_written_from_the_rule() -> None:
     out = disclosure.suppress_funnel(raw, 10)
     # 995 is 5 below the shown 1000; 590 is exactly 10 below 600; 5 is small
     assert out["remaining"].to_list() == [1000, None, 600, None, 0]
-    # 998 is 2 below 1000; 889 is 11 below 900 but 1 below 890? no: it is 289 above 600 -> shown
+    # 998 is 2 below 1000 and 5 is small; 889 is 11 below 900 and far from the rest
     assert out["remaining_with_unknown"].to_list() == [1000, None, 900, 889, None]
     assert out["excluded"].to_list() == [0, None, None, None, None]
     assert out["remaining_pct"].to_list() == [100.0, None, 60.0, None, 0.0]

@@ -153,7 +153,9 @@ def run(args: argparse.Namespace) -> int:
             _progress(args, "data-quality module not installed; checks skipped")
         else:
             _progress(args, "validating data quality")
-            validation = validate_registry(registry)
+            validation = validate_registry(
+                registry, index_date=args.index_date, progress=not args.quiet
+            )
             readiness = criterion_readiness(protocol, validation, result)
 
     if args.no_suppression:

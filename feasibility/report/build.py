@@ -379,25 +379,46 @@ pass rates only scale the expected count.</p>"""
     )
 
 
+READINESS_PILL = {
+    "passed": ("ready", "checks passed"),
+    "passed_with_failures": ("partial", "some rows flagged"),
+    "failed": ("not-ready", "checks failed"),
+    "not_applicable": ("", "no checks apply"),
+}
+
+
+def _readiness_cell(r: dict[str, Any] | None) -> str:
+    """Readiness of one criterion as short HTML: status pill, share with data, findings."""
+    if not r:
+        return "—"
+    bits = []
+    worst = r.get("worst_status")
+    if worst in READINESS_PILL:
+        cls, text = READINESS_PILL[worst]
+        bits.append(f'<span class="pill {cls or "na"}">{H.esc(text)}</span>')
+    if r.get("data_available_pct") is not None:
+        bits.append(f"{r['data_available_pct']:.1f}% of patients have the data")
+    elif r.get("data_available_pct_suppressed"):
+        bits.append("share with data hidden (small count)")
+    findings = [
+        f"{r[k]} {name}"
+        for k, name in (
+            ("n_findings_error", "error finding(s)"),
+            ("n_findings_warning", "warning(s)"),
+        )
+        if isinstance(r.get(k), int) and r[k] > 0
+    ]
+    if findings:
+        bits.append(", ".join(findings))
+    if r.get("tables_absent"):
+        bits.append(f"table absent: {H.esc(r['tables_absent'])}")
+    return "<br>".join(bits) or "—"
+
+
 def _protocol_section(protocol, readiness_by: dict[str, dict[str, Any]]) -> str:
     rows = []
     for i, c in enumerate(protocol.criteria, start=1):
-        r = readiness_by.get(c.id, {})
-        extra = [
-            f"{k}: {v}"
-            for k, v in r.items()
-            if k
-            not in ("criterion", "data_available_pct", "data_available_pct_suppressed", "label")
-            and isinstance(v, str)
-            and v
-        ]
-        if r.get("data_available_pct") is not None:
-            avail = f"{r['data_available_pct']:.1f}% with data"
-        elif r.get("data_available_pct_suppressed"):
-            avail = "data availability hidden (small count)"
-        else:
-            avail = ""
-        ready = "; ".join([a for a in [avail, *extra] if a]) or "—"
+        ready = _readiness_cell(readiness_by.get(c.id))
         rows.append(
             {
                 "n": i,
@@ -415,7 +436,7 @@ def _protocol_section(protocol, readiness_by: dict[str, dict[str, Any]]) -> str:
             ("label", "Criterion", "text"),
             ("source", "Protocol text", "src"),
             ("rule", "How the registry decides it", "rule"),
-            ("ready", "Data readiness", "text"),
+            ("ready", "Data readiness", "html"),
         ],
     )
     arows = [
@@ -426,24 +447,49 @@ def _protocol_section(protocol, readiness_by: dict[str, dict[str, Any]]) -> str:
         }
         for a in getattr(protocol, "assumptions", ())
     ]
-    a_table = (
-        "<h3>Assumptions (not decidable from a registry)</h3>"
-        + H.table(
-            arows,
-            [
-                ("text", "Protocol text", "src"),
-                ("rate", "Assumed pass rate", "text"),
-                ("source", "Source of the estimate", "text"),
-            ],
+    n_crit = len(rows)
+    body = (
+        f'<details class="fold"><summary>The {n_crit} computable criteria: protocol sentence, '
+        "rule applied to the registry, and data readiness</summary>"
+        f"{crit_table}</details>"
+    )
+    if arows:
+        rate = math.prod(float(a.pass_rate) for a in protocol.assumptions)
+        body += (
+            f'<details class="fold"><summary>The {len(arows)} assumptions no registry can decide '
+            f"(combined pass rate {rate:.2f})</summary>"
+            + H.table(
+                arows,
+                [
+                    ("text", "Protocol text", "src"),
+                    ("rate", "Assumed pass rate", "text"),
+                    ("source", "Source of the estimate", "text"),
+                ],
+            )
+            + "</details>"
         )
-        if arows
-        else ""
-    )
+    ready_counts: dict[str, int] = {}
+    for c in protocol.criteria:
+        worst = (readiness_by.get(c.id) or {}).get("worst_status")
+        if worst:
+            ready_counts[worst] = ready_counts.get(worst, 0) + 1
+    overview = ""
+    if ready_counts:
+        overview = (
+            "<p>Data readiness of the criteria: "
+            + ", ".join(
+                f'<span class="pill {READINESS_PILL.get(k, ("na", k))[0] or "na"}">'
+                f"{H.esc(READINESS_PILL.get(k, ('', k))[1])}</span> {v}"
+                for k, v in ready_counts.items()
+            )
+            + ".</p>"
+        )
     lead = (
-        f"Protocol {protocol.id}: {getattr(protocol, 'title', '')}. Each computable criterion with "
-        "the sentence of the eligibility text it comes from and the rule applied to the registry."
+        f"Protocol {protocol.id}: {getattr(protocol, 'title', '')}. Open the lists below to see "
+        "each criterion with the sentence of the eligibility text it comes from and the exact "
+        "rule applied to the registry."
     )
-    return _section("protocol", "The protocol", lead, crit_table + a_table)
+    return _section("protocol", "The protocol", lead, overview + body)
 
 
 def _cohort_section(cohort, comparison, funnel) -> str:
@@ -534,6 +580,8 @@ def _quality_table(summary: pl.DataFrame, pol: disclosure.Policy) -> pl.DataFram
     df = summary.select(keep)
     if "criteria" in df.columns and df["criteria"].dtype != pl.String:
         df = df.with_columns(pl.col("criteria").cast(pl.List(pl.String)).list.join(", "))
+    if "criteria" in df.columns:
+        df = df.with_columns(pl.col("criteria").str.replace_all(r"\s*;\s*", "; "))
     if "unexpected_count" in df.columns:
         counts = [None if v is None else int(v) for v in df["unexpected_count"].to_list()]
         hidden = [pol.small(v) for v in counts]
@@ -573,7 +621,9 @@ def _quality_section(validation, dq, info: RegistryInfo, pol) -> str:
         not_ok = dq
         if "status" in dq.columns:
             not_ok = dq.filter(
-                ~pl.col("status").str.to_lowercase().is_in(["pass", "passed", "success"])
+                ~pl.col("status")
+                .str.to_lowercase()
+                .is_in(["pass", "passed", "success", "not_applicable"])
             )
         cols = [
             (c, t, k)
@@ -590,7 +640,7 @@ def _quality_section(validation, dq, info: RegistryInfo, pol) -> str:
             ]
             if c in dq.columns
         ]
-        body.append(f"<h3>Checks not passed ({not_ok.height} of {dq.height})</h3>")
+        body.append(f"<h3>Checks with findings ({not_ok.height} of {dq.height} checks)</h3>")
         body.append(
             H.table(not_ok.to_dicts(), cols) if not_ok.height else "<p>All checks passed.</p>"
         )

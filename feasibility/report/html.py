@@ -13,8 +13,10 @@ from __future__ import annotations
 import functools
 import html
 import json
+import os
 from collections.abc import Callable, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import altair as alt
@@ -25,12 +27,38 @@ def esc(value: Any) -> str:
     return "" if value is None else html.escape(str(value))
 
 
-@functools.lru_cache(maxsize=1)
-def vega_bundle() -> str:
-    """Vega + Vega-Lite + vega-embed as one script (built once per process, ~1 MB)."""
+def _cache_file() -> Path | None:
     import vl_convert as vlc
 
-    return vlc.javascript_bundle().replace("</script", "<\\/script")
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    key = (
+        f"{vlc.get_vega_version()}-{vlc.get_vega_embed_version()}-{vlc.get_vegalite_versions()[-1]}"
+    )
+    return Path(base) / "feasibility" / f"vega-bundle-{key}.js"
+
+
+@functools.lru_cache(maxsize=1)
+def vega_bundle() -> str:
+    """Vega + Vega-Lite + vega-embed as one script (~1 MB). Bundling takes seconds, so the
+    result is kept in memory and in the user's cache directory, keyed by the versions."""
+    import vl_convert as vlc
+
+    cache = _cache_file()
+    try:
+        if cache is not None and cache.is_file():
+            return cache.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    text = vlc.javascript_bundle().replace("</script", "<\\/script")
+    try:
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, cache)
+    except OSError:  # a read-only home is fine: just no cache
+        pass
+    return text
 
 
 def stylesheet() -> str:
@@ -38,8 +66,11 @@ def stylesheet() -> str:
 
 
 def spec_json(chart: alt.TopLevelMixin) -> str:
-    """The chart's Vega-Lite spec as JSON safe inside a <script> element."""
-    spec = chart.to_dict()
+    """The chart's Vega-Lite spec as JSON safe inside a <script> element.
+
+    Schema validation is skipped here for speed: every chart function's output is
+    validated against the Vega-Lite schema in the chart tests."""
+    spec = chart.to_dict(validate=False)
     return json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")
 
 
@@ -132,5 +163,6 @@ def table(
                 cells.append(f"<td>{esc(v)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
-        f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+        f'<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
     )
