@@ -21,24 +21,24 @@ from feasibility.synth.lines import Lines
 from feasibility.synth.units import report, units_for
 from feasibility.synth.visits import KIND_SCREENING, Visits
 
-#: Probability a test is recorded at a (follow-up, screening, diagnosis) visit.
-P_RECORDED: dict[str, tuple[float, float, float]] = {
-    "creatinine": (0.93, 0.96, 0.98),
-    "hemoglobin": (0.95, 0.97, 0.99),
-    "platelets": (0.95, 0.97, 0.99),
-    "anc": (0.85, 0.95, 0.95),
-    "wbc": (0.90, 0.95, 0.98),
-    "weight": (0.35, 0.85, 0.90),
-    "qtc": (0.03, 0.65, 0.50),
-    "plasma_cells_pct": (0.03, 0.15, 0.30),
-    "plasma_cells_abs": (0.01, 0.05, 0.10),
-    "plasma_cells_flow": (0.01, 0.08, 0.20),
+#: Probability a test is recorded at a (follow-up, screening, diagnosis, intensive) visit.
+P_RECORDED: dict[str, tuple[float, float, float, float]] = {
+    "creatinine": (0.93, 0.96, 0.98, 0.95),
+    "hemoglobin": (0.95, 0.97, 0.99, 0.97),
+    "platelets": (0.95, 0.97, 0.99, 0.97),
+    "anc": (0.85, 0.95, 0.95, 0.93),
+    "wbc": (0.90, 0.95, 0.98, 0.95),
+    "weight": (0.35, 0.85, 0.90, 0.80),
+    "qtc": (0.03, 0.65, 0.50, 0.50),
+    "plasma_cells_pct": (0.03, 0.15, 0.30, 0.30),
+    "plasma_cells_abs": (0.01, 0.05, 0.10, 0.10),
+    "plasma_cells_flow": (0.01, 0.08, 0.20, 0.10),
 }
 #: In plasma cell leukaemia, circulating plasma cells are followed at most visits.
-P_RECORDED_PCL: dict[str, tuple[float, float, float]] = {
-    "plasma_cells_pct": (0.70, 0.90, 0.95),
-    "plasma_cells_abs": (0.40, 0.60, 0.70),
-    "plasma_cells_flow": (0.30, 0.50, 0.60),
+P_RECORDED_PCL: dict[str, tuple[float, float, float, float]] = {
+    "plasma_cells_pct": (0.70, 0.90, 0.95, 0.90),
+    "plasma_cells_abs": (0.40, 0.60, 0.70, 0.60),
+    "plasma_cells_flow": (0.30, 0.50, 0.60, 0.50),
 }
 
 #: Clean values stay inside these canonical bounds (well within PLAUSIBLE_RANGES).
@@ -163,12 +163,12 @@ def assessments(rng: np.random.Generator, c: Cohort, ln: Lines, v: Visits) -> pl
 
     grades = ("0", "1", "2", "3", "4", "5")
     # ECOG: the patient's baseline, +-1 at 10% of visits each.
-    rows = np.nonzero(rng.random(n_v) < np.array([0.75, 0.92, 0.90])[kind])[0]
+    rows = np.nonzero(rng.random(n_v) < np.array([0.75, 0.92, 0.90, 0.92])[kind])[0]
     ecog = np.clip(c.ecog[v.p[rows]] + pick(rng, (0.1, 0.8, 0.1), len(rows)) - 1, 0, 4)
     add(rows, "ecog", strings(grades, ecog))
 
     onset, grade = _neuropathy(rng, c, ln)
-    rows = np.nonzero(rng.random(n_v) < np.array([0.55, 0.85, 0.80])[kind])[0]
+    rows = np.nonzero(rng.random(n_v) < np.array([0.55, 0.85, 0.80, 0.85])[kind])[0]
     p = v.p[rows]
     g = np.where(v.date[rows] >= onset[p], grade[p], 0)
     g = np.maximum(g - (rng.random(len(rows)) < 0.15), 0)
@@ -177,7 +177,7 @@ def assessments(rng: np.random.Generator, c: Cohort, ln: Lines, v: Visits) -> pl
     with_pain = rows[(g >= 2) & (rng.random(len(rows)) < 0.9)]
     add(with_pain, "neuropathy_pain", _yes_no(rng, c, pain_patient[v.p[with_pain]], v.p[with_pain]))  # fmt: skip
 
-    rows = np.nonzero(rng.random(n_v) < np.array([0.35, 0.70, 0.60])[kind])[0]
+    rows = np.nonzero(rng.random(n_v) < np.array([0.35, 0.70, 0.60, 0.70])[kind])[0]
     add(rows, "diarrhea_grade", strings(grades, pick(rng, (0.86, 0.10, 0.03, 0.01), len(rows))))  # fmt: skip
 
     # Women: childbearing potential by age; breastfeeding and pregnancy tests if yes.

@@ -3,7 +3,8 @@
 Labs and assessments are attached to visits, so they cluster where a study team
 looks: 1-2 visits in the 30 days before every line start (index dates in event mode),
 then regular visits while on a line (every ~180 days on a first line, ~10 weeks on
-later lines), and every ~300 days when off therapy.
+later lines, every 4 weeks once disease is extramedullary or leukaemic), and every
+~300 days when off therapy.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ import polars as pl
 from feasibility.synth.cohort import Cohort
 from feasibility.synth.lines import Lines
 
-KIND_FOLLOW_UP, KIND_SCREENING, KIND_DIAGNOSIS = 0, 1, 2
+KIND_FOLLOW_UP, KIND_SCREENING, KIND_DIAGNOSIS, KIND_INTENSIVE = 0, 1, 2, 3
+#: Days between visits while extramedullary disease or plasma cell leukaemia is active:
+#: aggressive disease is seen every treatment cycle.
+INTENSIVE_INTERVAL_DAYS = 28
 #: Days between follow-up visits: first line, later lines, off therapy.
 INTERVAL_DAYS = (180, 70, 300)
 MAX_PER_SEGMENT = 60
@@ -73,10 +77,18 @@ def draw_visits(rng: np.random.Generator, c: Cohort, ln: Lines) -> Visits:
         add(ln.p[pick], (ln.start - rng.integers(0, 29, len(ln.p)))[pick], KIND_SCREENING,
             ln.line[pick])  # fmt: skip
 
-    # Follow-up while on each line.
-    interval = np.where(ln.line == 1, INTERVAL_DAYS[0], INTERVAL_DAYS[1]).astype(np.int64)
+    # Follow-up while on each line; every cycle once the disease is extramedullary/leukaemic.
+    emd, pcl = ln.emd_line[ln.p], ln.pcl_line[ln.p]
+    aggressive = ((emd > 0) & (ln.line >= emd)) | ((pcl > 0) & (ln.line >= pcl))
+    interval = np.where(ln.line == 1, INTERVAL_DAYS[0], INTERVAL_DAYS[1])
+    interval = np.where(aggressive, INTENSIVE_INTERVAL_DAYS, interval).astype(np.int64)
     p, line, d = periodic(rng, ln.p, ln.line, ln.start.astype(np.int64), ln.end_eff, interval)
-    add(p, d, KIND_FOLLOW_UP, line)
+    emd, pcl = ln.emd_line[p], ln.pcl_line[p]
+    intensive = ((emd > 0) & (line >= emd)) | ((pcl > 0) & (line >= pcl))
+    parts_p.append(p.astype(np.int32))
+    parts_d.append(d.astype(np.int32))
+    parts_k.append(np.where(intensive, KIND_INTENSIVE, KIND_FOLLOW_UP).astype(np.int8))
+    parts_l.append(line.astype(np.int16))
 
     # Off therapy: after the last line ended (before end of follow-up), or never treated.
     last = np.full(c.n, -1, dtype=np.int64)
