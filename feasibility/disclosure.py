@@ -34,6 +34,7 @@ Suppressed cells are ``null`` in the frames returned here, with a boolean
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -164,7 +165,8 @@ _IMPACT_ATOMS = {
 }
 
 
-def _derivable_sets(shown: Sequence[str]) -> list[tuple[int, ...]]:
+@functools.lru_cache(maxsize=64)
+def _derivable_sets(shown: tuple[str, ...]) -> list[tuple[int, ...]]:
     """Sets of atoms whose count follows linearly from the shown cells (exact rational rank test)."""
     import numpy as np
 
@@ -216,7 +218,7 @@ def suppress_impact(
             trial = shown + [cell]
             ok = atoms is None or all(
                 not pol.small(sum(a for a, b in zip(atoms, vec, strict=True) if b))
-                for vec in _derivable_sets(trial)
+                for vec in _derivable_sets(tuple(trial))
             )
             if ok:
                 shown.append(cell)
@@ -253,12 +255,21 @@ def _hide_partition(values: list[int], hidden: list[bool], pol: Policy, total_sh
         changed = True
 
 
-def _hide_chain(values: list[int], hidden: list[bool], pol: Policy) -> bool:
+def _hide_chain(
+    values: list[int], hidden: list[bool], pol: Policy, ends_first: bool = False
+) -> bool:
     """Along a nested (non-increasing) chain: hide a cell that is small or differs from
-    an earlier shown cell by 1..threshold. Returns True if anything changed."""
+    a cell already admitted by 1..threshold. Cells are admitted in chain order, or with
+    ``ends_first`` the first and last before the middle (so the registry and the final
+    eligible cohort are the ones kept). Returns True if anything changed."""
     changed = False
     shown: list[int] = []
-    for i, v in enumerate(values):
+    n = len(values)
+    order = list(range(n))
+    if ends_first and n > 2:
+        order = [0, n - 1, *range(1, n - 1)]
+    for i in order:
+        v = values[i]
         if hidden[i]:
             continue
         if pol.small(v) or any(pol.small(abs(v - s)) for s in shown):
@@ -279,6 +290,7 @@ def suppress_partitions(
     total_shown: dict[tuple, bool] | None = None,
     threshold: int | None = None,
     enabled: bool = True,
+    chain_ends_first: bool = False,
 ) -> pl.DataFrame:
     """Suppress a table of counts made of partitions (cells summing to a total) and,
     optionally, chains (the same cell followed along nested steps).
@@ -286,7 +298,8 @@ def suppress_partitions(
     ``partition_by`` names the columns identifying one partition (e.g. variable and
     step); ``chain_by`` the columns identifying one chain (e.g. variable and level),
     ordered by ``chain_order``. ``total_shown`` says per partition key whether its total
-    is shown elsewhere (default: shown). Primary, chain and partition rules are applied
+    is shown elsewhere (default: shown). ``chain_ends_first`` keeps the two ends of each
+    chain in preference to its middle. Primary, chain and partition rules are applied
     until nothing changes (hiding only ever grows, so this terminates).
     """
     pol = _policy(threshold, enabled)
@@ -309,7 +322,7 @@ def suppress_partitions(
             for idx in chains:
                 sub_v = [values[i] for i in idx]
                 sub_h = [hidden[i] for i in idx]
-                if _hide_chain(sub_v, sub_h, pol):
+                if _hide_chain(sub_v, sub_h, pol, chain_ends_first):
                     changed = True
                     for i, h in zip(idx, sub_h, strict=True):
                         hidden[i] = h

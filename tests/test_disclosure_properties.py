@@ -197,8 +197,8 @@ def step_tables(draw) -> tuple[pl.DataFrame, int]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(step_tables())
-def test_partitions_and_chains(case: tuple[pl.DataFrame, int]) -> None:
+@given(step_tables(), st.booleans())
+def test_partitions_and_chains(case: tuple[pl.DataFrame, int], ends_first: bool) -> None:
     raw, t = case
     totals = dict(raw.group_by("step").agg(pl.col("count").sum()).iter_rows())
     # as in the report: a step total is shown unless it is itself small
@@ -211,6 +211,7 @@ def test_partitions_and_chains(case: tuple[pl.DataFrame, int]) -> None:
         chain_order="step",
         threshold=t,
         total_shown=total_shown,
+        chain_ends_first=ends_first,
     )
     merged = raw.rename({"count": "raw"}).join(out, on=["variable", "level", "step"])
     for (step,), grp in merged.group_by("step"):

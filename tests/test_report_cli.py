@@ -123,3 +123,33 @@ def test_cli_event_options_need_index_events(tmp_path, capsys) -> None:
     )
     assert code == 2
     assert "--index-events" in capsys.readouterr().err
+
+
+def test_cli_event_mode(tmp_path) -> None:
+    reg = write_registry(tmp_path / "reg", n=200, seed=4)
+    out = tmp_path / "out"
+    code = main(
+        [
+            "report",
+            "--data",
+            str(reg),
+            "--index-events",
+            "therapies",
+            "--index-where",
+            "line_number >= 1",
+            "--index-from",
+            "2023-01-01",
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-validation",
+        ]
+    )
+    assert code == 0
+    funnel = pl.read_csv(out / "funnel.csv")
+    assert funnel["criterion"].to_list()[:2] == ["registry", "index_event"]
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Index: mode" in html and "event" in html and "line_number &gt;= 1" in html
+    cohort = pl.read_csv(out / "cohort.csv")
+    # patients without a qualifying event have no index date, hence no age group
+    assert "No index date" in cohort.filter(pl.col("variable") == "age_group")["level"].to_list()

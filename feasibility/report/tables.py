@@ -16,6 +16,7 @@ from feasibility import disclosure
 
 AGE_BREAKS = (50, 60, 70, 80)
 NOT_RECORDED = "Not recorded"
+NO_INDEX = "No index date"
 COHORT_VARIABLES = ("age_group", "sex", "race", "ethnicity", "site")
 VARIABLE_LABELS = {
     "age_group": "Age group",
@@ -44,7 +45,13 @@ def _age_group_expr(birth: pl.Expr, index: pl.Expr) -> pl.Expr:
         + [f"{lo}–{hi - 1}" for lo, hi in zip(AGE_BREAKS[:-1], AGE_BREAKS[1:], strict=True)]
         + [f"{AGE_BREAKS[-1]}+"]
     )
-    expr = pl.when(age.is_null()).then(pl.lit(NOT_RECORDED))
+    # event mode: a patient without a qualifying event has no index date, hence no age
+    expr = (
+        pl.when(index.is_null())
+        .then(pl.lit(NO_INDEX))
+        .when(age.is_null())
+        .then(pl.lit(NOT_RECORDED))
+    )
     for lo, label in zip((None, *AGE_BREAKS), labels, strict=True):
         hi_idx = labels.index(label)
         hi = AGE_BREAKS[hi_idx] if hi_idx < len(AGE_BREAKS) else None
@@ -62,7 +69,7 @@ def age_group_order() -> list[str]:
     return (
         [f"<{AGE_BREAKS[0]}"]
         + [f"{lo}–{hi - 1}" for lo, hi in zip(AGE_BREAKS[:-1], AGE_BREAKS[1:], strict=True)]
-        + [f"{AGE_BREAKS[-1]}+", NOT_RECORDED]
+        + [f"{AGE_BREAKS[-1]}+", NOT_RECORDED, NO_INDEX]
     )
 
 
@@ -174,6 +181,7 @@ def suppress_cohort(
         total_shown=shown_total,
         threshold=threshold,
         enabled=enabled,
+        chain_ends_first=True,
     )
     out = out.join(totals, on=["variable", "step"], how="left")
     hidden_total = pl.col("step").is_in(sorted(hidden_steps)) if enabled else pl.lit(False)
