@@ -2,7 +2,7 @@
 
 Labs and assessments are attached to visits, so they cluster where a study team
 looks: 1-2 visits in the 30 days before every line start (index dates in event mode),
-then regular visits while on a line (every ~180 days on a first line, ~10 weeks on
+then regular visits while on a line (every ~180 days on a first line, ~13 weeks on
 later lines, every 4 weeks once disease is extramedullary or leukaemic), and every
 ~300 days when off therapy.
 """
@@ -22,7 +22,7 @@ KIND_FOLLOW_UP, KIND_SCREENING, KIND_DIAGNOSIS, KIND_INTENSIVE = 0, 1, 2, 3
 #: aggressive disease is seen every treatment cycle.
 INTENSIVE_INTERVAL_DAYS = 28
 #: Days between follow-up visits: first line, later lines, off therapy.
-INTERVAL_DAYS = (180, 70, 300)
+INTERVAL_DAYS = (180, 90, 300)
 MAX_PER_SEGMENT = 60
 
 

@@ -1,7 +1,8 @@
 """Streaming table writers: one file per table, appended chunk by chunk.
 
 Parquet goes through one ``pyarrow.parquet.ParquetWriter`` per table (a row group per
-chunk, zstd, plain large_string/date32/float64/int64/bool columns); CSV through polars,
+chunk, zstd, plain large_string/date32/float64/int64/bool columns, min/max statistics
+for date and number columns); CSV through polars,
 header once, ISO dates, empty field for null. Both are byte-for-byte deterministic for
 the same input frames and library versions.
 """
@@ -43,7 +44,12 @@ class TableWriter:
             arrow = df.to_arrow(compat_level=pl.CompatLevel.oldest())
             if self._pq is None:
                 self._schema = arrow.schema
-                self._pq = pq.ParquetWriter(self.path, self._schema, compression="zstd")
+                # Statistics only for dates and numbers: string min/max (patient_id, test,
+                # unit) cost a third of the write time and no reader filters on them.
+                stats = [c for c, t in TABLES[self.table].items() if t != pl.String()]
+                self._pq = pq.ParquetWriter(
+                    self.path, self._schema, compression="zstd", write_statistics=stats
+                )
             self._pq.write_table(arrow.cast(self._schema), row_group_size=max(df.height, 1))
         else:
             if self._csv is None:
