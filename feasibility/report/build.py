@@ -159,7 +159,8 @@ def build_report(
     percentages), impact.csv, cohort.csv (counts per characteristic level and funnel
     step), cohort_comparison.csv, thresholds.csv (histogram bins of deciding values) and,
     with a validation, data_quality.csv. Hidden cells are empty with the flag ``true``.
-    Returns the path of report.html.
+    Returns the path of report.html. With a ``validation`` and no ``readiness``, the
+    readiness table is computed with :func:`feasibility.quality.criterion_readiness`.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -168,6 +169,10 @@ def build_report(
         RegistryInfo.from_registry(registry) if registry is not None else RegistryInfo()
     )
     now = now or dt.datetime.now(dt.UTC)
+    if validation is not None and readiness is None:
+        from feasibility.quality import criterion_readiness
+
+        readiness = criterion_readiness(protocol, validation, result)
 
     raw_funnel = result.funnel(order)
     funnel = disclosure.suppress_funnel(raw_funnel, pol.threshold, enabled=pol.enabled)
