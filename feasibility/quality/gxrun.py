@@ -45,13 +45,18 @@ _NUMERIC = (pl.Float32, pl.Float64, pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UI
 def to_gx_frame(df: pl.DataFrame, index: str) -> pd.DataFrame:
     """A polars frame as the pandas frame GX validates, indexed by ``index``.
 
-    Numbers become numpy float64/int64 (nulls as NaN), everything else Arrow-backed
-    (categoricals and enums as text).
+    Numbers become numpy float64/int64 (nulls as NaN), enums pandas categoricals (codes
+    kept), everything else Arrow-backed (categoricals as text).
     """
     data: dict[str, Any] = {}
     for name, series in df.drop(index).to_dict().items():
         dtype = series.dtype
-        if isinstance(dtype, (pl.Categorical, pl.Enum)):
+        if isinstance(dtype, pl.Enum):
+            # codes index the Enum's categories: a pandas Categorical without touching text
+            codes = series.to_physical().cast(pl.Int32).fill_null(-1).to_numpy()
+            data[name] = pd.Categorical.from_codes(codes, categories=list(dtype.categories))
+            continue
+        if isinstance(dtype, pl.Categorical):
             series = series.cast(pl.String)
         if isinstance(dtype, _NUMERIC):
             if series.null_count() or dtype.is_float():
@@ -87,6 +92,7 @@ class BatchOutcome:
     unexpected_count: int | None
     unexpected_percent: float | None
     unexpected_ids: list[Any]
+    missing_count: int | None = None
     observed: Any = None
     exception: str | None = None
 
@@ -168,6 +174,7 @@ def _parse(r: Any, index_name: str) -> BatchOutcome:
         unexpected_count=None if count is None else int(count),
         unexpected_percent=None if res.get("unexpected_percent") is None else float(res["unexpected_percent"]),
         unexpected_ids=[i.item() if isinstance(i, np.generic) else i for i in ids],
+        missing_count=None if res.get("missing_count") is None else int(res["missing_count"]),
         observed=res.get("observed_value"),
         exception=exception,
     )

@@ -15,51 +15,49 @@ validates it. Derived columns (all computed from the RAW table, duplicates kept)
 ``age_years``                   whole years from birth_date to the index date (without one:
                                 to death_date, else to today)
 ``sex_key``, ``test_key``,      the vocabulary value as the loader compares it: trimmed,
-``item_key``, ``value_key``,    upper- (sex) or lower-cased, blank as null
-``category_key``,
+``item_key``, ``value_key``,    upper- (sex) or lower-cased, blank as null (an Enum of the
+``category_key``,               values present: mapped once per distinct value, not per row)
 ``route_key``, ``unit_key``
 ``code_key``                    ICD-10 code without dots and spaces, upper case
 ``value_canonical``             measurement value in the canonical unit of its test (null when
                                 the test or unit is outside the contract table)
 ==============================  ==============================================================
+
+Large tables are prepared in row chunks (:meth:`TablePrep.chunk`) so that memory stays
+bounded; whole-table facts (duplicates, the patient list, the distinct values of each
+vocabulary column) are computed once per table.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import polars as pl
 
-from feasibility.schema import TABLES, unit_factor_frame
+from feasibility.schema import TABLES, TESTS
 
 ROW = "_row"
 
 
-def _blank_null(expr: pl.Expr) -> pl.Expr:
-    stripped = expr.str.strip_chars()
-    return pl.when(stripped.str.len_bytes() > 0).then(stripped)
-
-
-KEYS: dict[str, tuple[str, pl.Expr]] = {
-    "sex_key": ("sex", _blank_null(pl.col("sex").cast(pl.String)).str.to_uppercase()),
-    "test_key": ("test", _blank_null(pl.col("test").cast(pl.String)).str.to_lowercase()),
-    "unit_key": ("unit", _blank_null(pl.col("unit").cast(pl.String))),
-    "item_key": ("item", _blank_null(pl.col("item").cast(pl.String)).str.to_lowercase()),
-    "value_key": ("value", _blank_null(pl.col("value").cast(pl.String)).str.to_lowercase()),
-    "category_key": ("category", _blank_null(pl.col("category").cast(pl.String)).str.to_lowercase()),
-    "route_key": ("route", _blank_null(pl.col("route").cast(pl.String)).str.to_lowercase()),
-    "code_key": (
-        "code",
-        _blank_null(
-            pl.col("code").cast(pl.String).str.replace_all(".", "", literal=True).str.replace_all(" ", "", literal=True)
-        ).str.to_uppercase(),
-    ),
+#: key column -> (source column, normalisation of one distinct value)
+KEYS: dict[str, tuple[str, Callable[[str], str]]] = {
+    "sex_key": ("sex", lambda v: v.strip().upper()),
+    "test_key": ("test", lambda v: v.strip().lower()),
+    "unit_key": ("unit", lambda v: v.strip()),
+    "item_key": ("item", lambda v: v.strip().lower()),
+    "value_key": ("value", lambda v: v.strip().lower()),
+    "category_key": ("category", lambda v: v.strip().lower()),
+    "route_key": ("route", lambda v: v.strip().lower()),
+    "code_key": ("code", lambda v: v.replace(".", "").replace(" ", "").strip().upper()),
 }
+#: Keys with many distinct values stay strings (GX matches them with a regex).
+STRING_KEYS = frozenset({"code_key"})
 
 
 def _days(a: pl.Expr, b: pl.Expr) -> pl.Expr:
-    """b - a in whole days (Int64)."""
-    return (b.cast(pl.Int32).cast(pl.Int64) - a.cast(pl.Int32).cast(pl.Int64)).alias("d")
+    """b - a in whole days."""
+    return b.cast(pl.Int32).cast(pl.Int64) - a.cast(pl.Int32).cast(pl.Int64)
 
 
 def whole_years(birth: pl.Expr, ref: pl.Expr) -> pl.Expr:
@@ -71,7 +69,7 @@ def whole_years(birth: pl.Expr, ref: pl.Expr) -> pl.Expr:
     return years - before.cast(pl.Int64)
 
 
-def patient_dates(raw_patients: pl.LazyFrame) -> pl.LazyFrame:
+def patient_dates(raw_patients: pl.LazyFrame) -> pl.DataFrame:
     """One row per (trimmed) patient_id of the raw patients table: birth and death dates.
 
     A repeated patient_id keeps its first row (the repeat is reported by the uniqueness check).
@@ -84,123 +82,173 @@ def patient_dates(raw_patients: pl.LazyFrame) -> pl.LazyFrame:
             pl.lit(True).alias("__known"),
         )
         .drop_nulls("__pid")
-        .unique("__pid", keep="first", maintain_order=False)
+        .unique("__pid", keep="first", maintain_order=True)
+        .collect()
     )
 
 
-def duplicate_of_row(df: pl.DataFrame, columns: list[str]) -> pl.Series:
-    """For each row, the ``_row`` of the first earlier row equal on ``columns`` (else null).
+def duplicate_rows(raw: pl.LazyFrame, columns: list[str]) -> pl.DataFrame:
+    """(``_row``, ``duplicate_of_row``) for each row equal on ``columns`` to an earlier row.
 
     Rows are hashed first; only rows whose hash repeats are compared exactly.
     """
-    hashed = df.select(pl.struct(columns).hash().alias("h")).to_series()
-    candidate = hashed.is_duplicated()
-    if not candidate.any():
-        return pl.repeat(None, df.height, dtype=pl.Int64, eager=True).alias("duplicate_of_row")
-    sub = (
-        df.with_row_index("__i")
-        .filter(candidate)
-        .select(
-            "__i",
-            pl.col(ROW).cast(pl.Int64),
-            pl.col(ROW).cast(pl.Int64).min().over(columns).alias("__first"),
-        )
-        .filter(pl.col(ROW) != pl.col("__first"))
+    hashed = raw.select(ROW, pl.struct(columns).hash().alias("__h")).collect()
+    repeated = hashed.filter(pl.col("__h").is_duplicated()).select(ROW)
+    del hashed
+    empty = pl.DataFrame(schema={ROW: pl.Int64, "duplicate_of_row": pl.Int64})
+    if repeated.is_empty():
+        return empty
+    cand = (
+        raw.select(ROW, *columns)
+        .join(repeated.lazy(), on=ROW, how="semi")
+        .collect()
+        .with_columns(pl.col(ROW).cast(pl.Int64))
     )
-    out = pl.repeat(None, df.height, dtype=pl.Int64, eager=True).alias("duplicate_of_row")
-    return out.scatter(sub.get_column("__i"), sub.get_column("__first"))
-
-
-def derive(
-    table: str,
-    raw: pl.LazyFrame,
-    raw_patients: pl.LazyFrame | None,
-    needed: set[str],
-    *,
-    index_date: dt.date | None,
-    today: dt.date,
-) -> pl.DataFrame:
-    """The raw ``table`` (only ``_row`` and the columns in ``needed``) plus derived columns."""
-    schema = raw.collect_schema()
-    base_cols = {c for c in needed if c in schema}
-    for key, (source, _) in KEYS.items():
-        if key in needed and source in schema:
-            base_cols.add(source)
-    date_cols = [c for c, t in TABLES[table].items() if isinstance(t, pl.Date) and c in schema]
-    needs_birth = any(c.endswith(("_days_after_birth", "_days_before_death")) for c in needed) or (
-        "age_years" in needed
+    return (
+        cand.with_columns(pl.col(ROW).min().over(columns).alias("duplicate_of_row"))
+        .filter(pl.col(ROW) != pl.col("duplicate_of_row"))
+        .select(ROW, "duplicate_of_row")
     )
-    needs_patient = needs_birth or "patient_known" in needed
-    contract = [c for c in TABLES[table] if c in schema]
-    if "duplicate_of_row" in needed:
-        base_cols.update(contract)
-    if "value_canonical" in needed:
-        base_cols.update({"test", "unit", "value"})
-    if "days_start_to_end" in needed:
-        base_cols.update({"start_date", "end_date"})
-    for c in date_cols:
-        if any(n.startswith(c + "_days_") for n in needed):
-            base_cols.add(c)
-    if "age_years" in needed:
-        base_cols.update({"birth_date", "death_date"})
-    if needs_patient and table != "patients":
-        base_cols.add("patient_id")
 
-    lf = raw.select(ROW, *sorted(base_cols))
-    derived: list[pl.Expr] = []
-    for key, (source, expr) in KEYS.items():
-        if key in needed and source in schema:
-            derived.append(expr.alias(key))
 
-    if needs_patient and table != "patients" and raw_patients is not None:
-        lf = lf.with_columns(pl.col("patient_id").str.strip_chars().alias("__pid")).join(
-            patient_dates(raw_patients), on="__pid", how="left"
-        )
-        derived.append(
-            pl.when(pl.col("__pid").is_not_null())
-            .then(pl.col("__known").fill_null(False))
-            .alias("patient_known")
-        )
-    elif table == "patients":
-        lf = lf.with_columns(
-            pl.col("birth_date").alias("__birth") if "birth_date" in schema else pl.lit(None, pl.Date).alias("__birth"),
-            pl.col("death_date").alias("__death") if "death_date" in schema else pl.lit(None, pl.Date).alias("__death"),
-        )
+class TablePrep:
+    """Whole-table preparation of one raw table; :meth:`chunk` yields row ranges with the
+    derived columns in ``needed``."""
 
-    today_lit = pl.lit(today, pl.Date)
-    for c in date_cols:
-        if f"{c}_days_after_birth" in needed:
-            derived.append(_days(pl.col("__birth"), pl.col(c)).alias(f"{c}_days_after_birth"))
-        if f"{c}_days_before_death" in needed:
-            derived.append(_days(pl.col(c), pl.col("__death")).alias(f"{c}_days_before_death"))
-        if f"{c}_days_before_today" in needed:
-            derived.append(_days(pl.col(c), today_lit).alias(f"{c}_days_before_today"))
-    if "days_start_to_end" in needed:
-        derived.append(_days(pl.col("start_date"), pl.col("end_date")).alias("days_start_to_end"))
-    if "age_years" in needed:
-        ref = (
-            pl.lit(index_date, pl.Date)
-            if index_date is not None
-            else pl.coalesce(pl.col("__death"), today_lit)
+    def __init__(
+        self,
+        table: str,
+        raw: pl.LazyFrame,
+        patients: pl.DataFrame | None,
+        needed: set[str],
+        *,
+        index_date: dt.date | None,
+        today: dt.date,
+    ) -> None:
+        self.table = table
+        self.needed = needed
+        self.index_date = index_date
+        self.today = today
+        schema = raw.collect_schema()
+        contract = [c for c in TABLES[table] if c in schema]
+        self.date_cols = [c for c, t in TABLES[table].items() if isinstance(t, pl.Date) and c in schema]
+        keys = {k: src for k, (src, _) in KEYS.items() if k in needed and src in schema}
+        if "value_canonical" in needed:
+            keys.update({"test_key": "test", "unit_key": "unit"})
+        self.keys = keys
+        self.join_patients = table != "patients" and patients is not None and (
+            "patient_known" in needed
+            or any(n.endswith(("_days_after_birth", "_days_before_death")) for n in needed)
         )
-        derived.append(whole_years(pl.col("__birth"), ref).alias("age_years"))
-
-    if "value_canonical" in needed:
-        factors = unit_factor_frame().select(
-            pl.col("test").alias("__t"), pl.col("unit").alias("__u"), "factor"
+        cols = {c for c in needed if c in schema} | set(keys.values())
+        if "days_start_to_end" in needed:
+            cols |= {"start_date", "end_date"}
+        cols |= {c for c in self.date_cols if any(n.startswith(c + "_days_") for n in needed)}
+        if table == "patients":
+            cols |= {"birth_date", "death_date"} & set(schema)
+        if self.join_patients:
+            cols.add("patient_id")
+        if "patient_id" in schema:
+            cols.add("patient_id")  # examples name patients
+        low = {"sex", "test", "unit", "item", "route", "category"} | (
+            {"value"} if table == "assessments" else set()
         )
-        lf = lf.with_columns(
-            _blank_null(pl.col("test").cast(pl.String)).str.to_lowercase().alias("__t"),
-            _blank_null(pl.col("unit").cast(pl.String)).alias("__u"),
-        ).join(factors.lazy(), on=["__t", "__u"], how="left")
-        derived.append((pl.col("value") * pl.col("factor")).alias("value_canonical"))
+        select = [
+            pl.col(c).cast(pl.Categorical) if c in low and schema[c] == pl.String else pl.col(c)
+            for c in sorted(cols)
+        ]
+        self.frame = raw.select(pl.col(ROW).cast(pl.Int64), *select).collect()
+        self.height = self.frame.height
+        self.dups = duplicate_rows(raw, contract) if "duplicate_of_row" in needed else None
+        self.patients = patients
+        self.padded = bool(
+            self.join_patients
+            and self.frame.select(
+                (pl.col("patient_id").str.starts_with(" ") | pl.col("patient_id").str.ends_with(" ")).any()
+            ).item()
+        )
+        self.key_dtypes: dict[str, pl.DataType] = {}
+        self.key_exprs = {k: self._key_expr(k, src) for k, src in keys.items()}
 
-    lf = lf.with_columns(derived)
-    df = lf.collect()
-    if "duplicate_of_row" in needed:
-        df = df.with_columns(duplicate_of_row(df, contract))
-    keep = [ROW, *[c for c in df.columns if c in needed and c != ROW]]
-    return df.select(keep)
+    def _key_expr(self, key: str, source: str) -> pl.Expr:
+        """Map each distinct raw value once (trim/case as the loader), blank -> null."""
+        fn = KEYS[key][1]
+        values = self.frame.get_column(source).unique().drop_nulls().cast(pl.String).to_list()
+        mapping = {v: (fn(v) or None) for v in values}
+        if key in STRING_KEYS:
+            dtype: pl.DataType = pl.String()
+        else:
+            dtype = pl.Enum(sorted({m for m in mapping.values() if m is not None}))
+        self.key_dtypes[key] = dtype
+        if not mapping:
+            return pl.lit(None, dtype).alias(key)
+        return pl.col(source).cast(pl.String).replace_strict(mapping, default=None, return_dtype=dtype).alias(key)
+
+    def _categories(self, key: str) -> list[str]:
+        dtype = self.key_dtypes.get(key)
+        return list(dtype.categories) if isinstance(dtype, pl.Enum) else []
+
+    def chunk(self, offset: int, length: int) -> pl.DataFrame:
+        """Rows ``offset .. offset + length`` with ``_row`` and every needed column."""
+        needed = self.needed
+        lf = self.frame.slice(offset, length).lazy()
+        lf = lf.with_columns(self.key_exprs.values())
+        if self.join_patients:
+            pid = pl.col("patient_id").str.strip_chars() if self.padded else pl.col("patient_id")
+            lf = lf.with_columns(pid.alias("__pid")).join(
+                self.patients.lazy(), on="__pid", how="left", maintain_order="left"
+            )
+        elif self.table == "patients":
+            lf = lf.with_columns(
+                pl.col("birth_date").alias("__birth"), pl.col("death_date").alias("__death")
+            )
+        derived: list[pl.Expr] = []
+        if "patient_known" in needed and self.join_patients:
+            derived.append(
+                pl.when(pl.col("__pid").is_not_null())
+                .then(pl.col("__known").fill_null(False))
+                .alias("patient_known")
+            )
+        today = pl.lit(self.today, pl.Date)
+        for c in self.date_cols:
+            if f"{c}_days_after_birth" in needed:
+                derived.append(_days(pl.col("__birth"), pl.col(c)).alias(f"{c}_days_after_birth"))
+            if f"{c}_days_before_death" in needed:
+                derived.append(_days(pl.col(c), pl.col("__death")).alias(f"{c}_days_before_death"))
+            if f"{c}_days_before_today" in needed:
+                derived.append(_days(pl.col(c), today).alias(f"{c}_days_before_today"))
+        if "days_start_to_end" in needed:
+            derived.append(_days(pl.col("start_date"), pl.col("end_date")).alias("days_start_to_end"))
+        if "age_years" in needed:
+            ref = (
+                pl.lit(self.index_date, pl.Date)
+                if self.index_date is not None
+                else pl.coalesce(pl.col("__death"), today)
+            )
+            derived.append(whole_years(pl.col("__birth"), ref).alias("age_years"))
+        if "value_canonical" in needed:
+            factor = _factor(self._categories("test_key"), self._categories("unit_key"))
+            derived.append((pl.col("value") * factor).alias("value_canonical"))
+        lf = lf.with_columns(derived)
+        if self.dups is not None:
+            lf = lf.join(self.dups.lazy(), on=ROW, how="left", maintain_order="left")
+        keep = [ROW, *sorted(c for c in needed if c != ROW)]
+        return lf.select([c for c in keep if c in lf.collect_schema()]).collect()
+
+
+def _factor(test_cats: list[str], unit_cats: list[str]) -> pl.Expr:
+    """Factor to the canonical unit from the ``test_key`` and ``unit_key`` Enums (null when
+    the pair is not in the contract's unit table), looked up by category position."""
+    if not test_cats or not unit_cats:
+        return pl.lit(None, pl.Float64)
+    lut = pl.Series(
+        [TESTS[t].factors.get(u) if t in TESTS else None for t in test_cats for u in unit_cats],
+        dtype=pl.Float64,
+    )
+    index = pl.col("test_key").to_physical().cast(pl.UInt32) * len(unit_cats) + pl.col(
+        "unit_key"
+    ).to_physical().cast(pl.UInt32)
+    return pl.lit(lut).gather(index)
 
 
 def inventory(present: frozenset[str] | set[str]) -> pl.DataFrame:

@@ -21,7 +21,7 @@ import polars as pl
 
 from feasibility.quality.coverage import window_frame
 from feasibility.quality.gxrun import BatchOutcome, GXRunner, schema_frame, to_gx_frame
-from feasibility.quality.prep import ROW, derive, inventory
+from feasibility.quality.prep import ROW, TablePrep, inventory, patient_dates
 from feasibility.quality.result import (
     SUMMARY_SCHEMA,
     UNEXPECTED_SCHEMA,
@@ -30,6 +30,10 @@ from feasibility.quality.result import (
 from feasibility.quality.suites import Check, load_checks
 
 EXAMPLES = 5
+#: Up to this many cells (rows x columns) a condition group is validated in one GX batch.
+BATCH_CELLS = 60_000_000
+#: Large tables are prepared and validated this many rows at a time (bounded memory).
+CHUNK_ROWS = 8_000_000
 
 
 def _status(outcome: BatchOutcome) -> str:
@@ -83,7 +87,9 @@ class _Collector:
         if status != "not_evaluated" and out.element_count == 0:
             status, note = "not_applicable", "no rows"
         examples = None
-        if ids is not None and ids.height:
+        if ids is not None and "label" in ids.columns:
+            examples = "; ".join(ids.get_column("label").head(EXAMPLES).to_list())
+        elif ids is not None and ids.height:
             self.unexpected.append(
                 ids.select(
                     pl.lit(check.check).alias("check"),
@@ -92,7 +98,7 @@ class _Collector:
                     pl.col("patient_id").cast(pl.String),
                 )
             )
-            head = ids.sort("row", nulls_last=True).head(EXAMPLES) if "row" in ids.columns else ids.head(EXAMPLES)
+            head = ids.sort("row", "patient_id", nulls_last=True).head(EXAMPLES)
             examples = "; ".join(
                 (f"row {r} ({p})" if r is not None else str(p))
                 for r, p in head.select("row", "patient_id").iter_rows()
@@ -112,15 +118,17 @@ class _Collector:
         )
 
 
+Found = dict[str, tuple[BatchOutcome, pl.DataFrame | None]]
+
+
 def _validate_frame(
-    gxr: GXRunner,
-    col: _Collector,
-    df: pl.DataFrame,
-    index: str,
-    checks: list[Check],
-    name: str,
-) -> None:
-    """Run ``checks`` on ``df``: one filtered frame per condition, one GX batch per column."""
+    gxr: GXRunner, df: pl.DataFrame, index: str, checks: list[Check], name: str
+) -> tuple[Found, dict[str, str]]:
+    """Run ``checks`` on ``df``: one filtered frame per condition, GX batches per column
+    group. Returns outcomes (with failing ids) per check id, and notes for checks whose
+    column is absent."""
+    found: Found = {}
+    absent: dict[str, str] = {}
     by_condition: dict[tuple[str, str] | None, list[Check]] = defaultdict(list)
     for c in checks:
         by_condition[c.condition].append(c)
@@ -129,19 +137,82 @@ def _validate_frame(
         by_column: dict[str, list[Check]] = defaultdict(list)
         for c in group:
             if c.column not in frame.columns:
-                col.not_applicable([c], f"column {c.column} absent")
+                absent[c.check] = f"column {c.column} absent"
                 continue
             by_column[c.column].append(c)
-        for column, cs in by_column.items():
-            batch = frame.select(index, column)
+        # Small frames go to GX in one batch; large ones one column at a time, so the
+        # pandas copy never holds more than one column of a big chunk.
+        if frame.height * len(by_column) <= BATCH_CELLS:
+            batches = [(list(by_column), [c for cs in by_column.values() for c in cs])]
+        else:
+            batches = [([column], cs) for column, cs in by_column.items()]
+        for columns, cs in batches:
+            if not cs:
+                continue
+            batch = frame.select(index, *columns)
             outs = gxr.validate(to_gx_frame(batch, index), [c.config() for c in cs], name)
             lookup = {o.check: o for o in outs}
             for c in cs:
                 out = lookup[c.check]
-                ids = None
-                if out.unexpected_ids:
-                    ids = _ids(frame, index, out.unexpected_ids)
-                col.outcome(c, out, ids)
+                ids = _ids(frame, index, out.unexpected_ids) if out.unexpected_ids else None
+                found[c.check] = (out, ids)
+    return found, absent
+
+
+def _merge(a: tuple[BatchOutcome, pl.DataFrame | None], b: tuple[BatchOutcome, pl.DataFrame | None]):
+    """Add up the outcomes of one check on two row chunks (success is recomputed later)."""
+    (x, xi), (y, yi) = a, b
+
+    def add(p: int | None, q: int | None) -> int | None:
+        return None if p is None and q is None else (p or 0) + (q or 0)
+
+    out = BatchOutcome(
+        check=x.check,
+        success=None if x.success is None or y.success is None else (x.success and y.success),
+        element_count=add(x.element_count, y.element_count),
+        unexpected_count=add(x.unexpected_count, y.unexpected_count),
+        unexpected_percent=None,
+        unexpected_ids=[],
+        missing_count=add(x.missing_count, y.missing_count),
+        observed=x.observed,
+        exception=x.exception or y.exception,
+    )
+    ids = pl.concat([f for f in (xi, yi) if f is not None]) if (xi is not None or yi is not None) else None
+    return out, ids
+
+
+def _finalise(check: Check, out: BatchOutcome) -> BatchOutcome:
+    """Success and percentage over all chunks, as GX computes them for one batch:
+    unexpected share of the non-missing values, passing when the expected share >= mostly."""
+    if out.unexpected_count is None or out.exception:
+        return out
+    denominator = (out.element_count or 0) - (out.missing_count or 0)
+    share = out.unexpected_count / denominator if denominator else 0.0
+    mostly = check.kwargs.get("mostly")
+    out.unexpected_percent = 100.0 * share
+    out.success = out.unexpected_count == 0 if mostly is None else (1.0 - share) >= mostly
+    return out
+
+
+def _run_chunks(
+    gxr: GXRunner, col: _Collector, chunks, checks: list[Check], name: str, index: str = ROW
+) -> None:
+    """Validate ``checks`` on every frame of ``chunks`` and record one summary row per check."""
+    total: Found = {}
+    absent: dict[str, str] = {}
+    n = 0
+    for df in chunks:
+        n += 1
+        found, notes = _validate_frame(gxr, df, index, checks, name)
+        absent.update(notes)
+        for key, value in found.items():
+            total[key] = _merge(total[key], value) if key in total else value
+    for c in checks:
+        if c.check in absent:
+            col.not_applicable([c], absent[c.check])
+        elif c.check in total:
+            out, ids = total[c.check]
+            col.outcome(c, _finalise(c, out) if n > 1 else out, ids)
 
 
 def _ids(frame: pl.DataFrame, index: str, values: list[Any]) -> pl.DataFrame:
@@ -159,9 +230,10 @@ def _ids(frame: pl.DataFrame, index: str, values: list[Any]) -> pl.DataFrame:
             {"row": [None] * len(values), "patient_id": [str(v) for v in values]},
             schema={"row": pl.Int64, "patient_id": pl.String},
         )
+    # other frames (the table inventory): the index value itself is the example
     return pl.DataFrame(
-        {"row": [None] * len(values), "patient_id": [None] * len(values)},
-        schema={"row": pl.Int64, "patient_id": pl.String},
+        {"row": [None] * len(values), "patient_id": [None] * len(values), "label": [str(v) for v in values]},
+        schema={"row": pl.Int64, "patient_id": pl.String, "label": pl.String},
     )
 
 
@@ -222,12 +294,14 @@ def validate_registry(
     today: dt.date | None = None,
     suites_dir: Path | None = None,
     progress: bool = False,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> ValidationResult:
     """Validate a loaded registry (``feasibility.registry.load_registry``) with the GX suites.
 
     ``index_date`` enables the per-patient window-coverage checks and makes the age check
     use age at index. ``today`` (default: the current date) bounds "not in the future".
-    Progress lines go to stderr only with ``progress=True``.
+    Progress lines go to stderr only with ``progress=True``. Tables longer than
+    ``chunk_rows`` are validated in row chunks whose counts are added up.
     """
     started = time.perf_counter()
     if isinstance(index_date, str):
@@ -249,9 +323,9 @@ def validate_registry(
 
     inv = by_suite.pop("registry", [])
     if inv:
-        _validate_frame(gxr, col, inventory(present), "table", inv, "registry")
+        _run_chunks(gxr, col, [inventory(present)], inv, "registry", index="table")
 
-    raw_patients = registry.raw["patients"] if "patients" in present else None
+    pdates = patient_dates(registry.raw["patients"]) if "patients" in present else None
     for suite, suite_checks in by_suite.items():
         t0 = time.perf_counter()
         if suite not in present:
@@ -269,18 +343,22 @@ def validate_registry(
             for c in schema_checks:
                 col.outcome(c, lookup[c.check], None)
         if row_checks:
-            df = derive(
-                suite, raw, raw_patients, _needed(row_checks), index_date=index_date, today=today
+            prep = TablePrep(
+                suite, raw, pdates, _needed(row_checks), index_date=index_date, today=today
             )
-            counts[suite] = df.height
-            _validate_frame(gxr, col, df, ROW, row_checks, suite)
-            del df
+            counts[suite] = prep.height
+            # uniqueness is a whole-table property: never split such a table
+            whole = any(c.type == "expect_column_values_to_be_unique" for c in row_checks)
+            size = max(prep.height, 1) if whole else chunk_rows
+            chunks = (prep.chunk(off, size) for off in range(0, max(prep.height, 1), size))
+            _run_chunks(gxr, col, chunks, row_checks, suite)
+            del prep
         if window_checks:
             if index_date is None:
                 col.not_applicable(window_checks, "needs an index date")
             else:
                 wf = window_frame(registry.tables, window_checks, index_date)
-                _validate_frame(gxr, col, wf, "patient_id", window_checks, f"{suite}@index")
+                _run_chunks(gxr, col, [wf], window_checks, f"{suite}@index", index="patient_id")
         say(f"  validated {suite} ({time.perf_counter() - t0:.1f} s)")
 
     rows = col.rows + _set_aside_rows(registry, checks, counts)
