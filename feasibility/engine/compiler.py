@@ -193,7 +193,18 @@ class Compiler:
         needs = self.latest_needs[table]
         key = "test" if table == "measurements" else "item"
         date = "measured_on" if table == "measurements" else "assessed_on"
-        rows = lf.select(PID, key, "value", date).filter(pl.col(key).is_in(list(needs)))
+        rows = lf.select(PID, key, "value", date)
+        if fixed is not None:
+            # one literal predicate per test: a single cheap pass over the largest table
+            keep = [
+                (pl.col(key) == n)
+                & (pl.col(date) <= fixed)
+                & (pl.lit(True) if w is None else pl.col(date) >= fixed - dt.timedelta(days=w))
+                for n, w in needs.items()
+            ]
+            rows = rows.filter(k_or(*keep))
+        else:
+            rows = rows.filter(pl.col(key).is_in(list(needs)))
         rows = _with_index(rows, idx, fixed).filter(pl.col(date) <= pl.col(IDX))
         bounded = {n: d for n, d in needs.items() if d is not None}
         if bounded:
@@ -231,7 +242,11 @@ class Compiler:
             match = codes.with_columns(
                 [_code_match(code, r.codelist).fill_null(False).alias(f"{k}:m") for k, r in leaves_]
             ).filter(k_or(*[pl.col(f"{k}:m") for k, _ in leaves_]))
-            rows = lf.select(PID, "code", "diagnosed_on").join(match.lazy(), on="code", how="inner")
+            rows = (
+                lf.select(PID, "code", "diagnosed_on")
+                .filter(pl.col("code").is_in(match["code"].implode()))
+                .join(match.lazy(), on="code", how="inner")
+            )
             rows = _with_index(rows, idx, fixed)
             rows = rows.filter(
                 pl.col("diagnosed_on").is_null() | (pl.col("diagnosed_on") <= pl.col(IDX))
@@ -361,16 +376,22 @@ class Compiler:
             .select(PID, "sex", "birth_date", "death_date")
             .unique(PID, keep="first")
         )
-        base = idx.join(patients, on=PID, how="left")
+        base = idx.join(patients, on=PID, how="left", maintain_order="left")
         for table in ("measurements", "assessments"):
             if self.latest_needs[table] and table in self.present:
                 base = base.join(
-                    self._latest_features(table, frames[table], idx, fixed), on=KEYS, how="left"
+                    self._latest_features(table, frames[table], idx, fixed),
+                    on=KEYS,
+                    how="left",
+                    maintain_order="left",
                 )
         for table, lv in self.table_leaves.items():
             if lv and table in self.present:
                 base = base.join(
-                    self._event_features(table, frames[table], idx, fixed), on=KEYS, how="left"
+                    self._event_features(table, frames[table], idx, fixed),
+                    on=KEYS,
+                    how="left",
+                    maintain_order="left",
                 )
         exprs: list[pl.Expr] = []
         for crit in self.protocol.criteria:

@@ -182,8 +182,8 @@ def pick_index(
     patients without an index event get a null index_date, every criterion unknown and
     ``index_event`` false."""
     crit_steps = [s for s in steps if s != "index_event"]
-    if not event_mode:  # one pair per patient; put rows back in registry order
-        return patient_ids.join(pairs, on=PID, how="left", maintain_order="left")
+    if not event_mode:  # one pair per patient, already in registry order (order-keeping joins)
+        return pairs
     eligible = to_status(k_and(*[pl.col(s) for s in crit_steps]))
     rank = eligible.replace_strict(STATUS_RANK, return_dtype=pl.Int8)
     best = (
