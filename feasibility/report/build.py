@@ -385,11 +385,33 @@ pass rates only scale the expected count.</p>"""
 
 
 READINESS_PILL = {
-    "passed": ("ready", "checks passed"),
-    "passed_with_failures": ("partial", "some rows flagged"),
-    "failed": ("not-ready", "checks failed"),
+    "ready": ("ready", "no findings"),
+    "info": ("ready", "minor notes"),
+    "warning": ("partial", "warnings"),
+    "error": ("not-ready", "errors"),
+    "absent": ("not-ready", "table absent"),
     "not_applicable": ("", "no checks apply"),
 }
+
+
+def _readiness_level(r: dict[str, Any] | None) -> str | None:
+    """One word for a criterion's readiness, from the severities of its findings (an
+    absent table first, then errors, warnings, info) or, failing those, its worst status."""
+    if not r:
+        return None
+    if r.get("tables_absent"):
+        return "absent"
+    for key, level in (
+        ("n_findings_error", "error"),
+        ("n_findings_warning", "warning"),
+        ("n_findings_info", "info"),
+    ):
+        if isinstance(r.get(key), int) and r[key] > 0:
+            return level
+    worst = r.get("worst_status")
+    if worst == "not_applicable":
+        return "not_applicable"
+    return "ready" if worst is not None or "n_findings_error" in r else None
 
 
 def _readiness_cell(r: dict[str, Any] | None) -> str:
@@ -397,9 +419,9 @@ def _readiness_cell(r: dict[str, Any] | None) -> str:
     if not r:
         return "—"
     bits = []
-    worst = r.get("worst_status")
-    if worst in READINESS_PILL:
-        cls, text = READINESS_PILL[worst]
+    level = _readiness_level(r)
+    if level in READINESS_PILL:
+        cls, text = READINESS_PILL[level]
         bits.append(f'<span class="pill {cls or "na"}">{H.esc(text)}</span>')
     if r.get("data_available_pct") is not None:
         bits.append(f"{r['data_available_pct']:.1f}% of patients have the data")
@@ -475,9 +497,9 @@ def _protocol_section(protocol, readiness_by: dict[str, dict[str, Any]]) -> str:
         )
     ready_counts: dict[str, int] = {}
     for c in protocol.criteria:
-        worst = (readiness_by.get(c.id) or {}).get("worst_status")
-        if worst:
-            ready_counts[worst] = ready_counts.get(worst, 0) + 1
+        level = _readiness_level(readiness_by.get(c.id))
+        if level:
+            ready_counts[level] = ready_counts.get(level, 0) + 1
     overview = ""
     if ready_counts:
         overview = (
@@ -485,7 +507,9 @@ def _protocol_section(protocol, readiness_by: dict[str, dict[str, Any]]) -> str:
             + ", ".join(
                 f'<span class="pill {READINESS_PILL.get(k, ("na", k))[0] or "na"}">'
                 f"{H.esc(READINESS_PILL.get(k, ('', k))[1])}</span> {v}"
-                for k, v in ready_counts.items()
+                for k, v in sorted(
+                    ready_counts.items(), key=lambda kv: list(READINESS_PILL).index(kv[0])
+                )
             )
             + ".</p>"
         )
@@ -645,10 +669,15 @@ def _quality_section(validation, dq, info: RegistryInfo, pol) -> str:
             ]
             if c in dq.columns
         ]
-        body.append(f"<h3>Checks with findings ({not_ok.height} of {dq.height} checks)</h3>")
-        body.append(
-            H.table(not_ok.to_dicts(), cols) if not_ok.height else "<p>All checks passed.</p>"
-        )
+        if not_ok.height:
+            body.append(
+                f'<details class="fold"><summary>{not_ok.height} of {dq.height} checks have '
+                "findings: table, column, rows affected and the criteria that read them</summary>"
+                + H.table(not_ok.to_dicts(), cols)
+                + "</details>"
+            )
+        else:
+            body.append(f"<p>All {dq.height} checks passed.</p>")
     elif validation is None:
         body.append("<p>No data-quality validation was run for this report.</p>")
     if info.set_aside is not None and info.set_aside.height:
