@@ -17,6 +17,7 @@ with about 50 measurements and 10 assessments per patient.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -200,6 +201,12 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process (all threads): robust to a busy machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=1_000_000)
@@ -218,9 +225,10 @@ def main() -> int:
 
     from feasibility.registry import load_registry
 
-    t0 = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), cpu_seconds()
     reg = load_registry(data, progress=True)
-    t_load = time.perf_counter() - t0
+    t_load, c_load = time.perf_counter() - t0, cpu_seconds() - c0
     t1 = time.perf_counter()
     rows = {name: lf.select(pl.len()).collect().item() for name, lf in reg.tables.items()}
     frames = {name: lf.collect() for name, lf in reg.tables.items()}
@@ -231,7 +239,8 @@ def main() -> int:
     for name, count in rows.items():
         print(f"  {name:13s} {count:>12,} rows  {frames[name].estimated_size() / 1024**2:8.1f} MiB")
     print(f"set aside:\n{reg.set_aside}")
-    print(f"load_registry: {t_load:.2f} s")
+    print(f"load_registry: {t_load:.2f} s wall, {c_load:.2f} s CPU (2 cores: wall >= CPU / 2)")
+    print(f"machine load average before/after: {load_before:.1f} / {os.getloadavg()[0]:.1f}")
     print(f"collect all normalised tables: {t_collect:.2f} s")
     print(f"normalised tables in memory: {size_gib:.2f} GiB")
     print(f"peak RSS: {peak_rss_gib():.2f} GiB (before load: {rss_before:.2f} GiB)")

@@ -252,3 +252,29 @@ def test_header_only_csv_is_a_present_empty_table(tmp_path: Path) -> None:
     assert reg.has("lesions")
     assert reg.tables["lesions"].collect().is_empty()
     assert reg.tables["lesions"].collect_schema()["bone_contiguous"] == pl.Boolean
+
+
+def test_vocabulary_columns_filter_with_plain_strings(tmp_path: Path) -> None:
+    """test/unit/item/value are Enums in memory; consumers still filter them with strings."""
+    reg = load_registry(write_registry(tmp_path / "r", ALL_TABLES))
+    m = reg.tables["measurements"]
+    assert m.filter(pl.col("test") == "hemoglobin").collect()["value"].to_list() == [9.5]
+    assert m.filter(pl.col("test").is_in(["anc", "ldh"])).collect()["value"].to_list() == [1200.0]
+    assert m.filter(pl.col("unit") == "g/dL").collect().height == 1
+    a = reg.tables["assessments"]
+    assert a.filter((pl.col("item") == "ecog") & (pl.col("value") <= "2")).collect().height == 1
+    assert m.collect()["test"].cast(pl.String).to_list() == ["hemoglobin", "anc"]
+
+
+def test_mapping_through_distinct_values_when_the_process_has_many_categories(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fallback used when process-wide categories are too many gives the same tables."""
+    from feasibility.registry import _normalise
+
+    root = write_registry(tmp_path / "r", ALL_TABLES)
+    expected = {name: lf.collect() for name, lf in load_registry(root).tables.items()}
+    monkeypatch.setattr(_normalise, "_MAX_GLOBAL_CATEGORIES", 0)
+    again = load_registry(root)
+    for name, frame in expected.items():
+        assert again.tables[name].collect().equals(frame), name

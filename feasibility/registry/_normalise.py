@@ -27,7 +27,7 @@ from feasibility.schema import (
     TESTS,
 )
 
-from ._read import ROW, odd_flag
+from ._read import ROW
 
 #: Normalised measurement tests, their canonical units, accepted unit spellings,
 #: assessment items and values as Enums (one byte per row). Grades come first and in
@@ -75,66 +75,63 @@ class SetAside:
     example_values: str
 
 
-RawReader = Callable[[str, pl.Series], pl.Series]
-
 #: A normaliser's answer: the normalised frame, not yet filtered, and the rows to keep
 #: (None: all). The loader combines this with the duplicate mask and filters once.
 Normalised = tuple[pl.DataFrame, "pl.Series | None"]
 
 
-@dataclass
-class _Odd:
-    """Values of one column that did not match the vocabulary exactly, as written."""
-
-    index: pl.Series  # 0-based row positions, ascending
-    values: pl.Series  # the strings as written
-    outside: pl.Series  # full-length mask: a non-blank value with no vocabulary match
+def raw_name(column: str) -> str:
+    """Where :meth:`Context.resolve` keeps a vocabulary column as written (Categorical)."""
+    return f"__raw_{column}"
 
 
 @dataclass
 class Context:
-    """What a normaliser needs besides the frame: the file's raw values and the findings."""
+    """What a normaliser collects besides the frame: the set-aside findings."""
 
     table: str
-    raw: RawReader | None
     found: list[SetAside] = field(default_factory=list)
-    odd: dict[str, _Odd] = field(default_factory=dict)
+    outside_masks: dict[str, pl.Series] = field(default_factory=dict)
 
     def resolve(
         self, df: pl.DataFrame, column: str, enum: pl.Enum, fn: Callable[[str], str | None]
     ) -> pl.DataFrame:
-        """Map the values that missed the exact Enum match through ``fn`` (None: unusable)."""
-        flag = df.get_column(odd_flag(column))
-        if self.raw is None or not flag.any():
-            return df.drop(odd_flag(column))
-        index = flag.arg_true()
-        values = self.raw(column, index)
-        mapping = {v: fn(v) for v in values.unique().drop_nulls().to_list()}
-        mapped = values.replace_strict(mapping, default=None, return_dtype=enum)
-        blank = values.str.strip_chars().str.len_bytes() == 0
-        outside = pl.repeat(False, df.height, dtype=pl.Boolean, eager=True).scatter(
-            index.filter(mapped.is_null() & ~blank), True
+        """Map a Categorical vocabulary column to ``enum`` through ``fn`` (None: unusable).
+
+        ``fn`` runs once per distinct value; rows are mapped with a lookup table indexed
+        by the categorical code. The column as written moves to ``raw_name(column)``.
+        """
+        codes, texts = _categories(df.get_column(column))
+        mapped = [fn(text) for text in texts]
+        size = (int(codes.max()) + 1) if len(codes) else 1  # type: ignore[arg-type]
+        lookup = pl.repeat(None, size, dtype=enum, eager=True).scatter(
+            codes, pl.Series(mapped, dtype=enum)
         )
-        self.odd[column] = _Odd(index=index, values=values, outside=outside)
-        fixed = df.get_column(column).scatter(index, mapped)
-        return df.with_columns(fixed.alias(column)).drop(odd_flag(column))
+        unmatched = [
+            code
+            for code, text, value in zip(codes.to_list(), texts, mapped, strict=True)
+            if value is None and text.strip()
+        ]
+        outside_lookup = pl.repeat(False, size, dtype=pl.Boolean, eager=True)
+        if unmatched:
+            outside_lookup = outside_lookup.scatter(unmatched, True)
+        code = pl.col(column).to_physical()
+        df = df.with_columns(
+            pl.lit(lookup).gather(code).alias(column),
+            pl.col(column).alias(raw_name(column)),
+            pl.lit(outside_lookup).gather(code).fill_null(False).alias("__outside"),
+        )
+        self.outside_masks[column] = df.get_column("__outside")
+        return df.drop("__outside")
 
     def outside(self, df: pl.DataFrame, column: str) -> pl.Series:
         """Mask of rows whose ``column`` was written but matches nothing in the vocabulary."""
-        odd = self.odd.get(column)
-        if odd is None:
-            return pl.repeat(False, df.height, dtype=pl.Boolean, eager=True)
-        return odd.outside
+        return self.outside_masks[column]
 
     def written(self, df: pl.DataFrame, column: str, index: pl.Series) -> pl.Series:
         """``column`` at ``index`` as written in the file (vocabulary columns included)."""
-        values = df.get_column(column).gather(index).cast(pl.String)
-        odd = self.odd.get(column)
-        if odd is None or odd.index.is_empty():
-            return values
-        pos = odd.index.search_sorted(index).clip(0, odd.index.len() - 1)
-        hit = odd.index.gather(pos) == index
-        return pl.select(pl.when(hit).then(odd.values.gather(pos)).otherwise(values)).to_series()
+        source = raw_name(column) if raw_name(column) in df.columns else column
+        return df.get_column(source).gather(index).cast(pl.String)
 
     def count(
         self,
@@ -155,6 +152,28 @@ class Context:
         self.found.append(
             SetAside(self.table, column, problem, total, ", ".join(rows), ", ".join(values))
         )
+
+
+#: Above this many process-wide categories, map only the column's distinct values.
+_MAX_GLOBAL_CATEGORIES = 100_000
+
+
+def _categories(column: pl.Series) -> tuple[pl.Series, list[str]]:
+    """Codes and texts of the categories a Categorical column may hold.
+
+    Categories are process-wide; reading them from the dtype avoids a pass over the
+    rows. If the process holds very many (someone cast ids to Categorical), the
+    column's own distinct values are used instead.
+    """
+    everything = column.dtype.categories.to_series()  # type: ignore[attr-defined]
+    if everything.len() <= _MAX_GLOBAL_CATEGORIES:
+        return pl.Series(range(everything.len()), dtype=pl.UInt32), everything.to_list()
+    distinct = column.unique().drop_nulls()
+    return distinct.to_physical().cast(pl.UInt32), distinct.cast(pl.String).to_list()
+
+
+def _drop_raw(df: pl.DataFrame) -> pl.DataFrame:
+    return df.drop(c for c in df.columns if c.startswith("__raw_"))
 
 
 def filter_columns(box: list[pl.DataFrame], keep: pl.Series) -> pl.DataFrame:
@@ -204,7 +223,7 @@ def patients(df: pl.DataFrame, ctx: Context) -> Normalised:
     """Sex trimmed and upper-cased; outside F/M/U it becomes null and is counted."""
     df = ctx.resolve(df, "sex", SEX_ENUM, _in(SEX_CODES, lambda v: v.strip().upper()))
     ctx.count(df, "sex", "sex_outside_vocabulary", ctx.outside(df, "sex"))
-    return df.with_columns(_strip_ids(df), pl.col("sex").cast(pl.String)), None
+    return _drop_raw(df.with_columns(_strip_ids(df), pl.col("sex").cast(pl.String))), None
 
 
 def diagnoses(df: pl.DataFrame, ctx: Context) -> Normalised:
@@ -227,14 +246,8 @@ def diagnoses(df: pl.DataFrame, ctx: Context) -> Normalised:
 def measurements(df: pl.DataFrame, ctx: Context) -> Normalised:
     """Values in the canonical unit of their test; unknown tests and units leave the table."""
     df = ctx.resolve(df, "test", TEST_ENUM, _in(TESTS, _lower))
-    df = ctx.resolve(df, "unit", UNIT_ENUM, _in(UNIT_ENUM.categories.to_list(), str.strip))
-    units = UNIT_ENUM.categories.to_list()
-    factors = pl.Series([TESTS[t].factors.get(u) for t in TESTS for u in units], dtype=pl.Float64)
-    key = pl.col("test").to_physical().cast(pl.UInt32) * len(units) + pl.col(
-        "unit"
-    ).to_physical().cast(pl.UInt32)
-    canonical = pl.Series([TESTS[t].canonical_unit for t in TESTS], dtype=CANONICAL_UNIT_ENUM)
-    df = df.with_columns(pl.lit(factors).gather(key).alias("__factor"))
+    df = ctx.resolve(df, "unit", UNIT_ENUM, _in(_UNITS, str.strip))
+    df = df.with_columns(_factor("test", "unit").alias("__factor"))
 
     test_outside = ctx.outside(df, "test")
     unit_outside = ctx.outside(df, "unit")
@@ -268,13 +281,44 @@ def measurements(df: pl.DataFrame, ctx: Context) -> Normalised:
         ROW,
         _strip_ids(df),
         "test",
-        (pl.col("value") * pl.col("__factor")).alias("value"),
-        pl.lit(canonical).gather(pl.col("test").to_physical()).alias("unit"),
         "measured_on",
         pl.col("value").alias("source_value"),
         pl.col("unit").alias("source_unit"),
     )
     return df, keep
+
+
+_UNITS = UNIT_ENUM.categories.to_list()
+_FACTORS = pl.Series([TESTS[t].factors.get(u) for t in TESTS for u in _UNITS], dtype=pl.Float64)
+_CANONICAL = pl.Series([TESTS[t].canonical_unit for t in TESTS], dtype=CANONICAL_UNIT_ENUM)
+
+
+def _factor(test: str, unit: str) -> pl.Expr:
+    """Factor to the canonical unit, looked up by position (test index x unit index);
+    null when the unit is not accepted for the test."""
+    key = pl.col(test).to_physical().cast(pl.UInt32) * len(_UNITS) + pl.col(
+        unit
+    ).to_physical().cast(pl.UInt32)
+    return pl.lit(_FACTORS).gather(key)
+
+
+def measurements_view(stored: pl.LazyFrame) -> pl.LazyFrame:
+    """The normalised measurements as consumers see them: ``value`` and ``unit`` in the
+    canonical unit are computed from ``source_value``/``source_unit`` when collected
+    (a multiply per row) instead of being stored, saving 9 bytes a row in memory."""
+    return stored.select(
+        ROW,
+        "patient_id",
+        "test",
+        (pl.col("source_value") * _factor("test", "source_unit")).alias("value"),
+        pl.lit(_CANONICAL).gather(pl.col("test").to_physical()).alias("unit"),
+        "measured_on",
+        "source_value",
+        "source_unit",
+    )
+
+
+VIEWS: dict[str, Callable[[pl.LazyFrame], pl.LazyFrame]] = {"measurements": measurements_view}
 
 
 def assessments(df: pl.DataFrame, ctx: Context) -> Normalised:
@@ -310,7 +354,7 @@ def assessments(df: pl.DataFrame, ctx: Context) -> Normalised:
     )
     outside = _mask(df, known & ~valid.fill_null(False)) & ~value_missing
     ctx.count(df, "value", "value_outside_vocabulary", outside, pair)
-    return df.with_columns(_strip_ids(df)), _mask(df, valid)
+    return _drop_raw(df.with_columns(_strip_ids(df))), _mask(df, valid)
 
 
 def medications(df: pl.DataFrame, ctx: Context) -> Normalised:
@@ -335,7 +379,7 @@ def procedures(df: pl.DataFrame, ctx: Context) -> Normalised:
     ctx.count(df, "category", "missing_value", _mask(df, pl.col("category").is_null()) & ~outside)
     ctx.count(df, "category", "category_outside_vocabulary", outside)
     keep = _mask(df, pl.col("category").is_not_null())
-    return df.with_columns(_strip_ids(df), pl.col("category").cast(pl.String)), keep
+    return _drop_raw(df.with_columns(_strip_ids(df), pl.col("category").cast(pl.String))), keep
 
 
 def ids_only(df: pl.DataFrame, ctx: Context) -> Normalised:

@@ -11,6 +11,7 @@ from CSV or Parquet, are parsed the same way.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,29 +210,16 @@ def _columns(src: SourceTable) -> list[tuple[str, pl.Expr, pl.Expr | None]]:
     return out
 
 
-def odd_flag(column: str) -> str:
-    """Name of the flag column marking values that did not match their vocabulary exactly."""
-    return f"__odd_{column}"
-
-
-def read_typed(src: SourceTable, vocabularies: dict[str, pl.Enum] | None = None) -> pl.DataFrame:
+def read_typed(src: SourceTable, vocabulary_columns: Iterable[str] = ()) -> pl.DataFrame:
     """Collect the contract columns, typed, with ``_row``; raise on the first unparseable value.
 
-    Columns named in ``vocabularies`` come back as that Enum, matched exactly (one byte
-    per row instead of a string); a boolean ``odd_flag(column)`` marks values present in
-    the file that did not match, for the normaliser to look at (see :func:`raw_values`).
+    ``vocabulary_columns`` come back Categorical (four bytes a row instead of a string),
+    for the normaliser to map through their few distinct values.
     """
-    vocabularies = vocabularies or {}
+    wanted = set(vocabulary_columns)
     columns = _columns(src)
     flags = {column: bad.alias(_FLAG + column) for column, _, bad in columns if bad is not None}
-    exprs = []
-    for column, expr, _ in columns:
-        if column in vocabularies:
-            exact = expr.cast(vocabularies[column], strict=False)
-            exprs.append(exact.alias(column))
-            exprs.append((exact.is_null() & expr.is_not_null()).alias(odd_flag(column)))
-        else:
-            exprs.append(expr)
+    exprs = [expr.cast(pl.Categorical) if c in wanted else expr for c, expr, _ in columns]
     query = src.frame.with_row_index(ROW, offset=1).select(ROW, *exprs, *flags.values())
     try:
         df = query.collect()
@@ -247,14 +235,6 @@ def read_typed(src: SourceTable, vocabularies: dict[str, pl.Enum] | None = None)
                 raise _unparseable(src, column, index)
         df = df.drop(_FLAG + c for c in flags)
     return df
-
-
-def raw_values(src: SourceTable, column: str, indices: pl.Series) -> pl.Series:
-    """The values of ``column`` as written in the file at 0-based ``indices`` (as strings)."""
-    # Reading the one column whole and gathering is cheaper than a filtered scan
-    # (parquet dictionary pages decode fast); it is transient.
-    values = src.frame.select(pl.col(column).cast(pl.String)).collect().to_series()
-    return values.gather(indices)
 
 
 def _unparseable(src: SourceTable, column: str, index: int) -> RegistryError:
