@@ -204,7 +204,17 @@ class Compiler:
             ]
             rows = rows.filter(k_or(*keep))
         else:
+            # event mode: keep only rows that can fall in some patient's window before the join
+            lo, hi = (
+                idx.select(pl.col(IDX).min().alias("lo"), pl.col(IDX).max().alias("hi"))
+                .collect()
+                .row(0)
+            )
             rows = rows.filter(pl.col(key).is_in(list(needs)))
+            if hi is not None:
+                rows = rows.filter(pl.col(date) <= hi)
+                if all(w is not None for w in needs.values()):
+                    rows = rows.filter(pl.col(date) >= lo - dt.timedelta(days=max(needs.values())))
         rows = _with_index(rows, idx, fixed).filter(pl.col(date) <= pl.col(IDX))
         bounded = {n: d for n, d in needs.items() if d is not None}
         if bounded:

@@ -156,6 +156,7 @@ def screen(
             idx = events.frame(frames[events.table]).join(patients, on=PID, how="semi")
         else:
             idx = pl.LazyFrame(schema={PID: pl.String, IDX: pl.Date})
+    idx = idx.collect().lazy()  # used by every table's features: compute the pairs once
     _progress(progress, f"evaluating {len(proto.criteria)} criteria of {proto.id}")
     wide = compiler.build(frames, idx, fixed).collect()
     _progress(
