@@ -287,11 +287,11 @@ class ScreenResult:
             raise ValueError(f"{criterion!r} has no numeric threshold")
         frames = []
         for info in infos:
-            measure = getattr(info.rule, "name", None) or (
-                "creatinine_clearance"
-                if isinstance(info.rule, CockcroftGault)
-                else type(info.rule).__name__.lower()
-            )
+            measure = getattr(info.rule, "name", None) or {
+                CockcroftGault: "creatinine_clearance",
+                Lesion: "longest_diameter_cm",
+                Age: "age",
+            }.get(type(info.rule), type(info.rule).__name__.lower())
             frames.append(
                 self._wide.select(
                     PID,

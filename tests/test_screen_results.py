@@ -292,3 +292,17 @@ def test_event_mode_without_reselects_index():
     w = res.without("hemoglobin")
     row = w.patient_status.filter(pl.col("patient_id") == "e").row(0, named=True)
     assert (row["index_date"], row["eligible"]) == (I2, "pass")
+
+
+def test_deciding_value_of_a_failing_lesion_is_the_largest_in_window():
+    from _screen_helpers import lesion
+
+    res = screen_patient(lesion(5, 1.5, False), lesion(40, 1.8, True), lesion(200, 3.0, False))
+    dv = res.deciding_values("extramedullary_disease").row(0, named=True)
+    assert (dv["measure"], dv["value"], dv["unit"], dv["threshold"], dv["status"]) == (
+        "longest_diameter_cm",
+        1.8,
+        "cm",
+        2.0,
+        "fail",
+    )

@@ -584,7 +584,9 @@ def _exist_features(rows: pl.LazyFrame, specs: list[tuple]) -> pl.LazyFrame:
             pl.when(hit).then(detail.cast(pl.String)).alias(f"{k}:dx"),
         ]
         if value is not None:
-            cols.append(pl.when(hit).then(value).alias(f"{k}:value"))
+            # the value shown is the largest among candidate rows (e.g. the biggest lesion in
+            # the window), so a failing patient still shows what was measured
+            cols.append(pl.when(cand.fill_null(False)).then(value).alias(f"{k}:value"))
     df = rows.with_row_index("_r").with_columns(cols).collect()
     aggs: list[pl.Expr] = []
     for k, *_rest in specs:
