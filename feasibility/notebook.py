@@ -1,9 +1,9 @@
-"""Notebook conveniences: charts that stay interactive in JupyterLab and survive an offline HTML export.
+"""Notebook conveniences: charts that show in JupyterLab and survive an offline HTML export.
 
-JupyterLab renders Vega-Lite from its own bundled extension, but ``nbconvert`` HTML has no
-Vega runtime (and its templates pull scripts from CDNs). The ``feasibility`` renderer emits
-both the Vega-Lite spec and a static SVG, so Lab shows the interactive chart and an exported
-page shows the SVG. :func:`export_notebook_html` writes an export with no code cells and no
+JupyterLab's bundled Vega-Lite extension stops at v5, and ``nbconvert`` HTML has no Vega
+runtime (its templates pull scripts from CDNs). The ``feasibility`` renderer emits a static
+SVG plus the Vega-Lite 6 spec, so every frontend and every export shows the SVG and a
+frontend that knows Vega-Lite 6 can redraw it interactively. :func:`export_notebook_html` writes an export with no code cells and no
 script loaded from the network.
 """
 
@@ -23,16 +23,18 @@ _REMOTE_SCRIPT = re.compile(
 
 
 def _renderer(spec: dict, **metadata) -> tuple[dict, dict]:
-    from altair.vegalite.v6.display import mimetype_renderer, svg_renderer
+    from altair.vegalite.v6.display import svg_renderer
 
-    bundle, meta = mimetype_renderer(spec, **metadata)
-    bundle = dict(bundle)
-    bundle.update(svg_renderer(spec))
-    return bundle, meta
+    # Altair 6 names its mimetype "application/vnd.vegalite.v6.json", which nbformat rejects
+    # as a JSON payload; the "+json" spelling is valid and lets a frontend that knows
+    # Vega-Lite 6 render it interactively. Everyone else shows the SVG.
+    bundle = {"application/vnd.vegalite.v6+json": spec, "text/plain": "<altair chart>"}
+    bundle.update(svg_renderer(spec, **metadata))
+    return bundle, {}
 
 
 def use_offline_renderer() -> None:
-    """Make Altair display charts as Vega-Lite plus a static SVG (interactive in Lab, safe offline)."""
+    """Make Altair display charts as a static SVG plus the Vega-Lite spec (safe offline and in exports)."""
     if _RENDERER not in alt.renderers.names():
         alt.renderers.register(_RENDERER, _renderer)
     alt.renderers.enable(_RENDERER)
