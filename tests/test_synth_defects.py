@@ -100,15 +100,21 @@ def test_records_name_the_patient_and_column_of_the_row(large_reg, recorded):
     assert dup["column"].null_count() == dup.height
 
 
-def test_duplicate_points_at_the_copy_right_after_its_original(large_reg, recorded):
+def test_duplicate_copies_an_earlier_row_of_the_same_patient(large_reg, recorded):
     dup = recorded.filter(
         (pl.col("defect") == "duplicate_row") & (pl.col("table") == "measurements")
     )
     m = large_reg["measurements"]
-    copies = m.join(dup.select(pl.col("row").alias("_row")), on="_row")
-    originals = m.join(dup.select((pl.col("row") - 1).alias("_row")), on="_row")
     cols = [c for c in m.columns if c != "_row"]
-    assert copies.select(cols).equals(originals.select(cols))
+    copies = m.join(dup.select(pl.col("row").alias("_row")), on="_row")
+    first = (
+        m.join(copies.select(cols), on=cols, how="inner", nulls_equal=True)
+        .group_by(cols)
+        .agg(pl.col("_row").min())
+    )
+    matched = copies.join(first, on=cols, how="left", suffix="_first", nulls_equal=True)
+    assert matched.height == copies.height
+    assert (matched["_row_first"] < matched["_row"]).all()
 
 
 def test_implausible_values_are_outside_ranges_in_canonical_units(large_reg, recorded):

@@ -18,7 +18,8 @@ unit_outside_vocabulary    measurements.unit replaced by a unit outside ``schema
 implausible_value          measurements.value outside ``PLAUSIBLE_RANGES`` after conversion
                            to the canonical unit (unit stays an accepted one)
 missing_value              a column that must not be null is null (``MISSING_COLUMNS``)
-duplicate_row              an exact copy of the row before it (the record points at the copy)
+duplicate_row              an exact copy of an earlier row of the same table, appended after
+                           the rows of its chunk of patients (the record points at the copy)
 before_birth               the event date (``schema.EVENT_DATE``) falls before birth_date;
                            intervals move as a whole, so end_date stays >= start_date
 after_death                the event date falls after death_date (patients who died)
@@ -324,7 +325,7 @@ def plant_table(
 
 
 def _finish(pl_: _Planter, first: int, orphan_rows: np.ndarray, dup_rate: float) -> Planted:
-    """Give orphans unknown ids, undo coinciding changes, insert duplicate copies."""
+    """Give orphans unknown ids, undo coinciding changes, append duplicate copies."""
     rng = pl_.rng
     clean_pid = pl_.clean["p"].to_numpy().astype(np.int64) + first + 1
     pid = clean_pid.copy()
@@ -346,22 +347,18 @@ def _finish(pl_: _Planter, first: int, orphan_rows: np.ndarray, dup_rate: float)
         again = ~changed.select(pl.struct(pl.all()).is_first_distinct()).to_series().to_numpy()
         if again.any():
             undo = rows[again]
-            clean = pl.DataFrame({"pid": clean_pid, **{c: pl_.clean[c] for c in names}})
-            mask = np.zeros(len(frame), dtype=bool)
-            mask[undo] = True
-            m = pl.Series(mask)
-            frame = frame.select(
-                [pl.when(m).then(clean[c]).otherwise(frame[c]).alias(c) for c in frame.columns]
+            frame = frame.with_columns(
+                pid=frame["pid"].scatter(undo, pl.Series(clean_pid[undo])),
+                **{c: frame[c].scatter(undo, pl_.clean[c].gather(undo)) for c in names},
             )
             keep = ~again
             rows, columns, classes = rows[keep], columns[keep], classes[keep]
 
-    # Exact copies of clean rows, each placed right after its original.
+    # Exact copies of clean rows, appended after the chunk's rows (as a re-sent batch).
     src = pl_.choose(dup_rate)
-    take = np.sort(np.concatenate([np.arange(len(frame)), src]), kind="stable")
-    frame = frame[take] if len(src) else frame
-    new_pos = np.searchsorted(take, np.arange(pl_.n), side="left")
-    rows = np.concatenate([new_pos[rows], new_pos[src] + 1]).astype(np.int64)
+    if len(src):
+        frame = pl.concat([frame, frame[src]], rechunk=False)
+    rows = np.concatenate([rows, pl_.n + np.arange(len(src))]).astype(np.int64)
     columns = np.concatenate([columns, np.full(len(src), None, dtype=object)])
     classes = np.concatenate([classes, np.full(len(src), "duplicate_row", dtype=object)])
     return Planted(frame=frame, rows=rows, columns=list(columns), classes=list(classes))

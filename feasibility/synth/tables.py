@@ -101,18 +101,17 @@ def _finalise(name: str, df: pl.DataFrame, c: Cohort) -> pl.DataFrame:
     if name != "patients":
         event = df[EVENT_DATE[name]].to_numpy()
         inside = (event >= c.birth[p]) & (event <= c.end_fu[p])
-        df = df.filter(pl.Series(inside))
-        p = p[inside]
+        if not inside.all():
+            df = df.filter(pl.Series(inside))
+            p = p[inside]
     shift = c.shift[p].astype(np.int64)
     for col in DATE_COLUMNS[name]:
         raw = df[col].to_numpy().astype(np.int64)
-        shifted = pl.Series(col, raw + shift, dtype=pl.Int64)
-        cols[col] = (
-            pl.select(pl.when(pl.Series(raw == NO_DATE)).then(None).otherwise(shifted))
-            .to_series()
-            .cast(pl.Int32)
-            .cast(pl.Date)
-        )
+        missing = raw == NO_DATE
+        days = pl.Series(col, (raw + shift).astype(np.int32))
+        if missing.any():
+            days = days.set(pl.Series(missing), None)
+        cols[col] = days.cast(pl.Date)
     df = df.with_columns(**cols)
     if name not in _SORTED_BY_CONSTRUCTION:
         df = df.sort(["p", EVENT_DATE[name]], maintain_order=True)
