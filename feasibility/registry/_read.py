@@ -222,7 +222,8 @@ def read_typed(src: SourceTable, vocabulary_columns: Iterable[str] = ()) -> pl.D
     exprs = [expr.cast(pl.Categorical) if c in wanted else expr for c, expr, _ in columns]
     query = src.frame.with_row_index(ROW, offset=1).select(ROW, *exprs, *flags.values())
     try:
-        df = query.collect()
+        # streaming: decodes the file in pieces, so the peak is about the typed frame itself
+        df = query.collect(engine="streaming")
     except RegistryError:
         raise
     except Exception as exc:
