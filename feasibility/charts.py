@@ -503,6 +503,8 @@ def threshold_chart(
     title: str = "",
     unit: str = "",
     axis_title: str | None = None,
+    subtitle: str | None = None,
+    exclusion: bool = False,
     suppress_threshold: int | None = None,
     suppress: bool = True,
     width: int = 420,
@@ -512,7 +514,9 @@ def threshold_chart(
     ``values`` is either ``ScreenResult.deciding_values(criterion)`` (patient_id, value,
     unit, threshold, op; threshold/op taken from it when not given) or a histogram from
     :func:`feasibility.report.tables.value_histogram` (bin_start, bin_end, count, side,
-    ``count_suppressed``). Bars are coloured by the side of the threshold.
+    ``count_suppressed``). Bars are coloured by the side of the threshold. For an
+    ``exclusion`` criterion ``value op threshold`` is the excluding condition (QTc > 470
+    fails), so the sides swap.
     """
     if threshold is None and "threshold" in values.columns and values.height:
         threshold = float(values["threshold"].drop_nulls()[0])
@@ -526,7 +530,12 @@ def threshold_chart(
         values
         if "bin_start" in values.columns
         else tables.value_histogram(
-            values, threshold, op, suppress_threshold=suppress_threshold, enabled=suppress
+            values,
+            threshold,
+            op,
+            exclusion=exclusion,
+            suppress_threshold=suppress_threshold,
+            enabled=suppress,
         )
     )
     rows = []
@@ -555,8 +564,15 @@ def threshold_chart(
         elif fail_bins[0]["bin_start"] >= pass_bins[-1]["bin_end"]:
             cut = fail_bins[0]["bin_start"]
     data = alt.Data(values=rows)
+    integer_bins = bool(rows) and all(
+        r["bin_end"] - r["bin_start"] == 1 and (r["bin_start"] + 0.5).is_integer() for r in rows
+    )
+    axis = alt.Axis(values=[r["mid"] for r in rows], format="d") if integer_bins else alt.Axis()
     x = alt.X(
-        "bin_start:Q", title=f"{axis_title or title or 'Value'}" + (f" ({unit})" if unit else "")
+        "bin_start:Q",
+        title=f"{axis_title or title or 'Value'}" + (f" ({unit})" if unit else ""),
+        scale=alt.Scale(zero=False, nice=False),
+        axis=axis,
     )
     bars = (
         alt.Chart(data)
@@ -590,14 +606,23 @@ def threshold_chart(
         .encode(x="cut:Q")
     )
     rule_text = (
-        alt.Chart(alt.Data(values=[{"cut": cut, "text": f"pass: {op} {threshold:g}"}]))
+        alt.Chart(
+            alt.Data(
+                values=[
+                    {"cut": cut, "text": f"{'fail' if exclusion else 'pass'}: {op} {threshold:g}"}
+                ]
+            )
+        )
         .mark_text(align="left", dx=4, dy=-4, baseline="top", fontSize=10, color="#222")
         .encode(x="cut:Q", y=alt.value(0), text="text:N")
     )
     return alt.layer(bars, hidden, rule, rule_text).properties(
         width=width,
         height=180,
-        title=alt.Title(title or "Deciding values", subtitle="× marks a bin whose count is hidden"),
+        title=alt.Title(
+            _trim(title or "Deciding values", 62),
+            subtitle=(f"{subtitle} · " if subtitle else "") + "× marks a bin whose count is hidden",
+        ),
     )
 
 

@@ -223,3 +223,19 @@ def test_quality_chart_by_kahn_category() -> None:
         ("plausibility", "warn", 1),
     }
     assert "plausibility" in svg
+
+
+def test_threshold_chart_exclusion_swaps_sides() -> None:
+    # QTc > 470 ms excludes: values above the cut fail, 470 itself passes
+    dv = pl.DataFrame({"value": [440.0] * 30 + [470.0] * 15 + [500.0] * 20})
+    spec, svg = render(
+        charts.threshold_chart(dv, threshold=470, op=">", exclusion=True, title="QTc")
+    )
+    bins = [v for v in layer_values(spec) if "bin_start" in v]
+    for b in bins:
+        assert (b["side"] == "Fails") == (b["bin_start"] >= 470), b
+    assert "fail: &gt; 470" in svg
+    at = [b for b in bins if b["bin_start"] < 470 <= b["bin_end"]]
+    assert at[0]["side"] == "Passes" and at[0]["count"] == 15 + (
+        30 if at[0]["bin_start"] < 440 else 0
+    )

@@ -196,27 +196,39 @@ def build_report(
             dv = result.deciding_values(crit.id)
         except (ValueError, KeyError, AttributeError):
             continue
-        measures = (
-            dv["measure"].unique(maintain_order=True).to_list()
-            if "measure" in dv.columns
-            else [None]
-        )
-        for m in measures:
-            part = dv if m is None else dv.filter(pl.col("measure") == m)
-            thr = part["threshold"].drop_nulls()
-            ops = part["op"].drop_nulls()
-            if thr.len() == 0 or ops.len() == 0 or part["value"].drop_nulls().len() == 0:
+        exclusion = getattr(crit, "kind", "inclusion") == "exclusion"
+        if "measure" not in dv.columns:
+            dv = dv.with_columns(pl.lit(crit.id).alias("measure"))
+        # one histogram per thresholded part (a criterion may test one measure twice)
+        parts = dv.select("measure", "threshold", "op").unique(maintain_order=True)
+        for m, thr, op in parts.iter_rows():
+            if thr is None or op not in ("<", "<=", ">", ">="):
+                continue  # equality parts (grade == 2) have no cut to draw
+            part = dv.filter(
+                (pl.col("measure") == m) & (pl.col("threshold") == thr) & (pl.col("op") == op)
+            )
+            if part["value"].drop_nulls().len() == 0:
                 continue
-            unit = str(part["unit"].drop_nulls()[0]) if part["unit"].drop_nulls().len() else ""
+            units = part["unit"].drop_nulls()
             h = tables.value_histogram(
                 part,
-                float(thr[0]),
-                str(ops[0]),
+                float(thr),
+                str(op),
+                exclusion=exclusion,
                 suppress_threshold=pol.threshold,
                 enabled=pol.enabled,
             )
             hists.append(
-                (crit.id, crit.label, str(m or crit.id), h, float(thr[0]), str(ops[0]), unit)
+                (
+                    crit.id,
+                    crit.label,
+                    str(m),
+                    h,
+                    float(thr),
+                    str(op),
+                    str(units[0]) if units.len() else "",
+                    exclusion,
+                )
             )
 
     # ---------------------------------------------------------------- CSV outputs
@@ -236,7 +248,7 @@ def build_report(
                         pl.lit(op).alias("op"),
                         pl.lit(unit).alias("unit"),
                     ).select("criterion", "measure", "threshold", "op", "unit", *h.columns)
-                    for cid, _, measure, h, thr, op, unit in hists
+                    for cid, _, measure, h, thr, op, unit, _ in hists
                 ]
             ),
             out / "thresholds.csv",
@@ -553,7 +565,7 @@ def _cohort_section(cohort, comparison, funnel) -> str:
     )
     body = (
         note
-        + '<div class="chart-grid">'
+        + '<div class="chart-stack">'
         + H.chart_slot("cohort", charts.configured(charts.cohort_chart(cohort)))
         + H.chart_slot("drift", charts.configured(charts.drift_chart(cohort)))
         + "</div>"
@@ -573,11 +585,17 @@ def _cohort_section(cohort, comparison, funnel) -> str:
 
 def _threshold_section(hists) -> str:
     slots = []
-    for i, (cid, label, measure, h, thr, op, unit) in enumerate(hists):
-        title = label if measure in (cid, None) else f"{label}: {measure}"
+    for i, (cid, label, measure, h, thr, op, unit, exclusion) in enumerate(hists):
         axis = measure.replace("_", " ").capitalize()
         chart = charts.threshold_chart(
-            h, threshold=thr, op=op, title=title, unit=unit, axis_title=axis
+            h,
+            threshold=thr,
+            op=op,
+            title=label,
+            subtitle=None if measure == cid else f"measure: {measure}",
+            unit=unit,
+            axis_title=axis,
+            exclusion=exclusion,
         )
         slots.append(H.chart_slot(f"threshold-{i}", charts.configured(chart)))
     return _section(

@@ -253,6 +253,7 @@ def value_histogram(
     threshold: float,
     op: str,
     *,
+    exclusion: bool = False,
     suppress_threshold: int | None = None,
     enabled: bool = True,
     max_bins: int = 24,
@@ -263,8 +264,9 @@ def value_histogram(
     starting at the threshold) and right-closed for ``<=``/``>``. Values outside the
     2nd-98th percentile range are gathered into the first and last bins (``open_low``
     / ``open_high`` flag them) so one implausible value does not flatten the chart.
-    Counts are suppressed per side (pass bins partition the passing patients, fail bins
-    the failing ones). Returns bin_start, bin_end, count, side, open_low, open_high.
+    ``value op threshold`` is the criterion's proposition: it means pass for an inclusion
+    and fail for an ``exclusion`` (QTc > 470 ms excludes). Counts are suppressed per side
+    (pass bins partition the passing patients, fail bins the failing ones). Returns bin_start, bin_end, count, side, open_low, open_high.
     """
     vals = (
         values.select(pl.col("value").cast(pl.Float64))
@@ -331,7 +333,7 @@ def value_histogram(
         (pl.col("k") == k_hi - 1).alias("open_high"),
     )
     mids = [(s + e) / 2 for s, e in zip(df["bin_start"], df["bin_end"], strict=True)]
-    sides = ["pass" if _passes(m, op, threshold) else "fail" for m in mids]
+    sides = ["pass" if _passes(m, op, threshold) != exclusion else "fail" for m in mids]
     df = df.with_columns(pl.Series("side", sides, dtype=pl.String)).select(
         pl.col(c).cast(t) for c, t in schema.items()
     )
