@@ -278,3 +278,34 @@ def test_mapping_through_distinct_values_when_the_process_has_many_categories(
     again = load_registry(root)
     for name, frame in expected.items():
         assert again.tables[name].collect().equals(frame), name
+
+
+def test_parquet_integer_ids_and_categorical_text(tmp_path: Path) -> None:
+    """Ids stored as integers become strings; categorical text columns read like strings."""
+    patients = pl.DataFrame(
+        {
+            "patient_id": [1, 2],
+            "sex": pl.Series(["F", "x"], dtype=pl.Categorical),
+            "birth_date": [dt.date(1960, 1, 1), dt.date(1961, 1, 1)],
+        }
+    )
+    measurements = pl.DataFrame(
+        {
+            "patient_id": [1],
+            "test": pl.Series(["Hemoglobin"], dtype=pl.Categorical),
+            "value": [120.0],
+            "unit": pl.Series(["g/L"], dtype=pl.Categorical),
+            "measured_on": [dt.date(2024, 1, 1)],
+        }
+    )
+    reg = load_registry(
+        write_registry(
+            tmp_path / "r", {"patients": patients, "measurements": measurements}, "parquet"
+        )
+    )
+    pts = reg.tables["patients"].collect()
+    assert pts["patient_id"].to_list() == ["1", "2"]
+    assert pts["sex"].to_list() == ["F", None]
+    m = reg.tables["measurements"].collect()
+    assert m["patient_id"].to_list() == ["1"] and m["value"].to_list() == pytest.approx([12.0])
+    assert reg.set_aside["problem"].to_list() == ["sex_outside_vocabulary"]
