@@ -146,34 +146,30 @@ class TablePrep:
         cols |= {c for c in self.date_cols if any(n.startswith(c + "_days_") for n in needed)}
         if table == "patients":
             cols |= {"birth_date", "death_date"} & set(schema)
-        if self.join_patients:
-            cols.add("patient_id")
         if "patient_id" in schema:
-            cols.add("patient_id")  # examples name patients
-        low = {"sex", "test", "unit", "item", "route", "category"} | (
-            {"value"} if table == "assessments" else set()
-        )
-        select = [
-            pl.col(c).cast(pl.Categorical) if c in low and schema[c] == pl.String else pl.col(c)
-            for c in sorted(cols)
-        ]
-        self.frame = raw.select(pl.col(ROW).cast(pl.Int64), *select).collect()
-        self.height = self.frame.height
+            cols.add("patient_id")  # examples name patients; joins need it
+        self.raw = raw
+        self.columns = sorted(cols)
+        self.height = raw.select(pl.len()).collect().item()
         self.dups = duplicate_rows(raw, contract) if "duplicate_of_row" in needed else None
         self.patients = patients
-        self.padded = bool(
-            self.join_patients
-            and self.frame.select(
-                (pl.col("patient_id").str.starts_with(" ") | pl.col("patient_id").str.ends_with(" ")).any()
-            ).item()
+        # distinct values of every vocabulary column, in one pass over the table
+        sources = sorted(set(keys.values()))
+        distinct = (
+            raw.select(pl.col(c).cast(pl.String).unique().implode() for c in sources).collect()
+            if sources
+            else None
         )
+        self.distinct = {
+            c: [v for v in distinct.get_column(c)[0].to_list() if v is not None] for c in sources
+        }
         self.key_dtypes: dict[str, pl.DataType] = {}
         self.key_exprs = {k: self._key_expr(k, src) for k, src in keys.items()}
 
     def _key_expr(self, key: str, source: str) -> pl.Expr:
         """Map each distinct raw value once (trim/case as the loader), blank -> null."""
         fn = KEYS[key][1]
-        values = self.frame.get_column(source).unique().drop_nulls().cast(pl.String).to_list()
+        values = self.distinct[source]
         mapping = {v: (fn(v) or None) for v in values}
         if key in STRING_KEYS:
             dtype: pl.DataType = pl.String()
@@ -191,10 +187,16 @@ class TablePrep:
     def chunk(self, offset: int, length: int) -> pl.DataFrame:
         """Rows ``offset .. offset + length`` with ``_row`` and every needed column."""
         needed = self.needed
-        lf = self.frame.slice(offset, length).lazy()
-        lf = lf.with_columns(self.key_exprs.values())
+        frame = (
+            self.raw.slice(offset, length)
+            .select(pl.col(ROW).cast(pl.Int64), *self.columns)
+            .collect()
+        )
+        lf = frame.lazy().with_columns(self.key_exprs.values())
         if self.join_patients:
-            pid = pl.col("patient_id").str.strip_chars() if self.padded else pl.col("patient_id")
+            pid = pl.col("patient_id")
+            padded = frame.select((pid.str.starts_with(" ") | pid.str.ends_with(" ")).any()).item()
+            pid = pid.str.strip_chars() if padded else pid
             lf = lf.with_columns(pid.alias("__pid")).join(
                 self.patients.lazy(), on="__pid", how="left", maintain_order="left"
             )
