@@ -277,17 +277,21 @@ def impact_chart(
     impact: pl.DataFrame,
     *,
     total: int | None = None,
+    funnel: pl.DataFrame | None = None,
     threshold: int | None = None,
     suppress: bool = True,
     width: int = 480,
 ) -> alt.LayerChart:
     """Per criterion: patients failing it alone, failing only it, and unknown on it.
 
-    A raw ``impact`` frame needs the registry ``total`` for suppression.
+    A raw ``impact`` frame needs the registry ``total`` for suppression, and the
+    ``funnel`` (raw or suppressed) so it cannot reveal a count the funnel hides.
     """
     df = impact
     if not tables.is_suppressed(df):
         df = disclosure.suppress_impact(df, total, threshold, enabled=suppress)
+        if suppress and funnel is not None:
+            df = disclosure.reconcile_impact(df, _funnel_frame(funnel, threshold, suppress))
     rows = []
     order = []
     for r in df.iter_rows(named=True):

@@ -231,6 +231,46 @@ def suppress_impact(
     return out.with_columns(_pct(pl.col(c), pct_total).alias(f"{c}_pct") for c in cells)
 
 
+def reconcile_impact(impact: pl.DataFrame, funnel: pl.DataFrame) -> pl.DataFrame:
+    """Hide impact cells that would reveal a count the (suppressed) funnel hides.
+
+    Two identities tie the tables: for the criterion at funnel step 1, its ``pass``
+    count *is* ``remaining`` at step 1 and registry minus ``fail_standalone`` *is*
+    ``remaining_with_unknown`` at step 1; for the last step's criterion,
+    ``fail_unique`` equals the step's ``excluded`` whenever nobody is unknown on it.
+    So: a hidden step-1 ``remaining`` hides that criterion's ``pass`` (and ``unknown``
+    when fail and unknown are both shown, since pass = N - fail - unknown); a hidden
+    step-1 ``remaining_with_unknown`` hides its ``fail_standalone`` (and ``pass`` when
+    unknown and pass would give it back); a hidden last ``excluded`` hides the last
+    criterion's ``fail_unique``. Hiding more never makes another count derivable.
+    """
+    if funnel.height < 2 or "remaining_suppressed" not in funnel.columns:
+        return impact
+    f = funnel.sort("step")
+    first, last = f.row(1, named=True), f.row(-1, named=True)
+    cols = [c for c in (*IMPACT_COUNTS, IMPACT_PASS) if c in impact.columns]
+    rows = impact.to_dicts()
+    for row in rows:
+        hide: set[str] = set()
+        if row["criterion"] == first["criterion"]:
+            if first["remaining_suppressed"]:
+                hide.add(IMPACT_PASS)
+                if row["fail_standalone"] is not None and row["unknown"] is not None:
+                    hide.add("unknown")
+            if first["remaining_with_unknown_suppressed"]:
+                hide.add("fail_standalone")
+                if row["unknown"] is not None and row.get(IMPACT_PASS) is not None:
+                    hide.add(IMPACT_PASS)
+        if row["criterion"] == last["criterion"] and last["excluded_suppressed"]:
+            hide.add("fail_unique")
+        for c in hide & set(cols):
+            row[c] = None
+            row[_flag(c)] = True
+            if f"{c}_pct" in row:
+                row[f"{c}_pct"] = None
+    return pl.DataFrame(rows, schema=impact.schema)
+
+
 # --------------------------------------------------------------------------- partitions / chains
 
 

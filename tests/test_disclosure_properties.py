@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from itertools import combinations
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -245,3 +246,74 @@ def test_histogram_sides_and_suppression() -> None:
     )
     row = hist2.filter((pl.col("bin_start") < 470) & (pl.col("bin_end") >= 470))
     assert row["side"].to_list() == ["pass"] and row["count"].to_list() == [20]
+
+
+@st.composite
+def status_matrices(draw) -> tuple[np.ndarray, int]:
+    """Random patient x criterion statuses: 0 pass, 1 fail, 2 unknown."""
+    t = draw(st.integers(1, 12))
+    n = draw(st.integers(0, 150))
+    k = draw(st.integers(1, 5))
+    p_fail = draw(st.sampled_from([0.0, 0.02, 0.1, 0.4]))
+    p_unk = draw(st.sampled_from([0.0, 0.03, 0.2]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    m = rng.choice([0, 1, 2], size=(n, k), p=[1 - p_fail - p_unk, p_fail, p_unk])
+    return m, t
+
+
+def _funnel_and_impact(m: np.ndarray) -> tuple[pl.DataFrame, pl.DataFrame]:
+    n, k = m.shape
+    rem, rwu = [n], [n]
+    for i in range(1, k + 1):
+        rem.append(int((m[:, :i] == 0).all(axis=1).sum()))
+        rwu.append(int((m[:, :i] != 1).all(axis=1).sum()))
+    funnel = pl.DataFrame(
+        {
+            "step": list(range(k + 1)),
+            "criterion": ["registry"] + [f"c{i}" for i in range(k)],
+            "label": ["Registry"] + [f"C{i}" for i in range(k)],
+            "remaining": rem,
+            "remaining_with_unknown": rwu,
+            "excluded": [0] + [rem[i - 1] - rem[i] for i in range(1, k + 1)],
+        }
+    )
+    rows = []
+    for c in range(k):
+        fail = m[:, c] == 1
+        others_pass = np.delete(m, c, axis=1) == 0
+        rows.append(
+            {
+                "criterion": f"c{c}",
+                "label": f"C{c}",
+                "fail_standalone": int(fail.sum()),
+                "fail_unique": int((fail & others_pass.all(axis=1)).sum()),
+                "unknown": int((m[:, c] == 2).sum()),
+                "pass": int((m[:, c] == 0).sum()),
+            }
+        )
+    return funnel, pl.DataFrame(rows)
+
+
+@settings(max_examples=300, deadline=None)
+@given(status_matrices())
+def test_impact_never_reveals_a_hidden_funnel_count(case: tuple[np.ndarray, int]) -> None:
+    m, t = case
+    n = m.shape[0]
+    funnel, impact = _funnel_and_impact(m)
+    f = disclosure.suppress_funnel(funnel, t)
+    imp = disclosure.reconcile_impact(disclosure.suppress_impact(impact, n, t), f)
+    first = imp.row(0, named=True)
+    # step 1: remaining == pass, remaining_with_unknown == N - fail (exact identities)
+    if f["remaining"][1] is None:
+        assert first["pass"] is None
+        assert first["fail_standalone"] is None or first["unknown"] is None
+    if f["remaining_with_unknown"][1] is None:
+        assert first["fail_standalone"] is None
+        assert first["unknown"] is None or first["pass"] is None
+    if f["excluded"][-1] is None:
+        assert imp["fail_unique"][-1] is None
+    # and the impact table still shows no small or small-derivable count
+    for row in imp.iter_rows(named=True):
+        for c in ("fail_standalone", "fail_unique", "unknown", "pass"):
+            assert not small(row[c], t)

@@ -179,8 +179,14 @@ def build_report(
     total = int(raw_funnel["remaining"][0])
     total_shown = not funnel["remaining_suppressed"][0]
     impact = disclosure.suppress_impact(
-        result.impact(), total, pol.threshold, enabled=pol.enabled, total_shown=total_shown
+        result.impact(),
+        total,
+        pol.threshold,
+        enabled=pol.enabled,
+        total_shown=total_shown,
     )
+    if pol.enabled:
+        impact = disclosure.reconcile_impact(impact, funnel)
     steps = raw_funnel["criterion"].to_list()
     labels = raw_funnel["label"].to_list()
     cohort = None
