@@ -508,7 +508,7 @@ def threshold_chart(
     unit: str = "",
     axis_title: str | None = None,
     subtitle: str | None = None,
-    exclusion: bool = False,
+    exclusion: bool | None = None,
     suppress_threshold: int | None = None,
     suppress: bool = True,
     width: int = 420,
@@ -520,16 +520,24 @@ def threshold_chart(
     :func:`feasibility.report.tables.value_histogram` (bin_start, bin_end, count, side,
     ``count_suppressed``). Bars are coloured by the side of the threshold. For an
     ``exclusion`` criterion ``value op threshold`` is the excluding condition (QTc > 470
-    fails), so the sides swap.
+    fails), so the sides swap; left as None it is inferred from the ``status`` column of
+    deciding values (patients meeting the condition fail -> exclusion).
     """
-    if threshold is None and "threshold" in values.columns and values.height:
-        threshold = float(values["threshold"].drop_nulls()[0])
-    if op is None and "op" in values.columns and values.height:
-        op = str(values["op"].drop_nulls()[0])
+    if "bin_start" not in values.columns and {"threshold", "op"} <= set(values.columns):
+        # deciding_values may hold several thresholded parts: draw the first (or the one given)
+        parts = values.select("threshold", "op").unique(maintain_order=True).drop_nulls()
+        if parts.height:
+            thr0, op0 = parts.row(0)
+            threshold = float(thr0) if threshold is None else threshold
+            op = str(op0) if op is None else op
+            values = values.filter((pl.col("threshold") == threshold) & (pl.col("op") == op))
+        if exclusion is None:
+            exclusion = _infer_exclusion(values, threshold, op)
     if not unit and "unit" in values.columns and values.height:
         unit = str(values["unit"].drop_nulls()[0] or "")
     if threshold is None or op is None:
         raise ValueError("threshold_chart needs a threshold and an operator")
+    exclusion = bool(exclusion)
     hist = (
         values
         if "bin_start" in values.columns
@@ -628,6 +636,25 @@ def threshold_chart(
             subtitle=(f"{subtitle} · " if subtitle else "") + "× marks a bin whose count is hidden",
         ),
     )
+
+
+def _infer_exclusion(values: pl.DataFrame, threshold: float, op: str) -> bool:
+    """True when patients whose value meets ``value op threshold`` mostly fail."""
+    if "status" not in values.columns or values.height == 0:
+        return False
+    v = pl.col("value")
+    cond = {
+        ">=": v >= threshold,
+        ">": v > threshold,
+        "<=": v <= threshold,
+        "<": v < threshold,
+        "==": v == threshold,
+        "!=": v != threshold,
+    }[op]
+    meets = values.filter(v.is_not_null()).with_columns(cond.alias("_meets"))
+    decided = meets.filter(pl.col("status").is_in(["pass", "fail"]))
+    agree = decided.filter(pl.col("_meets") == (pl.col("status") == "pass")).height
+    return agree * 2 < decided.height
 
 
 # --------------------------------------------------------------------------- data quality

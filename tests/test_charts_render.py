@@ -239,3 +239,21 @@ def test_threshold_chart_exclusion_swaps_sides() -> None:
     assert at[0]["side"] == "Passes" and at[0]["count"] == 15 + (
         30 if at[0]["bin_start"] < 440 else 0
     )
+
+
+def test_threshold_chart_infers_exclusion_from_status() -> None:
+    # deciding values as ScreenResult gives them: QTc > 470 is the excluding condition
+    dv = pl.DataFrame(
+        {
+            "patient_id": [f"p{i}" for i in range(60)],
+            "measure": "qtc",
+            "value": [440.0] * 40 + [490.0] * 20,
+            "unit": "ms",
+            "threshold": 470.0,
+            "op": ">",
+            "status": ["pass"] * 40 + ["fail"] * 20,
+        }
+    )
+    spec, _ = render(charts.threshold_chart(dv, title="QTc"))
+    bins = {v["mid"]: v["side"] for v in layer_values(spec) if "mid" in v}
+    assert all(side == ("Fails" if mid > 470 else "Passes") for mid, side in bins.items())

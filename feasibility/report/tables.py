@@ -150,6 +150,25 @@ def cohort_by_step(
     )
 
 
+def cohort_from_result(
+    result: object, registry_or_patients: object, order: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """:func:`cohort_by_step` for a screen result and its registry (or patients frame),
+    in the funnel's step order: the notebook shortcut for the cohort charts."""
+    patients = registry_or_patients
+    if hasattr(patients, "tables"):
+        patients = patients.tables["patients"]  # type: ignore[attr-defined]
+    if isinstance(patients, pl.LazyFrame):
+        patients = patients.collect()
+    funnel = result.funnel(order)  # type: ignore[attr-defined]
+    return cohort_by_step(
+        result.patient_status,  # type: ignore[attr-defined]
+        patients,  # type: ignore[arg-type]
+        funnel["criterion"].to_list(),
+        funnel["label"].to_list(),
+    )
+
+
 def suppress_cohort(
     cohort: pl.DataFrame,
     funnel_suppressed: pl.DataFrame | None,
