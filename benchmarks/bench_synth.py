@@ -11,6 +11,7 @@ under 8 GiB peak resident memory. The default output, ``benchmarks/_data/registr
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--defects", choices=("none", "realistic", "heavy"), default="realistic")
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     manifest = generate_registry(
         args.patients, args.seed, args.out, format=args.format, defects=args.defects,
@@ -44,11 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     wall = time.perf_counter() - started
     own, children = _peak_mib()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
 
     total = 0
     print(f"bench_synth: {args.patients:,} patients, seed {args.seed}, {args.format}, "
           f"defects={args.defects} -> {args.out}")  # fmt: skip
-    print(f"wall time      {wall:8.1f} s")
+    print(f"wall time      {wall:8.1f} s   (1-min load average {load_before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores)")  # fmt: skip
+    print(f"CPU time       {cpu:8.1f} s   (user + system; {cpu / wall:.2f} cores busy on average)")
     print(f"peak RSS       {own:8.0f} MiB (self)   {children:.0f} MiB (children)   "
           f"{max(own, children) / 1024:.2f} GiB max")  # fmt: skip
     for table, info in manifest["tables"].items():
