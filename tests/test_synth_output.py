@@ -95,6 +95,18 @@ def test_cli_help_and_run(tmp_path):
     assert _digests(out) == _digests(tmp_path / "api")
 
 
+def test_output_path_that_is_a_file_is_a_clear_error(tmp_path):
+    target = tmp_path / "afile"
+    target.write_text("x")
+    run = subprocess.run(
+        [sys.executable, "-m", "feasibility.cli", "synth", "--patients", "5", "--seed", "1",
+         "--out", str(target)], capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert "not a directory" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
 def test_cli_rejects_bad_arguments(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "feasibility.cli", "synth", "--patients", "0", "--seed", "1",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from feasibility.synth.defects import DEFECT_CLASSES, rates_for
 from feasibility.synth.defects import LEVELS as DEFECT_LEVELS
-from feasibility.synth.generate import DEFECTS_FILE, MANIFEST_FILE, generate_registry
+from feasibility.synth.generate import DEFECTS_FILE, MANIFEST_FILE, SynthError, generate_registry
 from feasibility.synth.targets import TARGETS
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "DEFECT_LEVELS",
     "DEFECTS_FILE",
     "MANIFEST_FILE",
+    "SynthError",
     "TARGETS",
     "generate_registry",
     "rates_for",

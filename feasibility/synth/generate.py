@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from feasibility import __version__
+from feasibility.errors import FeasibilityError
 from feasibility.plausibility import AGE_RANGE, PLAUSIBLE_RANGES
 from feasibility.schema import TABLES, TESTS
 from feasibility.synth.dates import CUTOFF, SHIFT_RANGE
@@ -31,6 +32,11 @@ from feasibility.synth.defects import (
 )
 from feasibility.synth.tables import build_chunk
 from feasibility.synth.writer import FORMATS, TableWriter
+
+
+class SynthError(FeasibilityError, ValueError):
+    """Bad arguments to the generator (size, format, defect level, output directory)."""
+
 
 CHUNK_SIZE = 50_000
 ID_WIDTH = 8
@@ -122,17 +128,25 @@ def generate_registry(
     ``heavy``. Table files of the other format in ``out_dir`` are removed so the
     directory holds exactly one registry.
 
+    Raises :class:`SynthError` (a ``FeasibilityError`` and ``ValueError``) for bad
+    arguments or an output path that is not a usable directory.
+
     ``workers``: threads that draw chunks ahead while this one writes (default: one when
     there are more than two chunks, else none). The output does not depend on it.
     """
     if n_patients < 1:
-        raise ValueError(f"n_patients must be at least 1, not {n_patients}")
+        raise SynthError(f"n_patients must be at least 1, not {n_patients}")
     if format not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+        raise SynthError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     if defects not in LEVELS:
-        raise ValueError(f"defects must be one of {', '.join(LEVELS)}, not {defects!r}")
+        raise SynthError(f"defects must be one of {', '.join(LEVELS)}, not {defects!r}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise SynthError(f"output {out} exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SynthError(f"cannot create output directory {out}: {exc.strerror}") from exc
     for table in TABLES:
         for fmt in FORMATS:
             (out / f"{table}.{fmt}").unlink(missing_ok=True)
