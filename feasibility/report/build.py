@@ -313,7 +313,13 @@ def build_report(
             "For each criterion on its own: how many patients fail it (whatever the other "
             "criteria say), how many fail only this criterion and pass all others (the patients "
             "a protocol amendment of this criterion alone could win back), and how many are "
-            "unknown on it because the data needed is missing.",
+            "unknown on it because the data needed is missing."
+            + (
+                " In event mode a patient without a qualifying index event has no index date, "
+                "so is unknown on every other criterion."
+                if "index_event" in steps
+                else ""
+            ),
             H.chart_slot("impact", charts.configured(charts.impact_chart(impact)))
             + H.table(
                 impact.to_dicts(),
