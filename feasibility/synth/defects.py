@@ -40,6 +40,7 @@ import polars as pl
 from feasibility.plausibility import PLAUSIBLE_RANGES
 from feasibility.schema import EVENT_DATE, INTERVALS, TESTS
 from feasibility.synth.dates import NO_DATE
+from feasibility.synth.units import decimals
 
 DEFECT_CLASSES: tuple[str, ...] = (
     "unit_outside_vocabulary",
@@ -140,15 +141,12 @@ class Planted:
 class _Planter:
     """Plants in-place defects into one table of one chunk, one class at a time."""
 
-    def __init__(self, rng, table, df, birth, death, n_total):
+    def __init__(self, rng: np.random.Generator, df: pl.DataFrame, n_total: int) -> None:
         self.rng = rng
-        self.table = table
         self.clean = df
         self.cols = {c: df[c].clone() for c in df.columns}
         self.n = df.height
         self.taken = np.zeros(self.n, dtype=bool)
-        self.birth = birth
-        self.death = death
         self.n_total = n_total
         self.rec_rows: list[np.ndarray] = []
         self.rec_cols: list[np.ndarray] = []
@@ -209,21 +207,18 @@ def _implausible(rng: np.random.Generator, test: np.ndarray, unit: np.ndarray) -
             else -rng.uniform(1.0, 50.0, k) * max(high / 1000.0, 1.0)
         )
         canonical = np.where(high_side[m], above, below)
-        factors = TESTS[name].factors
-        f = np.array([factors[u] for u in unit[m]]) if k < 64 else _factor_vec(factors, unit[m])
-        value = np.round(canonical / f, 4)
-        # Rounding must not bring a value back inside the range.
+        units = unit[m]
+        f = np.empty(k)
+        value = np.empty(k)
+        # Expressed in the row's unit, rounded as the site would report it (whole at most).
+        for u, factor in TESTS[name].factors.items():
+            rows = units == u
+            f[rows] = factor
+            value[rows] = np.round(canonical[rows] / factor, max(decimals(name, u), 0))
         conv = value * f
         inside = (conv >= low) & (conv <= high)
         value[inside] = (high * 10.0) / f[inside]
         out[m] = value
-    return out
-
-
-def _factor_vec(factors: dict[str, float], units: np.ndarray) -> np.ndarray:
-    out = np.empty(len(units))
-    for u, f in factors.items():
-        out[units == u] = f
     return out
 
 
@@ -242,7 +237,7 @@ def plant_table(
     Returns the frame with a ``pid`` column (global patient number; orphans get numbers
     above ``n_total``) in place of ``p``, and the records with 0-based rows of that frame.
     """
-    pl_ = _Planter(rng, table, df, birth, death, n_total)
+    pl_ = _Planter(rng, df, n_total)
     rate = {cls: per.get(table, 0.0) for cls, per in rates.items()}
     p = df["p"].to_numpy()
 
