@@ -48,6 +48,13 @@ from feasibility.schema import NON_SYSTEMIC_ROUTES, TESTS
 
 PID, IDX = "patient_id", "index_date"
 KEYS = [PID, IDX]
+#: Join key of the per-(patient, index) features: one column, so joins stay cheap. With a
+#: fixed index it is patient_id; in event mode an integer id of the (patient, index) pair.
+PAIR = "_pair"
+
+
+def _key(fixed: dt.date | None) -> str:
+    return PID if fixed is not None else PAIR
 
 
 @dataclass
@@ -227,7 +234,7 @@ class Compiler:
                 lower.is_null() | (pl.col(date) >= pl.col(IDX) - pl.duration(days=lower))
             )
         # latest record per (patient, index, test); same-day ties -> the highest value
-        latest = rows.group_by([*KEYS, key]).agg(
+        latest = rows.group_by([_key(fixed), key]).agg(
             pl.col("value").sort_by([date, "value"]).last(),
             pl.col(date).max(),
         )
@@ -238,7 +245,7 @@ class Compiler:
             hit = pl.col(key) == n
             aggs.append(pl.when(hit).then(pl.col("value")).max().alias(f"{prefix}:{n}:value"))
             aggs.append(pl.when(hit).then(pl.col(date)).max().alias(f"{prefix}:{n}:date"))
-        return latest.group_by(KEYS).agg(aggs)
+        return latest.group_by(_key(fixed)).agg(aggs)
 
     def _event_features(
         self, table: str, lf: pl.LazyFrame, idx: pl.LazyFrame, fixed: dt.date | None
@@ -265,7 +272,8 @@ class Compiler:
             for k, r in leaves_:
                 cand = pl.col(f"{k}:m")
                 cond = cand & _in_window(pl.col("diagnosed_on"), r.window)
-                specs.append((k, cand, cond, pl.col("diagnosed_on"), code, None))
+                specs.append((k, cand, cond, pl.col("diagnosed_on"), None))
+            detail = code
         elif table == "medications":
             names: set[str] = set()
             for _, r in leaves_:
@@ -302,13 +310,13 @@ class Compiler:
                         pl.col("end_date").is_null()
                         | (pl.col("end_date") >= pl.col(IDX) - pl.duration(days=r.overlap_days))
                     )
-                detail = (
-                    pl.col("_drug").replace(r.druglist.spellings)
-                    + pl.lit(" (route ")
-                    + pl.col("route").fill_null("null")
-                    + pl.lit(")")
-                )
-                specs.append((k, cand, cand & overlap, pl.col("start_date"), detail, None))
+                specs.append((k, cand, cand & overlap, pl.col("start_date"), None))
+            detail = (
+                pl.col("_drug")
+                + pl.lit(" (route ")
+                + pl.col("route").fill_null("null")
+                + pl.lit(")")
+            )
         elif table == "procedures":
             cats = list({r.category for _, r in leaves_})
             rows = lf.select(PID, "category", "performed_on").filter(pl.col("category").is_in(cats))
@@ -320,7 +328,8 @@ class Compiler:
             for k, r in leaves_:
                 cand = pl.col("category") == r.category
                 cond = cand & _in_window(pl.col("performed_on"), r.window)
-                specs.append((k, cand, cond, pl.col("performed_on"), pl.col("category"), None))
+                specs.append((k, cand, cond, pl.col("performed_on"), None))
+            detail = pl.col("category").cast(pl.String)
         elif table == "lesions":
             rows = lf.select(PID, "imaged_on", "site", "longest_diameter_cm", "bone_contiguous")
             rows = _with_index(rows, idx, fixed)
@@ -331,14 +340,12 @@ class Compiler:
                 cond = cand & (pl.col("longest_diameter_cm") >= r.min_diameter_cm)
                 if r.bone_contiguous is not None:
                     cond = cond & (pl.col("bone_contiguous") == r.bone_contiguous)
-                detail = (
-                    pl.col("site").fill_null("?")
-                    + pl.lit(", bone_contiguous ")
-                    + pl.col("bone_contiguous").cast(pl.String).fill_null("null")
-                )
-                specs.append(
-                    (k, cand, cond, pl.col("imaged_on"), detail, pl.col("longest_diameter_cm"))
-                )
+                specs.append((k, cand, cond, pl.col("imaged_on"), pl.col("longest_diameter_cm")))
+            detail = (
+                pl.col("site").fill_null("?")
+                + pl.lit(", bone_contiguous ")
+                + pl.col("bone_contiguous").cast(pl.String).fill_null("null")
+            )
         elif table == "therapies":
             rows = lf.select(
                 PID, "line_number", "regimen", "start_date", "end_date", "investigational"
@@ -364,16 +371,16 @@ class Compiler:
                     )
                 if r.investigational:
                     cond = cond & pl.col("investigational")
-                detail = (
-                    pl.lit("line ")
-                    + pl.col("line_number").cast(pl.String).fill_null("?")
-                    + pl.lit(" ")
-                    + pl.col("regimen").fill_null("?")
-                )
-                specs.append((k, cand, cond, pl.col("start_date"), detail, None))
+                specs.append((k, cand, cond, pl.col("start_date"), None))
+            detail = (
+                pl.lit("line ")
+                + pl.col("line_number").cast(pl.String).fill_null("?")
+                + pl.lit(" ")
+                + pl.col("regimen").fill_null("?")
+            )
         else:  # pragma: no cover
             raise ValueError(table)
-        return _exist_features(rows, specs)
+        return _exist_features(rows, specs, _key(fixed), detail)
 
     def build(
         self, frames: dict[str, pl.LazyFrame], idx: pl.LazyFrame, fixed: dt.date | None
@@ -381,6 +388,8 @@ class Compiler:
         """The full evaluation query: one row per (patient_id, index_date) in ``idx``."""
         if not self._registered:
             self._register()
+        if fixed is None:
+            idx = idx.with_row_index(PAIR)
         patients = (
             frames["patients"]
             .select(PID, "sex", "birth_date", "death_date")
@@ -391,7 +400,7 @@ class Compiler:
             if self.latest_needs[table] and table in self.present:
                 base = base.join(
                     self._latest_features(table, frames[table], idx, fixed),
-                    on=KEYS,
+                    on=_key(fixed),
                     how="left",
                     maintain_order="left",
                 )
@@ -399,7 +408,7 @@ class Compiler:
             if lv and table in self.present:
                 base = base.join(
                     self._event_features(table, frames[table], idx, fixed),
-                    on=KEYS,
+                    on=_key(fixed),
                     how="left",
                     maintain_order="left",
                 )
@@ -411,7 +420,8 @@ class Compiler:
         for infos in self.out.leaves.values():
             for info in infos:
                 evid += self._leaf_evidence(info)
-        return base.with_columns(evid).with_columns(exprs)
+        out = base.with_columns(evid).with_columns(exprs)
+        return out.drop(PAIR) if fixed is None else out
 
     # ------------------------------------------------------------------ expressions
     def criterion_expr(self, crit: Criterion) -> tuple[pl.Expr, pl.Expr]:
@@ -562,8 +572,10 @@ def _cols(k: str, truth, found, value, date, detail) -> list[pl.Expr]:
     ]
 
 
-def _exist_features(rows: pl.LazyFrame, specs: list[tuple]) -> pl.LazyFrame:
-    """Per (patient, index): for each existence leaf ``(k, cand, cond, date, detail, value)``
+def _exist_features(
+    rows: pl.LazyFrame, specs: list[tuple], key: str, detail: pl.Expr
+) -> pl.LazyFrame:
+    """Per (patient, index): for each existence leaf ``(k, cand, cond, date, value)``
     the Kleene ANY of ``cond`` over the rows (``k:truth``), whether any candidate row
     exists (``k:found``) and the date, detail and value of the latest qualifying row.
 
@@ -572,8 +584,8 @@ def _exist_features(rows: pl.LazyFrame, specs: list[tuple]) -> pl.LazyFrame:
     path; the latest qualifying row is the one with the largest row number, whose detail
     is gathered afterwards.
     """
-    cols: list[pl.Expr] = []
-    for k, cand, cond, date, detail, value in specs:
+    cols: list[pl.Expr] = [detail.cast(pl.String).alias("_detail")]
+    for k, cand, cond, date, value in specs:
         hit = cond.fill_null(False)
         cols += [
             hit.alias(f"{k}:t"),
@@ -581,20 +593,19 @@ def _exist_features(rows: pl.LazyFrame, specs: list[tuple]) -> pl.LazyFrame:
             cand.fill_null(False).alias(f"{k}:found"),
             pl.when(hit).then(date).alias(f"{k}:date"),
             pl.when(hit).then(pl.col("_r")).alias(f"{k}:ri"),
-            pl.when(hit).then(detail.cast(pl.String)).alias(f"{k}:dx"),
         ]
         if value is not None:
             # the value shown is the largest among candidate rows (e.g. the biggest lesion in
             # the window), so a failing patient still shows what was measured
             cols.append(pl.when(cand.fill_null(False)).then(value).alias(f"{k}:value"))
-    df = rows.with_row_index("_r").with_columns(cols).collect()
+    df = rows.with_row_index("_r").with_columns(cols).collect(engine="in-memory")
     aggs: list[pl.Expr] = []
     for k, *_rest in specs:
         names = [f"{k}:t", f"{k}:n", f"{k}:found", f"{k}:date", f"{k}:ri"]
         if _rest[-1] is not None:
             names.append(f"{k}:value")
         aggs += [pl.col(n).max() for n in names]
-    feat = df.lazy().group_by(KEYS).agg(aggs).collect()
+    feat = df.lazy().group_by(key).agg(aggs).collect(engine="in-memory")
     out = []
     for k, *_rest in specs:
         out += [
@@ -604,7 +615,7 @@ def _exist_features(rows: pl.LazyFrame, specs: list[tuple]) -> pl.LazyFrame:
             .then(NULL_BOOL)
             .otherwise(pl.lit(False))
             .alias(f"{k}:truth"),
-            df[f"{k}:dx"].gather(feat[f"{k}:ri"]).alias(f"{k}:detail"),
+            df["_detail"].gather(feat[f"{k}:ri"]).alias(f"{k}:detail"),
         ]
     drop = [c for k, *_r in specs for c in (f"{k}:t", f"{k}:n", f"{k}:ri")]
     return feat.with_columns(out).drop(drop).lazy()
