@@ -123,6 +123,10 @@ EMBED_SCRIPT = """
     })(slot.getAttribute('data-chart'));
   });
   Promise.all(pending).then(function () { status.done = true; save(); });
+  // printing: open the folded lists so the paper copy is complete
+  window.addEventListener('beforeprint', function () {
+    document.querySelectorAll('details').forEach(function (d) { d.open = true; });
+  });
   save();
 })();
 """
@@ -138,7 +142,7 @@ def table(
     ``text``/``num``/``pct``/``src``/``rule``/``html``; a None in a num/pct column means
     suppressed (as does ``hidden(row, key)`` returning true) and prints as "hidden"."""
     head = "".join(
-        f'<th class="{"num" if kind in ("num", "pct") else ""}">{esc(title)}</th>'
+        f'<th class="num">{esc(title)}</th>' if kind in ("num", "pct") else f"<th>{esc(title)}</th>"
         for _, title, kind in columns
     )
     body = []
