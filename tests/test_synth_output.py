@@ -160,3 +160,29 @@ def test_sample_sizes_and_readme():
         for column in columns:
             assert f"`{column}`" in readme, (table, column)
     assert "feasibility synth --patients 5000 --seed 42" in readme
+
+
+def test_sample_gives_a_screening_funnel_from_thousands_to_tens():
+    """The committed sample is useful for screening: few but some eligible, some unknown."""
+    import datetime as dt
+
+    from feasibility.engine import IndexEvents, screen
+    from feasibility.protocol import load_protocol
+
+    reg = load_registry(SAMPLE)
+    protocol = load_protocol("pomalidomide-ixazomib-dex")
+    fixed = screen(reg, protocol, index_date=dt.date(2024, 6, 30)).funnel()
+    events = screen(
+        reg,
+        protocol,
+        index_date=IndexEvents(table="therapies", where="line_number >= 2",
+                               start=dt.date(2022, 1, 1), end=dt.date(2024, 12, 31)),
+    ).funnel()  # fmt: skip
+    for funnel, low in ((fixed, 5), (events, 10)):
+        rows = dict(zip(funnel["criterion"], funnel["remaining"], strict=True))
+        assert rows["registry"] == 5000
+        assert rows["previously_treated"] > 1000
+        last = funnel["remaining"][-1]
+        assert low <= last <= 100, funnel
+        # Missing labs leave some patients unknown rather than failed.
+        assert funnel["remaining_with_unknown"][-1] > last
