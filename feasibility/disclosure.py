@@ -11,9 +11,12 @@ method is **cell suppression** (primary plus complementary), not rounding:
   total, then the final eligible and could-be-eligible counts, then the steps in order),
   and a count is shown only if it differs from *every* funnel count already shown
   (either series) by 0 or by more than ``threshold``. So no subtraction of two shown
-  counts, adjacent or not, within or between the series, gives 1..threshold. ``excluded`` is shown only
-  when both ``remaining`` counts it is the difference of are shown (it is then 0 or
-  above the threshold by construction).
+  counts, adjacent or not, within or between the series, gives 1..threshold (this is
+  stricter than needed: only nested pairs are true set differences). ``excluded`` is
+  shown only when both ``remaining`` counts it is the difference of are shown (it is
+  then 0 or above the threshold by construction).
+* **Chains across steps** (the cohort's groups followed along the funnel) follow the
+  same pairwise rule, keeping the registry and the eligible ends first.
 * **Complementary suppression in partitions**: where cells add up to a shown total
   (the levels of sex at a funnel step, the fail/pass bins of a histogram), the hidden
   cells of the partition must add up to 0 or more than ``threshold``; otherwise the
@@ -25,7 +28,13 @@ method is **cell suppression** (primary plus complementary), not rounding:
   combination of the kept cells and the registry total N (F, U, K, P, F-U, N-F, N-K,
   N-U, ...: checked exactly by a rank test over the four disjoint groups) is 0 or
   above the threshold.
+* **Across tables**: :func:`reconcile_impact` hides impact cells that equal (or give
+  back) a funnel count the funnel hides.
 * **Percentages** are shown only when every count they are computed from is shown.
+
+Not covered: derivations combining three or more tables (for example data-quality row
+counts of invalid ``sex`` values against the cohort's unknown-sex group), and counts that
+are not of patients or rows (numbers of checks, expected enrolment estimates).
 
 Suppressed cells are ``null`` in the frames returned here, with a boolean
 ``<column>_suppressed`` flag beside each controlled column; the report prints them as
