@@ -785,7 +785,8 @@ def _method_section(pol) -> str:
         "when both counts it is the difference of are shown. In tables whose cells add up to a "
         f"shown total (the groups of a characteristic, the bars of a histogram) further cells are "
         f"hidden until the hidden cells together exceed {t}. Criterion impact counts are hidden "
-        "when any count that can be computed from them and the registry size would be small. "
+        "when any count that can be computed from them and the registry size would be small, "
+        "or when they would give back a count the funnel hides. "
         "Percentages of a hidden count are hidden. The method is cell suppression (primary and "
         "complementary), not rounding: every number shown is exact.</p>"
         '<p>Hidden values appear as <span class="hidden-cell">hidden</span> here, and as empty '
