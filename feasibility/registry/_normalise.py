@@ -112,20 +112,21 @@ class Context:
             for code, text, value in zip(codes.to_list(), texts, mapped, strict=True)
             if value is None and text.strip()
         ]
-        outside_lookup = pl.repeat(False, size, dtype=pl.Boolean, eager=True)
-        if unmatched:
-            outside_lookup = outside_lookup.scatter(unmatched, True)
         code = pl.col(column).to_physical()
         df = df.with_columns(
-            pl.lit(lookup).gather(code).alias(column),
-            pl.col(column).alias(raw_name(column)),
-            pl.lit(outside_lookup).gather(code).fill_null(False).alias("__outside"),
+            pl.lit(lookup).gather(code).alias(column), pl.col(column).alias(raw_name(column))
         )
-        self.outside_masks[column] = df.get_column("__outside")
-        return df.drop("__outside")
+        missed = df.get_column(column).null_count() - df.get_column(raw_name(column)).null_count()
+        if unmatched and missed:  # else nothing is outside: skip a pass over the rows
+            outside = pl.repeat(False, size, dtype=pl.Boolean, eager=True).scatter(unmatched, True)
+            mask = df.select(pl.lit(outside).gather(pl.col(raw_name(column)).to_physical()))
+            self.outside_masks[column] = mask.to_series().fill_null(False)
+        return df
 
     def outside(self, df: pl.DataFrame, column: str) -> pl.Series:
         """Mask of rows whose ``column`` was written but matches nothing in the vocabulary."""
+        if column not in self.outside_masks:
+            return pl.repeat(False, df.height, dtype=pl.Boolean, eager=True)
         return self.outside_masks[column]
 
     def written(self, df: pl.DataFrame, column: str, index: pl.Series) -> pl.Series:
