@@ -175,7 +175,7 @@ def assessments(rng: np.random.Generator, c: Cohort, ln: Lines, v: Visits) -> pl
     add(rows, "neuropathy_grade", strings(grades, g))
     pain_patient = rng.random(c.n) < 0.4
     with_pain = rows[(g >= 2) & (rng.random(len(rows)) < 0.9)]
-    add(with_pain, "neuropathy_pain", _yes_no(rng, c, pain_patient[v.p[with_pain]], v.p[with_pain]))  # fmt: skip
+    add(with_pain, "neuropathy_pain", _yes_no(c, pain_patient[v.p[with_pain]], v.p[with_pain]))  # fmt: skip
 
     rows = np.nonzero(rng.random(n_v) < np.array([0.35, 0.70, 0.60, 0.70])[kind])[0]
     add(rows, "diarrhea_grade", strings(grades, pick(rng, (0.86, 0.10, 0.03, 0.01), len(rows))))  # fmt: skip
@@ -188,10 +188,10 @@ def assessments(rng: np.random.Generator, c: Cohort, ln: Lines, v: Visits) -> pl
     asked = woman & (rng.random(n_v) < np.where(kind == KIND_SCREENING, 0.9, 0.1))
     asked &= (age < 55) | (rng.random(n_v) < 0.3)
     rows = np.nonzero(asked)[0]
-    add(rows, "childbearing_potential", _yes_no(rng, c, cbp[rows], v.p[rows]))
+    add(rows, "childbearing_potential", _yes_no(c, cbp[rows], v.p[rows]))
     nursing_patient = rng.random(c.n) < 0.01
     rows = np.nonzero(woman & cbp & (kind == KIND_SCREENING) & (rng.random(n_v) < 0.8))[0]
-    add(rows, "breastfeeding", _yes_no(rng, c, nursing_patient[v.p[rows]], v.p[rows]))
+    add(rows, "breastfeeding", _yes_no(c, nursing_patient[v.p[rows]], v.p[rows]))
 
     # Pregnancy test 0-6 days before each line start for women of childbearing potential.
     lp = ln.p
@@ -228,5 +228,5 @@ def _capitalise_at_site(values: pl.Series, site: np.ndarray) -> pl.Series:
     return pl.select(pl.when(mask).then(values.str.to_titlecase()).otherwise(values)).to_series()
 
 
-def _yes_no(rng: np.random.Generator, c: Cohort, yes: np.ndarray, p: np.ndarray) -> pl.Series:
+def _yes_no(c: Cohort, yes: np.ndarray, p: np.ndarray) -> pl.Series:
     return _capitalise_at_site(strings(("no", "yes"), yes.astype(np.int32)), c.site[p])
