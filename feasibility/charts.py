@@ -530,7 +530,9 @@ def threshold_chart(
             thr0, op0 = parts.row(0)
             threshold = float(thr0) if threshold is None else threshold
             op = str(op0) if op is None else op
-            values = values.filter((pl.col("threshold") == threshold) & (pl.col("op") == op))
+            chosen = parts.filter((pl.col("threshold") == threshold) & (pl.col("op") == op))
+            thr_f, op_f = chosen.row(0) if chosen.height else (thr0, op0)
+            values = values.filter((pl.col("threshold") == thr_f) & (pl.col("op") == op_f))
         if exclusion is None:
             exclusion = _infer_exclusion(values, threshold, op)
     if not unit and "unit" in values.columns and values.height:
