@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import resource
 import sys
 import time
 from pathlib import Path
 
 DEFAULT_DATA = Path(__file__).resolve().parent / "_data" / "registry_1m"
+
+
+def _cpu() -> float:
+    """CPU seconds of this process (all threads): less sensitive than wall time to other
+    work on a shared machine."""
+    return time.process_time()
 
 
 def _peak_gib() -> float:
@@ -57,23 +64,31 @@ def main(argv: list[str] | None = None) -> int:
     from feasibility.protocol import load_protocol
     from feasibility.registry import load_registry
 
-    t0 = time.perf_counter()
+    print(f"load average   {os.getloadavg()[0]:.1f} (2 cores; > 2 means other work competes)")
+    t0, c0 = time.perf_counter(), _cpu()
     registry = load_registry(args.data)
-    t_load = time.perf_counter()
+    t_load, c_load = time.perf_counter(), _cpu()
+    peak_load = _peak_gib()
     result = screen(registry, load_protocol(args.protocol), args.index_date)
-    t_screen = time.perf_counter()
+    t_screen, c_screen = time.perf_counter(), _cpu()
     funnel = result.funnel()
     status = result.patient_status
     impact = result.impact()
-    t_funnel = time.perf_counter()
+    t_funnel, c_funnel = time.perf_counter(), _cpu()
     print(f"registry       {args.data}")
     print(
         f"patients       {status.height:,}   eligible {funnel['remaining'][-1]:,}   with unknowns {funnel['remaining_with_unknown'][-1]:,}"
     )
-    print(f"load           {t_load - t0:6.2f} s")
-    print(f"screen         {t_screen - t_load:6.2f} s")
-    print(f"funnel+status  {t_funnel - t_screen:6.2f} s  ({impact.height} impact rows)")
-    print(f"total          {t_funnel - t0:6.2f} s   peak RSS {_peak_gib():.2f} GiB")
+    print(
+        f"load           {t_load - t0:6.2f} s wall  {c_load - c0:6.2f} s CPU   peak RSS {peak_load:.2f} GiB"
+    )
+    print(f"screen         {t_screen - t_load:6.2f} s wall  {c_screen - c_load:6.2f} s CPU")
+    print(
+        f"funnel+status  {t_funnel - t_screen:6.2f} s wall  {c_funnel - c_screen:6.2f} s CPU  ({impact.height} impact rows)"
+    )
+    print(
+        f"total          {t_funnel - t0:6.2f} s wall  {c_funnel - c0:6.2f} s CPU   peak RSS {_peak_gib():.2f} GiB"
+    )
     t1 = time.perf_counter()
     relaxed = result.relax("hemoglobin", threshold=7.5)
     relaxed.funnel()
@@ -96,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             f"event mode     {time.perf_counter() - t3:6.2f} s  pairs {er._pairs.height:,}  "
             f"with index {f['remaining'][1]:,}  eligible {f['remaining'][-1]:,}"
         )
-    print(f"peak RSS       {_peak_gib():.2f} GiB")
+    print(f"peak RSS       {_peak_gib():.2f} GiB   load average {os.getloadavg()[0]:.1f}")
     return 0
 
 
