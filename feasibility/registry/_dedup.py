@@ -26,6 +26,7 @@ def first_occurrence(df: pl.DataFrame, columns: list[str]) -> pl.Series:
     hashes = df.select(combined).to_series()
     ordered = hashes.sort(multithreaded=False)  # as fast on two cores, half the CPU
     repeated = ordered.filter(ordered == ordered.shift(1)).unique()
+    del ordered  # one 8-byte-per-row array less while the mask is built
     keep = pl.repeat(True, df.height, dtype=pl.Boolean, eager=True)
     if repeated.is_empty():
         return keep
