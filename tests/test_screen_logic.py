@@ -199,3 +199,108 @@ def test_funnel_invariants(facts, rnd):
         assert row["fail_standalone"] == (col == "fail").sum()
         assert row["unknown"] == (col == "unknown").sum()
         assert row["fail_unique"] <= row["fail_standalone"]
+
+
+# ---------------------------------------------------------------- event mode invariants
+
+event_facts = st.fixed_dictionaries(
+    {
+        "lines": st.lists(st.integers(min_value=0, max_value=400), min_size=0, max_size=4),
+        "hb_days": st.lists(st.integers(min_value=0, max_value=420), min_size=0, max_size=3),
+        "hb": st.sampled_from([7.0, 9.0]),
+        "lesion": st.booleans(),
+    }
+)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(event_facts, min_size=1, max_size=8))
+def test_event_mode_picks_first_passing_else_best_index(facts):
+    from feasibility.engine import IndexEvents
+    from feasibility.engine.logic import STATUS_RANK
+
+    t: dict[str, list[dict]] = {
+        k: []
+        for k in ("patients", "diagnoses", "therapies", "lesions", "measurements", "assessments")
+    }
+    for i, f in enumerate(facts):
+        pid = f"p{i}"
+        t["patients"].append(patient(pid, "M", dt.date(1955, 3, 1)))
+        t["diagnoses"].append({"patient_id": pid, "code": "C90.0", "diagnosed_on": d(2000)})
+        t["therapies"].append(
+            {
+                "patient_id": pid,
+                "line_number": 1,
+                "regimen": "VRd",
+                "start_date": d(1500),
+                "end_date": d(1400),
+                "investigational": False,
+            }
+        )
+        for n, days in enumerate(f["lines"]):
+            t["therapies"].append(
+                {
+                    "patient_id": pid,
+                    "line_number": n + 2,
+                    "regimen": "x",
+                    "start_date": d(days),
+                    "end_date": None,
+                    "investigational": False,
+                }
+            )
+        for days in f["hb_days"]:
+            t["measurements"].append(
+                {
+                    "patient_id": pid,
+                    "test": "hemoglobin",
+                    "value": f["hb"],
+                    "unit": "g/dL",
+                    "measured_on": d(days),
+                }
+            )
+        if f["lesion"]:
+            t["lesions"].append(
+                {
+                    "patient_id": pid,
+                    "imaged_on": d(5),
+                    "site": "x",
+                    "longest_diameter_cm": 3.0,
+                    "bone_contiguous": False,
+                }
+            )
+    # only the steps this test varies decide eligibility
+    proto = cached_protocol("pomalidomide-ixazomib-dex")
+    events = IndexEvents("therapies", where="line_number >= 2", start=d(400), end=INDEX)
+    res = screen(make_registry(**t), proto, events)
+    res = res.without(
+        *[
+            s
+            for s in res.steps
+            if s
+            not in (
+                "index_event",
+                "myeloma_diagnosis",
+                "previously_treated",
+                "measurable_disease",
+                "hemoglobin",
+            )
+        ]
+    )
+    pairs = res._pairs.with_columns(
+        to_status(k_and(*[pl.col(s) for s in res.steps if s != "index_event"])).alias("e")
+    )
+    status = res.patient_status
+    assert status.height == len(facts) and status["patient_id"].n_unique() == len(facts)
+    for row in status.iter_rows(named=True):
+        mine = pairs.filter(pl.col("patient_id") == row["patient_id"])
+        if mine.height == 0:
+            assert (
+                row["index_date"] is None
+                and row["index_event"] == "fail"
+                and row["eligible"] == "fail"
+            )
+            continue
+        best = min(STATUS_RANK[e] for e in mine["e"])
+        first = mine.filter(pl.col("e").replace_strict(STATUS_RANK) == best)["index_date"].min()
+        assert STATUS_RANK[row["eligible"]] == best
+        assert row["index_date"] == first
