@@ -92,17 +92,20 @@ def duplicate_rows(raw: pl.LazyFrame, columns: list[str]) -> pl.DataFrame:
 
     Rows are hashed first; only rows whose hash repeats are compared exactly.
     """
-    hashed = raw.select(ROW, pl.struct(columns).hash().alias("__h")).collect()
-    repeated = hashed.filter(pl.col("__h").is_duplicated()).select(ROW)
+    hashed = raw.select(ROW, pl.struct(columns).hash().alias("__h")).collect(engine="streaming")
+    # repeated hashes by sorting (a hash table over every row would cost GBs)
+    ordered = hashed.get_column("__h").sort()
+    twice = ordered.filter(ordered == ordered.shift(1)).unique()
+    del ordered
+    repeated = hashed.filter(pl.col("__h").is_in(twice.implode())).get_column(ROW)
     del hashed
     empty = pl.DataFrame(schema={ROW: pl.Int64, "duplicate_of_row": pl.Int64})
     if repeated.is_empty():
         return empty
     cand = (
-        raw.select(ROW, *columns)
-        .join(repeated.lazy(), on=ROW, how="semi")
-        .collect()
-        .with_columns(pl.col(ROW).cast(pl.Int64))
+        raw.filter(pl.col(ROW).is_in(repeated.implode()))
+        .select(pl.col(ROW).cast(pl.Int64), *columns)
+        .collect(engine="streaming")
     )
     return (
         cand.with_columns(pl.col(ROW).min().over(columns).alias("duplicate_of_row"))
@@ -150,13 +153,15 @@ class TablePrep:
             cols.add("patient_id")  # examples name patients; joins need it
         self.raw = raw
         self.columns = sorted(cols)
-        self.height = raw.select(pl.len()).collect().item()
+        self.height = raw.select(pl.len()).collect(engine="streaming").item()
         self.dups = duplicate_rows(raw, contract) if "duplicate_of_row" in needed else None
         self.patients = patients
         # distinct values of every vocabulary column, in one pass over the table
         sources = sorted(set(keys.values()))
         distinct = (
-            raw.select(pl.col(c).cast(pl.String).unique().implode() for c in sources).collect()
+            raw.select(pl.col(c).cast(pl.String).unique().implode() for c in sources).collect(
+                engine="streaming"
+            )
             if sources
             else None
         )
@@ -190,7 +195,7 @@ class TablePrep:
         frame = (
             self.raw.slice(offset, length)
             .select(pl.col(ROW).cast(pl.Int64), *self.columns)
-            .collect()
+            .collect(engine="streaming")
         )
         lf = frame.lazy().with_columns(self.key_exprs.values())
         if self.join_patients:
