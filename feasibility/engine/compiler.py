@@ -1,13 +1,9 @@
 """Compile a protocol's rules into one polars lazy query over all (patient, index) pairs.
 
-Each registry table is read once. Measurements and assessments are reduced, in one
-group-by each, to the latest record per (patient, index, test|item) inside the widest
-window any criterion needs; a narrower window then only checks that record's date
-(all windows end at the index, so the most recent record in a narrow window is the
-overall most recent one if it lies inside it). Event tables (diagnoses, medications,
-procedures, lesions, therapies) are reduced in one group-by per table computing every
-leaf that reads them. The features are left-joined onto the (patient, index) base and
-each criterion becomes a nullable-Boolean expression (true = pass).
+The compiler walks the protocol once to register what each rule leaf needs from which
+table; :mod:`feasibility.engine.features` reduces each table in one pass to per-(patient,
+index) features; the features are left-joined onto the (patient, index) base and each
+criterion becomes a nullable-Boolean expression (true = pass) over them.
 
 Column naming in the evaluated frame: ``<criterion id>`` (status), and per leaf ``k``
 (``L0``, ``L1``, ...): ``__k`` truth, ``__k_found``, ``__k_value`` (Float64, canonical
@@ -21,6 +17,15 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from feasibility.engine.features import (
+    IDX,
+    PAIR,
+    PID,
+    event_features,
+    in_window,
+    latest_features,
+    pair_key,
+)
 from feasibility.engine.logic import NULL_BOOL, k_and, k_not, k_or, k_when
 from feasibility.protocol import (
     Age,
@@ -44,17 +49,6 @@ from feasibility.protocol import (
     When,
     Window,
 )
-from feasibility.schema import NON_SYSTEMIC_ROUTES, TESTS
-
-PID, IDX = "patient_id", "index_date"
-KEYS = [PID, IDX]
-#: Join key of the per-(patient, index) features: one column, so joins stay cheap. With a
-#: fixed index it is patient_id; in event mode an integer id of the (patient, index) pair.
-PAIR = "_pair"
-
-
-def _key(fixed: dt.date | None) -> str:
-    return PID if fixed is not None else PAIR
 
 
 @dataclass
@@ -90,14 +84,6 @@ def _cmp(expr: pl.Expr, op: str, value: float) -> pl.Expr:
     }[op]
 
 
-def _in_window(date: pl.Expr, window: Window) -> pl.Expr:
-    """index - days <= date <= index (null date -> null)."""
-    upper = date <= pl.col(IDX)
-    if window.days is None:
-        return upper
-    return upper & (date >= pl.col(IDX) - pl.duration(days=window.days))
-
-
 def age_expr() -> pl.Expr:
     """Whole years from birth_date to index_date; the birthday itself counts."""
     b, i = pl.col("birth_date"), pl.col(IDX)
@@ -105,12 +91,6 @@ def age_expr() -> pl.Expr:
         b.dt.month().cast(pl.Int32) * 100 + b.dt.day().cast(pl.Int32)
     )
     return i.dt.year().cast(pl.Int32) - b.dt.year().cast(pl.Int32) - before_birthday.cast(pl.Int32)
-
-
-def _with_index(lf: pl.LazyFrame, idx: pl.LazyFrame, fixed: dt.date | None) -> pl.LazyFrame:
-    if fixed is not None:
-        return lf.with_columns(pl.lit(fixed, dtype=pl.Date).alias(IDX))
-    return lf.join(idx, on=PID, how="inner")
 
 
 class Compiler:
@@ -194,194 +174,6 @@ class Compiler:
                 out[t] = None
         return out
 
-    def _latest_features(
-        self, table: str, lf: pl.LazyFrame, idx: pl.LazyFrame, fixed: dt.date | None
-    ) -> pl.LazyFrame:
-        needs = self.latest_needs[table]
-        key = "test" if table == "measurements" else "item"
-        date = "measured_on" if table == "measurements" else "assessed_on"
-        rows = lf.select(PID, key, "value", date)
-        if fixed is not None:
-            # one literal predicate per test: a single cheap pass over the largest table
-            keep = [
-                (pl.col(key) == n)
-                & (pl.col(date) <= fixed)
-                & (pl.lit(True) if w is None else pl.col(date) >= fixed - dt.timedelta(days=w))
-                for n, w in needs.items()
-            ]
-            rows = rows.filter(k_or(*keep))
-        else:
-            # event mode: keep only rows that can fall in some patient's window before the join
-            lo, hi = (
-                idx.select(pl.col(IDX).min().alias("lo"), pl.col(IDX).max().alias("hi"))
-                .collect()
-                .row(0)
-            )
-            rows = rows.filter(pl.col(key).is_in(list(needs)))
-            if hi is not None:
-                rows = rows.filter(pl.col(date) <= hi)
-                if all(w is not None for w in needs.values()):
-                    rows = rows.filter(pl.col(date) >= lo - dt.timedelta(days=max(needs.values())))
-        rows = _with_index(rows, idx, fixed).filter(pl.col(date) <= pl.col(IDX))
-        bounded = {n: d for n, d in needs.items() if d is not None}
-        if bounded:
-            lower = pl.lit(None, dtype=pl.Int64)
-            expr = pl.when(pl.col(key) == next(iter(bounded))).then(bounded[next(iter(bounded))])
-            for n, d in list(bounded.items())[1:]:
-                expr = expr.when(pl.col(key) == n).then(d)
-            lower = expr.otherwise(pl.lit(None, dtype=pl.Int64))
-            rows = rows.filter(
-                lower.is_null() | (pl.col(date) >= pl.col(IDX) - pl.duration(days=lower))
-            )
-        # latest record per (patient, index, test); same-day ties -> the highest value
-        latest = rows.group_by([_key(fixed), key]).agg(
-            pl.col("value").sort_by([date, "value"]).last(),
-            pl.col(date).max(),
-        )
-        prefix = "m" if table == "measurements" else "a"
-        aggs = []
-        for n in needs:
-            # one row per (patient, index, test) here, so max of the masked column is that row
-            hit = pl.col(key) == n
-            aggs.append(pl.when(hit).then(pl.col("value")).max().alias(f"{prefix}:{n}:value"))
-            aggs.append(pl.when(hit).then(pl.col(date)).max().alias(f"{prefix}:{n}:date"))
-        return latest.group_by(_key(fixed)).agg(aggs)
-
-    def _event_features(
-        self, table: str, lf: pl.LazyFrame, idx: pl.LazyFrame, fixed: dt.date | None
-    ) -> pl.LazyFrame:
-        leaves_ = self.table_leaves[table]
-        specs: list[tuple] = []
-        if table == "diagnoses":
-            code = pl.col("code")
-            # match each distinct code once (a registry has few thousand), then join back
-            codes = lf.select(code.unique()).collect()
-            match = codes.with_columns(
-                [_code_match(code, r.codelist).fill_null(False).alias(f"{k}:m") for k, r in leaves_]
-            ).filter(k_or(*[pl.col(f"{k}:m") for k, _ in leaves_]))
-            rows = (
-                lf.select(PID, "code", "diagnosed_on")
-                .filter(pl.col("code").is_in(match["code"].implode()))
-                .join(match.lazy(), on="code", how="inner")
-            )
-            rows = _with_index(rows, idx, fixed)
-            rows = rows.filter(
-                pl.col("diagnosed_on").is_null() | (pl.col("diagnosed_on") <= pl.col(IDX))
-            )
-            rows = rows.sort("diagnosed_on", nulls_last=False)
-            for k, r in leaves_:
-                cand = pl.col(f"{k}:m")
-                cond = cand & _in_window(pl.col("diagnosed_on"), r.window)
-                specs.append((k, cand, cond, pl.col("diagnosed_on"), None))
-            detail = code
-        elif table == "medications":
-            names: set[str] = set()
-            for _, r in leaves_:
-                names |= set(r.druglist.spellings)
-            schema = lf.collect_schema()
-            systemic = (
-                pl.col("systemic")
-                if "systemic" in schema
-                else pl.col("route").is_null()
-                | ~pl.col("route")
-                .str.strip_chars()
-                .str.to_lowercase()
-                .is_in(list(NON_SYSTEMIC_ROUTES))
-            )
-            drug_norm = pl.col("drug").str.strip_chars().str.to_lowercase()
-            rows = lf.select(
-                PID, "drug", "route", "start_date", "end_date", systemic.alias("_systemic")
-            )
-            rows = rows.with_columns(drug_norm.alias("_drug")).filter(
-                pl.col("_drug").is_in(list(names))
-            )
-            rows = _with_index(rows, idx, fixed)
-            rows = rows.filter(
-                pl.col("start_date").is_null() | (pl.col("start_date") <= pl.col(IDX))
-            )
-            rows = rows.sort("start_date", nulls_last=False)
-            for k, r in leaves_:
-                cand = pl.col("_drug").is_in(list(r.druglist.spellings))
-                if r.systemic_only:
-                    cand = cand & pl.col("_systemic")
-                overlap = pl.col("start_date") <= pl.col(IDX)
-                if r.overlap_days is not None:
-                    overlap = overlap & (
-                        pl.col("end_date").is_null()
-                        | (pl.col("end_date") >= pl.col(IDX) - pl.duration(days=r.overlap_days))
-                    )
-                specs.append((k, cand, cand & overlap, pl.col("start_date"), None))
-            detail = (
-                pl.col("_drug")
-                + pl.lit(" (route ")
-                + pl.col("route").fill_null("null")
-                + pl.lit(")")
-            )
-        elif table == "procedures":
-            cats = list({r.category for _, r in leaves_})
-            rows = lf.select(PID, "category", "performed_on").filter(pl.col("category").is_in(cats))
-            rows = _with_index(rows, idx, fixed)
-            rows = rows.filter(
-                pl.col("performed_on").is_null() | (pl.col("performed_on") <= pl.col(IDX))
-            )
-            rows = rows.sort("performed_on", nulls_last=False)
-            for k, r in leaves_:
-                cand = pl.col("category") == r.category
-                cond = cand & _in_window(pl.col("performed_on"), r.window)
-                specs.append((k, cand, cond, pl.col("performed_on"), None))
-            detail = pl.col("category").cast(pl.String)
-        elif table == "lesions":
-            rows = lf.select(PID, "imaged_on", "site", "longest_diameter_cm", "bone_contiguous")
-            rows = _with_index(rows, idx, fixed)
-            rows = rows.filter(pl.col("imaged_on").is_null() | (pl.col("imaged_on") <= pl.col(IDX)))
-            rows = rows.sort("imaged_on", "longest_diameter_cm", nulls_last=False)
-            for k, r in leaves_:
-                cand = _in_window(pl.col("imaged_on"), r.window).fill_null(False)
-                cond = cand & (pl.col("longest_diameter_cm") >= r.min_diameter_cm)
-                if r.bone_contiguous is not None:
-                    cond = cond & (pl.col("bone_contiguous") == r.bone_contiguous)
-                specs.append((k, cand, cond, pl.col("imaged_on"), pl.col("longest_diameter_cm")))
-            detail = (
-                pl.col("site").fill_null("?")
-                + pl.lit(", bone_contiguous ")
-                + pl.col("bone_contiguous").cast(pl.String).fill_null("null")
-            )
-        elif table == "therapies":
-            rows = lf.select(
-                PID, "line_number", "regimen", "start_date", "end_date", "investigational"
-            )
-            rows = _with_index(rows, idx, fixed)
-            rows = rows.filter(
-                pl.col("start_date").is_null() | (pl.col("start_date") <= pl.col(IDX))
-            )
-            rows = rows.sort("start_date", nulls_last=False)
-            for k, r in leaves_:
-                cand = pl.lit(True)
-                if r.min_line is not None:
-                    cand = cand & (pl.col("line_number") >= r.min_line)
-                cand = cand.fill_null(False)
-                cond = cand
-                if r.started_before_index:
-                    cond = cond & (pl.col("start_date") < pl.col(IDX))
-                if r.ongoing:
-                    cond = (
-                        cond
-                        & (pl.col("start_date") <= pl.col(IDX))
-                        & (pl.col("end_date").is_null() | (pl.col("end_date") >= pl.col(IDX)))
-                    )
-                if r.investigational:
-                    cond = cond & pl.col("investigational")
-                specs.append((k, cand, cond, pl.col("start_date"), None))
-            detail = (
-                pl.lit("line ")
-                + pl.col("line_number").cast(pl.String).fill_null("?")
-                + pl.lit(" ")
-                + pl.col("regimen").fill_null("?")
-            )
-        else:  # pragma: no cover
-            raise ValueError(table)
-        return _exist_features(rows, specs, _key(fixed), detail)
-
     def build(
         self, frames: dict[str, pl.LazyFrame], idx: pl.LazyFrame, fixed: dt.date | None
     ) -> pl.LazyFrame:
@@ -399,16 +191,16 @@ class Compiler:
         for table in ("measurements", "assessments"):
             if self.latest_needs[table] and table in self.present:
                 base = base.join(
-                    self._latest_features(table, frames[table], idx, fixed),
-                    on=_key(fixed),
+                    latest_features(self.latest_needs[table], table, frames[table], idx, fixed),
+                    on=pair_key(fixed),
                     how="left",
                     maintain_order="left",
                 )
         for table, lv in self.table_leaves.items():
             if lv and table in self.present:
                 base = base.join(
-                    self._event_features(table, frames[table], idx, fixed),
-                    on=_key(fixed),
+                    event_features(self.table_leaves[table], table, frames[table], idx, fixed),
+                    on=pair_key(fixed),
                     how="left",
                     maintain_order="left",
                 )
@@ -501,7 +293,7 @@ class Compiler:
                 return _cols(k, NULL_BOOL, pl.lit(False), none_f, none_d, none_s)
             prefix = "m" if r.table == "measurements" else "a"
             raw_v, raw_d = pl.col(f"{prefix}:{r.name}:value"), pl.col(f"{prefix}:{r.name}:date")
-            inw = _in_window(raw_d, r.window).fill_null(False)
+            inw = in_window(raw_d, r.window).fill_null(False)
             d = pl.when(inw).then(raw_d).otherwise(none_d)
             v = pl.when(inw).then(raw_v)
             if r.table == "measurements":
@@ -522,8 +314,8 @@ class Compiler:
             if "measurements" not in self.present:
                 return _cols(k, NULL_BOOL, pl.lit(False), none_f, none_d, none_s)
             cr_d, wt_d = pl.col("m:creatinine:date"), pl.col("m:weight:date")
-            cr_in = _in_window(cr_d, r.creatinine_window).fill_null(False)
-            wt_in = _in_window(wt_d, r.weight_window).fill_null(False)
+            cr_in = in_window(cr_d, r.creatinine_window).fill_null(False)
+            wt_in = in_window(wt_d, r.weight_window).fill_null(False)
             cr = pl.when(cr_in & (pl.col("m:creatinine:value") > 0)).then(
                 pl.col("m:creatinine:value")
             )
@@ -572,70 +364,4 @@ def _cols(k: str, truth, found, value, date, detail) -> list[pl.Expr]:
     ]
 
 
-def _exist_features(
-    rows: pl.LazyFrame, specs: list[tuple], key: str, detail: pl.Expr
-) -> pl.LazyFrame:
-    """Per (patient, index): for each existence leaf ``(k, cand, cond, date, value)``
-    the Kleene ANY of ``cond`` over the rows (``k:truth``), whether any candidate row
-    exists (``k:found``) and the date, detail and value of the latest qualifying row.
-
-    Rows arrive sorted by date. Every per-row quantity is materialised as a column first
-    so the group-by uses only simple aggregations (max), which polars runs on its fast
-    path; the latest qualifying row is the one with the largest row number, whose detail
-    is gathered afterwards.
-    """
-    cols: list[pl.Expr] = [detail.cast(pl.String).alias("_detail")]
-    for k, cand, cond, date, value in specs:
-        hit = cond.fill_null(False)
-        cols += [
-            hit.alias(f"{k}:t"),
-            (cond.is_null() & cand.fill_null(False)).alias(f"{k}:n"),
-            cand.fill_null(False).alias(f"{k}:found"),
-            pl.when(hit).then(date).alias(f"{k}:date"),
-            pl.when(hit).then(pl.col("_r")).alias(f"{k}:ri"),
-        ]
-        if value is not None:
-            # the value shown is the largest among candidate rows (e.g. the biggest lesion in
-            # the window), so a failing patient still shows what was measured
-            cols.append(pl.when(cand.fill_null(False)).then(value).alias(f"{k}:value"))
-    df = rows.with_row_index("_r").with_columns(cols).collect(engine="in-memory")
-    aggs: list[pl.Expr] = []
-    for k, *_rest in specs:
-        names = [f"{k}:t", f"{k}:n", f"{k}:found", f"{k}:date", f"{k}:ri"]
-        if _rest[-1] is not None:
-            names.append(f"{k}:value")
-        aggs += [pl.col(n).max() for n in names]
-    feat = df.lazy().group_by(key).agg(aggs).collect(engine="in-memory")
-    out = []
-    for k, *_rest in specs:
-        out += [
-            pl.when(pl.col(f"{k}:t"))
-            .then(pl.lit(True))
-            .when(pl.col(f"{k}:n"))
-            .then(NULL_BOOL)
-            .otherwise(pl.lit(False))
-            .alias(f"{k}:truth"),
-            df["_detail"].gather(feat[f"{k}:ri"]).alias(f"{k}:detail"),
-        ]
-    drop = [c for k, *_r in specs for c in (f"{k}:t", f"{k}:n", f"{k}:ri")]
-    return feat.with_columns(out).drop(drop).lazy()
-
-
-def _code_match(code: pl.Expr, codelist) -> pl.Expr:
-    """Prefix match on normalised codes (no dot, upper case), with ranges and exclusions."""
-    by_len: dict[int, list[str]] = {}
-    for p in codelist.prefixes:
-        by_len.setdefault(len(p), []).append(p)
-    parts = [code.str.slice(0, n).is_in(ps) for n, ps in sorted(by_len.items())]
-    parts += [code.str.slice(0, 3).is_between(pl.lit(lo), pl.lit(hi)) for lo, hi in codelist.ranges]
-    match = k_or(*parts) if parts else pl.lit(False)
-    if codelist.exclude:
-        ex_len: dict[int, list[str]] = {}
-        for p in codelist.exclude:
-            ex_len.setdefault(len(p), []).append(p)
-        excluded = k_or(*[code.str.slice(0, n).is_in(ps) for n, ps in ex_len.items()])
-        match = match & ~excluded
-    return match
-
-
-__all__ = ["Compiler", "Compiled", "LeafInfo", "age_expr", "TESTS"]
+__all__ = ["Compiler", "Compiled", "LeafInfo", "age_expr", "IDX", "PID"]
