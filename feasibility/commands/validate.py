@@ -67,7 +67,6 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from feasibility.quality import criterion_readiness, validate_registry
     from feasibility.registry import load_registry
 
     def say(msg: str) -> None:
@@ -81,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
         protocol = load_protocol(args.protocol)
     registry = load_registry(args.data, progress=not args.quiet)
+    from feasibility.quality import criterion_readiness, validate_registry  # imports GX (slow)
+
     say("validating")
     result = validate_registry(registry, index_date=args.index_date, progress=not args.quiet)
     out = Path(args.out)
