@@ -31,30 +31,32 @@ def window_frame(
         tables["patients"].select("patient_id").drop_nulls().unique(maintain_order=True).collect()
     )
     index = pl.lit(index_date, pl.Date)
-    columns: list[pl.Series] = []
-    for check in checks:
-        selector = check.meta["selector"]
-        days = check.meta.get("window_days")
-        selector_col, date_col = SOURCES[check.suite]
-        lf = tables[check.suite]
-        start_ok = (
-            pl.lit(True)
-            if days is None
-            else pl.col(date_col) >= index - pl.duration(days=int(days))
-        )
-        have = (
-            lf.filter(
-                (pl.col(selector_col).cast(pl.String) == selector)
-                & pl.col("value").is_not_null()
-                & (pl.col(date_col) <= index)
-                & start_ok
+    # one pass per source table: records on or before index, inside the widest window
+    recent: dict[str, pl.DataFrame] = {}
+    for suite in sorted({c.suite for c in checks}):
+        selector_col, date_col = SOURCES[suite]
+        days = [c.meta.get("window_days") for c in checks if c.suite == suite]
+        since = None if any(d is None for d in days) else max(int(d) for d in days)
+        keep = pl.col("value").is_not_null() & (pl.col(date_col) <= index)
+        if since is not None:
+            keep = keep & (pl.col(date_col) >= index - pl.duration(days=since))
+        recent[suite] = (
+            tables[suite]
+            .filter(keep)
+            .select(
+                "patient_id",
+                pl.col(selector_col).cast(pl.String).alias("__sel"),
+                pl.col(date_col).alias("__date"),
             )
-            .select("patient_id")
-            .unique()
             .collect()
-            .get_column("patient_id")
         )
-        columns.append(
-            patients.get_column("patient_id").is_in(have.implode()).alias(check.column)
-        )
+    columns: list[pl.Series] = []
+    ids = patients.get_column("patient_id")
+    for check in checks:
+        days = check.meta.get("window_days")
+        rows = recent[check.suite].filter(pl.col("__sel") == check.meta["selector"])
+        if days is not None:
+            rows = rows.filter(pl.col("__date") >= index - pl.duration(days=int(days)))
+        have = rows.get_column("patient_id").unique()
+        columns.append(ids.is_in(have.implode()).alias(check.column))
     return patients.with_columns(columns)

@@ -149,6 +149,16 @@ class GXRunner:
             fmt = dict(RESULT_FORMAT, unexpected_index_column_names=[frame.index.name])
             result = batch.validate(suite, result_format=fmt)
             self.source.delete_asset(asset.name)
+            # GX caches every batch's data and metrics in the execution engine; drop them,
+            # or each validated chunk would stay in memory until the context goes away.
+            engine = self.source.get_execution_engine()
+            engine.batch_manager.reset_batch_cache()
+            engine.batch_manager.batch_data_cache.clear()
+            # computed metrics hold per-row boolean series of each batch
+            cache = getattr(engine, "_metric_cache", None)
+            if isinstance(cache, dict):
+                cache.clear()
+            del batch
         return [_parse(r, frame.index.name) for r in result.results]
 
 
