@@ -39,7 +39,18 @@ RESULT_FORMAT: dict[str, Any] = {
     "return_unexpected_index_query": False,
 }
 
-_NUMERIC = (pl.Float32, pl.Float64, pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
+_NUMERIC = (
+    pl.Float32,
+    pl.Float64,
+    pl.Int8,
+    pl.Int16,
+    pl.Int32,
+    pl.Int64,
+    pl.UInt8,
+    pl.UInt16,
+    pl.UInt32,
+    pl.UInt64,
+)
 
 
 def to_gx_frame(df: pl.DataFrame, index: str) -> pd.DataFrame:
@@ -67,7 +78,9 @@ def to_gx_frame(df: pl.DataFrame, index: str) -> pd.DataFrame:
             arrow = series.to_arrow()
             data[name] = pd.arrays.ArrowExtensionArray(arrow)
     idx = df.get_column(index)
-    pidx = pd.Index(idx.cast(pl.Int64).to_numpy() if idx.dtype.is_integer() else idx.to_list(), name=index)
+    pidx = pd.Index(
+        idx.cast(pl.Int64).to_numpy() if idx.dtype.is_integer() else idx.to_list(), name=index
+    )
     return pd.DataFrame(data, index=pidx)
 
 
@@ -182,7 +195,9 @@ def _parse(r: Any, index_name: str) -> BatchOutcome:
         success=None if exception else bool(r.success),
         element_count=res.get("element_count"),
         unexpected_count=None if count is None else int(count),
-        unexpected_percent=None if res.get("unexpected_percent") is None else float(res["unexpected_percent"]),
+        unexpected_percent=None
+        if res.get("unexpected_percent") is None
+        else float(res["unexpected_percent"]),
         unexpected_ids=[i.item() if isinstance(i, np.generic) else i for i in ids],
         missing_count=None if res.get("missing_count") is None else int(res["missing_count"]),
         observed=res.get("observed_value"),

@@ -134,14 +134,20 @@ class TablePrep:
         self.today = today
         schema = raw.collect_schema()
         contract = [c for c in TABLES[table] if c in schema]
-        self.date_cols = [c for c, t in TABLES[table].items() if isinstance(t, pl.Date) and c in schema]
+        self.date_cols = [
+            c for c, t in TABLES[table].items() if isinstance(t, pl.Date) and c in schema
+        ]
         keys = {k: src for k, (src, _) in KEYS.items() if k in needed and src in schema}
         if "value_canonical" in needed:
             keys.update({"test_key": "test", "unit_key": "unit"})
         self.keys = keys
-        self.join_patients = table != "patients" and patients is not None and (
-            "patient_known" in needed
-            or any(n.endswith(("_days_after_birth", "_days_before_death")) for n in needed)
+        self.join_patients = (
+            table != "patients"
+            and patients is not None
+            and (
+                "patient_known" in needed
+                or any(n.endswith(("_days_after_birth", "_days_before_death")) for n in needed)
+            )
         )
         cols = {c for c in needed if c in schema} | set(keys.values())
         if "days_start_to_end" in needed:
@@ -183,7 +189,12 @@ class TablePrep:
         self.key_dtypes[key] = dtype
         if not mapping:
             return pl.lit(None, dtype).alias(key)
-        return pl.col(source).cast(pl.String).replace_strict(mapping, default=None, return_dtype=dtype).alias(key)
+        return (
+            pl.col(source)
+            .cast(pl.String)
+            .replace_strict(mapping, default=None, return_dtype=dtype)
+            .alias(key)
+        )
 
     def _categories(self, key: str) -> list[str]:
         dtype = self.key_dtypes.get(key)
@@ -225,7 +236,9 @@ class TablePrep:
             if f"{c}_days_before_today" in needed:
                 derived.append(_days(pl.col(c), today).alias(f"{c}_days_before_today"))
         if "days_start_to_end" in needed:
-            derived.append(_days(pl.col("start_date"), pl.col("end_date")).alias("days_start_to_end"))
+            derived.append(
+                _days(pl.col("start_date"), pl.col("end_date")).alias("days_start_to_end")
+            )
         if "age_years" in needed:
             ref = (
                 pl.lit(self.index_date, pl.Date)

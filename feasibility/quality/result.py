@@ -19,7 +19,13 @@ STATUSES = ("passed", "passed_with_failures", "failed", "not_applicable", "not_e
 FINDING = ("failed", "passed_with_failures")
 SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 #: Worst first, for "worst status" roll-ups.
-STATUS_RANK = {"failed": 4, "not_evaluated": 3, "passed_with_failures": 2, "passed": 1, "not_applicable": 0}
+STATUS_RANK = {
+    "failed": 4,
+    "not_evaluated": 3,
+    "passed_with_failures": 2,
+    "passed": 1,
+    "not_applicable": 0,
+}
 
 SUMMARY_SCHEMA: dict[str, pl.DataType] = {
     "check": pl.String(),
@@ -55,7 +61,8 @@ class ValidationResult:
     ``summary``: one row per check (columns in ``SUMMARY_SCHEMA``; ``criteria`` is a
     ``;``-separated list of protocol criterion ids). ``unexpected``: one row per failing
     row of each check (``row`` = 1-based data row in the file, or null for per-patient
-    checks), with its patient_id.
+    checks), with its patient_id; for per-patient window checks only the first few
+    patients without data are listed (the count is in the summary).
     """
 
     summary: pl.DataFrame

@@ -30,8 +30,9 @@ from feasibility.quality.result import (
 from feasibility.quality.suites import Check, load_checks
 
 EXAMPLES = 5
-#: Up to this many cells (rows x columns) a condition group is validated in one GX batch.
-BATCH_CELLS = 60_000_000
+#: Up to this many cells (rows x columns) a condition group is validated in one GX batch;
+#: beyond it one batch per column (GX copies every column of a batch for each expectation).
+BATCH_CELLS = 10_000_000
 #: Large tables are prepared and validated this many rows at a time (bounded memory).
 CHUNK_ROWS = 8_000_000
 
@@ -154,12 +155,14 @@ def _validate_frame(
             lookup = {o.check: o for o in outs}
             for c in cs:
                 out = lookup[c.check]
-                ids = _ids(frame, index, out.unexpected_ids) if out.unexpected_ids else None
+                ids = _ids(df, index, out.unexpected_ids) if out.unexpected_ids else None
                 found[c.check] = (out, ids)
     return found, absent
 
 
-def _merge(a: tuple[BatchOutcome, pl.DataFrame | None], b: tuple[BatchOutcome, pl.DataFrame | None]):
+def _merge(
+    a: tuple[BatchOutcome, pl.DataFrame | None], b: tuple[BatchOutcome, pl.DataFrame | None]
+):
     """Add up the outcomes of one check on two row chunks (success is recomputed later)."""
     (x, xi), (y, yi) = a, b
 
@@ -177,7 +180,11 @@ def _merge(a: tuple[BatchOutcome, pl.DataFrame | None], b: tuple[BatchOutcome, p
         observed=x.observed,
         exception=x.exception or y.exception,
     )
-    ids = pl.concat([f for f in (xi, yi) if f is not None]) if (xi is not None or yi is not None) else None
+    ids = (
+        pl.concat([f for f in (xi, yi) if f is not None])
+        if (xi is not None or yi is not None)
+        else None
+    )
     return out, ids
 
 
@@ -218,21 +225,36 @@ def _run_chunks(
 def _ids(frame: pl.DataFrame, index: str, values: list[Any]) -> pl.DataFrame:
     """Failing index values as (row, patient_id)."""
     if index == ROW:
-        wanted = pl.DataFrame({ROW: values}, schema={ROW: pl.Int64})
-        pid = (
-            frame.select(pl.col(ROW).cast(pl.Int64), pl.col("patient_id").cast(pl.String))
-            if "patient_id" in frame.columns
-            else frame.select(pl.col(ROW).cast(pl.Int64), pl.lit(None, pl.String).alias("patient_id"))
-        )
-        return wanted.join(pid, on=ROW, how="left").rename({ROW: "row"})
+        wanted = pl.Series(ROW, values, dtype=pl.Int64)
+        pids = frame.get_column("patient_id") if "patient_id" in frame.columns else None
+        rows = frame.get_column(ROW)
+        first = rows[0] if rows.len() else 0
+        if pids is not None and rows.len() and rows[-1] - first + 1 == rows.len():
+            # a chunk holds consecutive rows: look patient_ids up by position
+            found = pids.gather(wanted - first)
+        elif pids is not None:
+            found = (
+                pl.DataFrame(wanted)
+                .join(frame.select(ROW, "patient_id"), on=ROW, how="left", maintain_order="left")
+                .get_column("patient_id")
+            )
+        else:
+            found = pl.Series([None] * len(values), dtype=pl.String)
+        return pl.DataFrame({"row": wanted, "patient_id": found.cast(pl.String)})
     if index == "patient_id":
+        # per-patient coverage: patients without data are a share, not defects to list
+        values = sorted(values)[:EXAMPLES]
         return pl.DataFrame(
             {"row": [None] * len(values), "patient_id": [str(v) for v in values]},
             schema={"row": pl.Int64, "patient_id": pl.String},
         )
     # other frames (the table inventory): the index value itself is the example
     return pl.DataFrame(
-        {"row": [None] * len(values), "patient_id": [None] * len(values), "label": [str(v) for v in values]},
+        {
+            "row": [None] * len(values),
+            "patient_id": [None] * len(values),
+            "label": [str(v) for v in values],
+        },
         schema={"row": pl.Int64, "patient_id": pl.String, "label": pl.String},
     )
 
@@ -247,7 +269,9 @@ def _needed(checks: list[Check]) -> set[str]:
     return out
 
 
-def _set_aside_rows(registry: Any, checks: list[Check], counts: dict[str, int]) -> list[dict[str, Any]]:
+def _set_aside_rows(
+    registry: Any, checks: list[Check], counts: dict[str, int]
+) -> list[dict[str, Any]]:
     """One summary row per loader set-aside record (values the loader could not use)."""
     set_aside = getattr(registry, "set_aside", None)
     if set_aside is None or set_aside.is_empty():
@@ -362,7 +386,11 @@ def validate_registry(
         say(f"  validated {suite} ({time.perf_counter() - t0:.1f} s)")
 
     rows = col.rows + _set_aside_rows(registry, checks, counts)
-    summary = pl.DataFrame(rows, schema=SUMMARY_SCHEMA, orient="row") if rows else pl.DataFrame(schema=SUMMARY_SCHEMA)
+    summary = (
+        pl.DataFrame(rows, schema=SUMMARY_SCHEMA, orient="row")
+        if rows
+        else pl.DataFrame(schema=SUMMARY_SCHEMA)
+    )
     unexpected = (
         pl.concat(col.unexpected) if col.unexpected else pl.DataFrame(schema=UNEXPECTED_SCHEMA)
     )

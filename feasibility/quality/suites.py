@@ -59,7 +59,9 @@ class Check:
 
     def config(self) -> dict[str, Any]:
         """GX expectation configuration without the row condition (applied by the runner)."""
-        kwargs = {k: v for k, v in self.kwargs.items() if k not in ("row_condition", "condition_parser")}
+        kwargs = {
+            k: v for k, v in self.kwargs.items() if k not in ("row_condition", "condition_parser")
+        }
         return {"type": self.type, "kwargs": kwargs, "meta": {"check": self.check}}
 
 
