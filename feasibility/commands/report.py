@@ -8,11 +8,15 @@ cohort, thresholds, data quality). Small counts are suppressed by default.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import time
 
-from feasibility.errors import FeasibilityError
+from feasibility.commands._options import (
+    add_index_options,
+    check_order,
+    index_from_args,
+    order_from_args,
+)
 
 EPILOG = """\
 index modes (as in `feasibility screen`):
@@ -30,13 +34,6 @@ example:
   feasibility report --data data_samples/registry --protocol pomalidomide-ixazomib-dex \\
       --index-date 2024-06-30 --out out/report
 """
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from exc
 
 
 def _threshold(text: str) -> int:
@@ -68,14 +65,7 @@ def register(subparsers) -> None:
         help="protocol id or path to a protocol YAML file (default: %(default)s)",
     )
     p.add_argument("--out", required=True, help="output directory (created if needed)")
-    mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--index-date", type=_date, help="one index date for everyone (YYYY-MM-DD)")
-    mode.add_argument("--index-events", metavar="TABLE", help="event mode: table of index events")
-    p.add_argument("--index-where", help='event filter, e.g. "line_number >= 2"')
-    p.add_argument("--index-from", type=_date, help="first event date included")
-    p.add_argument("--index-to", type=_date, help="last event date included")
-    p.add_argument("--index-column", help="event date column (default: the table's event date)")
-    p.add_argument("--order", help="comma-separated funnel steps to put first")
+    add_index_options(p)
     p.add_argument(
         "--suppression-threshold",
         type=_threshold,
@@ -99,64 +89,31 @@ def _progress(args, msg: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from feasibility.engine import IndexEvents, screen
+    from feasibility.engine import screen
     from feasibility.protocol import load_protocol
     from feasibility.registry import load_registry
     from feasibility.report.build import build_report
 
     t0 = time.perf_counter()
-    if args.index_events is None and any(
-        v is not None for v in (args.index_where, args.index_from, args.index_to, args.index_column)
-    ):
-        raise FeasibilityError(
-            "--index-where/--index-from/--index-to/--index-column need --index-events"
-        )
+    index, settings = index_from_args(args)
     protocol = load_protocol(args.protocol)
     _progress(args, f"protocol {protocol.id}")
     registry = load_registry(args.data, progress=not args.quiet)
-    if args.index_events:
-        index = IndexEvents(
-            table=args.index_events,
-            where=args.index_where,
-            start=args.index_from,
-            end=args.index_to,
-            date_column=args.index_column,
-        )
-        settings = {
-            "mode": "event",
-            "events table": args.index_events,
-            "where": args.index_where,
-            "from": args.index_from,
-            "to": args.index_to,
-            "date column": args.index_column,
-        }
-    else:
-        index = args.index_date
-        settings = {"mode": "fixed date", "index date": args.index_date.isoformat()}
-    order = [s.strip() for s in args.order.split(",") if s.strip()] if args.order else None
+    order = order_from_args(args)
     if order:
         settings["funnel order"] = ", ".join(order)
     result = screen(registry, protocol, index, progress=not args.quiet)
-    if order:
-        try:
-            result.funnel(order)
-        except ValueError as exc:
-            raise FeasibilityError(f"--order: {exc}") from exc
+    check_order(result, order)
 
     validation = readiness = None
     if not args.no_validation:
-        try:
-            from feasibility.quality import criterion_readiness, validate_registry
-        except ModuleNotFoundError as exc:
-            if not (exc.name or "").startswith("feasibility.quality"):
-                raise
-            _progress(args, "data-quality module not installed; checks skipped")
-        else:
-            _progress(args, "validating data quality")
-            validation = validate_registry(
-                registry, index_date=args.index_date, progress=not args.quiet
-            )
-            readiness = criterion_readiness(protocol, validation, result)
+        from feasibility.quality import criterion_readiness, validate_registry
+
+        _progress(args, "validating data quality")
+        validation = validate_registry(
+            registry, index_date=args.index_date, progress=not args.quiet
+        )
+        readiness = criterion_readiness(protocol, validation, result)
 
     if args.no_suppression:
         _progress(args, "WARNING: suppression is off; the report is for internal use only")

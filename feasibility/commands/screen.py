@@ -9,28 +9,20 @@ written to a temporary directory and moved into OUT only when complete.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import time
 
-from feasibility.errors import FeasibilityError
+from feasibility.commands._options import (
+    INDEX_HELP,
+    add_index_options,
+    check_order,
+    index_from_args,
+    order_from_args,
+)
 
-EPILOG = """\
-index modes:
-  fixed date   --index-date 2024-06-30
-               every patient is screened at the same date.
-  event mode   --index-events therapies --index-where "line_number >= 2"
-               --index-from 2022-01-01 --index-to 2024-12-31
-               each row of the table matching --index-where whose event date
-               (therapies.start_date; diagnoses.diagnosed_on, ...; or --index-column)
-               lies in [--index-from, --index-to] is an index date. A patient counts
-               once: at the first index where they are eligible, else at their best
-               index (pass > unknown > fail; ties -> earliest). Patients with no
-               qualifying event fail the extra funnel step 'index_event' (step 1) and
-               keep a row with an empty index_date.
-  --index-where is 'column OP value' joined by 'and'; OP is one of >= <= > < == !=
-  (e.g. "line_number >= 2 and investigational == false").
-
+EPILOG = (
+    INDEX_HELP
+    + """
 examples:
   feasibility screen --data data_samples/registry --protocol pomalidomide-ixazomib-dex \\
       --index-date 2024-06-30 --out out/screen
@@ -38,13 +30,7 @@ examples:
       --index-where "line_number >= 2" --index-from 2022-01-01 --index-to 2024-12-31 --out out/ev
   feasibility screen ... --order measurable_disease,ecog   (these steps first, others follow)
 """
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from exc
+)
 
 
 def register(subparsers) -> None:
@@ -71,21 +57,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--out", required=True, help="output directory (created; files replaced atomically)"
     )
-    mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--index-date", type=_date, help="one index date for everyone (YYYY-MM-DD)")
-    mode.add_argument(
-        "--index-events",
-        metavar="TABLE",
-        help="event mode: each qualifying row of TABLE (e.g. therapies) is an index date",
-    )
-    p.add_argument("--index-where", help='event filter, e.g. "line_number >= 2"')
-    p.add_argument("--index-from", type=_date, help="first event date included (inclusive)")
-    p.add_argument("--index-to", type=_date, help="last event date included (inclusive)")
-    p.add_argument("--index-column", help="event date column (default: the table's event date)")
-    p.add_argument(
-        "--order",
-        help="comma-separated funnel steps to put first (the others follow in protocol order)",
-    )
+    add_index_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)
 
@@ -96,22 +68,17 @@ def _progress(args, msg: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from feasibility.engine import IndexEvents, screen
+    from feasibility.engine import screen
     from feasibility.protocol import load_protocol
 
     t0 = time.perf_counter()
-    if args.index_events is None and any(
-        v is not None for v in (args.index_where, args.index_from, args.index_to, args.index_column)
-    ):
-        raise FeasibilityError(
-            "--index-where/--index-from/--index-to/--index-column need --index-events"
-        )
+    index, _settings = index_from_args(args)
     protocol = load_protocol(args.protocol)
     _progress(
         args,
         f"protocol {protocol.id}: {len(protocol.steps)} steps, {len(protocol.assumptions)} assumptions",
     )
-    order = [s.strip() for s in args.order.split(",") if s.strip()] if args.order else None
+    order = order_from_args(args)
 
     from feasibility.registry import load_registry
 
@@ -134,23 +101,8 @@ def run(args: argparse.Namespace) -> int:
         _progress(
             args, f"tables absent (their criteria are unknown for everyone): {', '.join(absent)}"
         )
-    if args.index_events:
-        index = IndexEvents(
-            table=args.index_events,
-            where=args.index_where,
-            start=args.index_from,
-            end=args.index_to,
-            date_column=args.index_column,
-        )
-        index.column  # noqa: B018 - validates the table before screening
-    else:
-        index = args.index_date
     result = screen(registry, protocol, index, progress=not args.quiet)
-    if order:
-        try:
-            result.funnel(order)
-        except ValueError as exc:
-            raise FeasibilityError(f"--order: {exc}") from exc
+    check_order(result, order)
     written = result.write(args.out, order=order)
     funnel = result.funnel(order)
     _progress(
