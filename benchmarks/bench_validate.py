@@ -37,15 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--index-date", type=dt.date.fromisoformat, default=dt.date(2024, 6, 30))
     args = ap.parse_args(argv)
     if not args.data.exists():
-        print(f"no registry at {args.data}; generate it with benchmarks/bench_synth.py", file=sys.stderr)
+        print(
+            f"no registry at {args.data}; generate it with benchmarks/bench_synth.py",
+            file=sys.stderr,
+        )
         return 2
 
     t0 = time.perf_counter()
     registry = load_registry(args.data)
     t_load = time.perf_counter() - t0
-    rows = {
-        t: registry.raw[t].select(pl.len()).collect().item() for t in sorted(registry.present)
-    }
+    rows = {t: registry.raw[t].select(pl.len()).collect().item() for t in sorted(registry.present)}
     t1 = time.perf_counter()
     result = validate_registry(registry, index_date=args.index_date, progress=True)
     t_validate = time.perf_counter() - t1
@@ -54,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     s = result.summary
     print(f"registry: {args.data}")
     print("rows: " + ", ".join(f"{t} {n:,}" for t, n in rows.items()))
-    print(f"checks: {s.height}; " + ", ".join(f"{st} {n}" for st, n in s.group_by('status').len().sort('status').iter_rows()))
+    print(
+        f"checks: {s.height}; "
+        + ", ".join(f"{st} {n}" for st, n in s.group_by("status").len().sort("status").iter_rows())
+    )
     print(f"failing rows recorded: {result.unexpected.height:,}")
     print(f"load: {t_load:.1f} s; validate: {t_validate:.1f} s; total: {total:.1f} s")
     print(f"peak memory: {_peak_gib():.2f} GiB")

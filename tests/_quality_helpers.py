@@ -6,6 +6,7 @@ import polars as pl
 
 from feasibility.schema import EVENT_DATE, INTERVALS
 
+
 #: Which check flags each planted defect class (ARCHITECTURE.md defect classes), as a
 #: function of the manifest row's table and column.
 def check_for(defect: str, table: str, column: str) -> str | None:

@@ -49,8 +49,18 @@ def test_writes_summary_and_readiness(boundary, tmp_path):
 
 
 def test_fail_on_warning_exits_1_fail_on_error_exits_0(boundary, tmp_path):
-    assert _run("--data", str(boundary), "--out", str(tmp_path / "a"), "--quiet", "--fail-on", "warning").returncode == 1
-    assert _run("--data", str(boundary), "--out", str(tmp_path / "b"), "--quiet", "--fail-on", "error").returncode == 0
+    assert (
+        _run(
+            "--data", str(boundary), "--out", str(tmp_path / "a"), "--quiet", "--fail-on", "warning"
+        ).returncode
+        == 1
+    )
+    assert (
+        _run(
+            "--data", str(boundary), "--out", str(tmp_path / "b"), "--quiet", "--fail-on", "error"
+        ).returncode
+        == 0
+    )
     assert (tmp_path / "a" / "validation_summary.csv").exists()
 
 

@@ -52,7 +52,10 @@ def test_summary_counts_equal_manifest_counts(heavy):
     units = s.filter(pl.col("check").str.starts_with("measurements.unit.accepted["))
     assert units.get_column("unexpected_count").fill_null(0).sum() == per_test
     sex = s.filter(pl.col("check") == "patients.sex.vocabulary").row(0, named=True)
-    assert sex["unexpected_count"] == manifest.filter(pl.col("defect") == "sex_outside_vocabulary").height
+    assert (
+        sex["unexpected_count"]
+        == manifest.filter(pl.col("defect") == "sex_outside_vocabulary").height
+    )
     assert sex["status"] == "failed"
 
 
@@ -66,7 +69,11 @@ def test_no_row_outside_the_manifest_is_flagged_except_optional_null_rates(heavy
         .unique()
         .to_list()
     )
-    assert set(extra) <= {"patients.race.not_null", "patients.ethnicity.not_null", "patients.site.not_null"}
+    assert set(extra) <= {
+        "patients.race.not_null",
+        "patients.ethnicity.not_null",
+        "patients.site.not_null",
+    }
 
 
 def test_set_aside_values_reach_the_summary(heavy):
@@ -74,7 +81,9 @@ def test_set_aside_values_reach_the_summary(heavy):
     assert registry.set_aside.height > 0
     loader = result.summary.filter(pl.col("source") == "loader")
     assert loader.height == registry.set_aside.height
-    assert loader.get_column("unexpected_count").sum() == registry.set_aside.get_column("rows").sum()
+    assert (
+        loader.get_column("unexpected_count").sum() == registry.set_aside.get_column("rows").sum()
+    )
     unit = loader.filter(pl.col("note") == "unit_outside_vocabulary").row(0, named=True)
     assert unit["criteria"]  # tied to the criteria reading measurements.unit
     assert unit["examples"].startswith("rows ")

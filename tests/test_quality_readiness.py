@@ -22,7 +22,9 @@ def readiness(tmp_path_factory):
     write_boundary_registry(root)  # no lesions table
     registry = load_registry(root)
     protocol = load_protocol("pomalidomide-ixazomib-dex")
-    validation = validate_registry(registry, index_date=INDEX_DATE, today=dt.date.fromisoformat(TODAY))
+    validation = validate_registry(
+        registry, index_date=INDEX_DATE, today=dt.date.fromisoformat(TODAY)
+    )
     result = screen(registry, protocol, index_date=INDEX_DATE)
     table = criterion_readiness(protocol, validation, result)
     return protocol, validation, result, table
@@ -59,7 +61,8 @@ def test_findings_are_joined_on_the_criteria_meta(readiness):
     _, validation, _, table = readiness
     hb = table.filter(pl.col("criterion") == "hemoglobin").row(0, named=True)
     expected = validation.failing("warning").filter(
-        (pl.col("severity") == "warning") & pl.col("criteria").str.split(";").list.contains("hemoglobin")
+        (pl.col("severity") == "warning")
+        & pl.col("criteria").str.split(";").list.contains("hemoglobin")
     )
     assert hb["n_findings_warning"] == expected.height > 0
     assert hb["worst_status"] == "failed"

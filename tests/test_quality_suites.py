@@ -86,7 +86,11 @@ def test_criteria_listed_exist_in_the_protocol():
 
 
 def test_plausible_ranges_are_the_generators():
-    by_test = {c.condition[1]: c for c in load_checks() if c.check.startswith("measurements.value.plausible[")}
+    by_test = {
+        c.condition[1]: c
+        for c in load_checks()
+        if c.check.startswith("measurements.value.plausible[")
+    }
     assert set(by_test) == set(TESTS)
     for test, (low, high) in PLAUSIBLE_RANGES.items():
         kw = by_test[test].kwargs
@@ -99,9 +103,13 @@ def test_plausible_ranges_are_the_generators():
 def test_accepted_units_and_vocabularies_are_the_contracts():
     checks = {c.check: c for c in load_checks()}
     for name, test in TESTS.items():
-        assert set(checks[f"measurements.unit.accepted[{name}]"].kwargs["value_set"]) == set(test.factors)
+        assert set(checks[f"measurements.unit.accepted[{name}]"].kwargs["value_set"]) == set(
+            test.factors
+        )
     for item, values in ASSESSMENT_ITEMS.items():
-        assert set(checks[f"assessments.value.vocabulary[{item}]"].kwargs["value_set"]) == set(values)
+        assert set(checks[f"assessments.value.vocabulary[{item}]"].kwargs["value_set"]) == set(
+            values
+        )
     assert set(checks["measurements.test.vocabulary"].kwargs["value_set"]) == set(TESTS)
     assert set(checks["patients.sex.vocabulary"].kwargs["value_set"]) == {"F", "M", "U"}
 

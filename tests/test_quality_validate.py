@@ -66,7 +66,11 @@ def test_failed_without_tolerance(result):
 def test_mostly_boundary_exactly_one_percent_missing_is_tolerated(result):
     # 1 of 100 values missing: 99% present == mostly 0.99 -> passed_with_failures
     row = _row(result, "measurements.value.not_null")
-    assert (row["status"], row["unexpected_count"], row["mostly"]) == ("passed_with_failures", 1, 0.99)
+    assert (row["status"], row["unexpected_count"], row["mostly"]) == (
+        "passed_with_failures",
+        1,
+        0.99,
+    )
     assert row["unexpected_percent"] == pytest.approx(1.0)
 
 
@@ -83,7 +87,11 @@ def test_missing_table_is_not_applicable_and_reported(result):
     assert set(lesion_rows.get_column("status")) == {"not_applicable"}
     assert set(lesion_rows.get_column("note")) == {"table absent"}
     present = _row(result, "registry.lesions.present")
-    assert (present["status"], present["severity"], present["category"]) == ("failed", "warning", "completeness")
+    assert (present["status"], present["severity"], present["category"]) == (
+        "failed",
+        "warning",
+        "completeness",
+    )
     assert _row(result, "registry.patients.present")["status"] == "passed"
 
 
@@ -127,7 +135,11 @@ def test_window_coverage_counts_the_window_edges(result):
     row = _row(result, "measurements.value.in_window[hemoglobin]")
     missing = set(result.rows("measurements.value.in_window[hemoglobin]").get_column("patient_id"))
     assert missing == {"P2", "P3", "P4", "P5", "P6"}
-    assert (row["status"], row["element_count"], row["severity"]) == ("passed_with_failures", 6, "info")
+    assert (row["status"], row["element_count"], row["severity"]) == (
+        "passed_with_failures",
+        6,
+        "info",
+    )
     # anc: P2's value is 31 days before index, outside the window
     assert "P2" in set(result.rows("measurements.value.in_window[anc]").get_column("patient_id"))
 
@@ -149,9 +161,13 @@ def test_age_without_index_is_taken_at_death_or_today(result_no_index):
 def test_loader_set_aside_values_appear_in_the_summary(result, registry):
     loader = result.summary.filter(pl.col("source") == "loader")
     expected = {
-        (r["table"], r["column"], r["problem"], r["rows"]) for r in registry.set_aside.iter_rows(named=True)
+        (r["table"], r["column"], r["problem"], r["rows"])
+        for r in registry.set_aside.iter_rows(named=True)
     }
-    got = {(r["table"], r["column"], r["note"], r["unexpected_count"]) for r in loader.iter_rows(named=True)}
+    got = {
+        (r["table"], r["column"], r["note"], r["unexpected_count"])
+        for r in loader.iter_rows(named=True)
+    }
     assert got == expected
     assert ("measurements", "unit", "unit_outside_vocabulary", 1) in got
     assert ("procedures", "category", "category_outside_vocabulary", 1) in got
@@ -171,6 +187,15 @@ def test_by_category_and_failing_filters(result):
 
 
 def test_summary_has_the_cli_columns(result):
-    for col in ("table", "column", "expectation", "category", "severity", "status",
-                "unexpected_count", "unexpected_percent", "criteria"):
+    for col in (
+        "table",
+        "column",
+        "expectation",
+        "category",
+        "severity",
+        "status",
+        "unexpected_count",
+        "unexpected_percent",
+        "criteria",
+    ):
         assert col in result.summary.columns

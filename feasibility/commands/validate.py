@@ -105,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.fail_on and result.failed_at(args.fail_on):
         failed = result.failing(args.fail_on, include_tolerated=False)
-        say(f"failing ({args.fail_on} or worse): " + ", ".join(failed.get_column("check").to_list()[:10]))
+        say(
+            f"failing ({args.fail_on} or worse): "
+            + ", ".join(failed.get_column("check").to_list()[:10])
+        )
         return 1
     return 0
