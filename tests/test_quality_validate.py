@@ -199,3 +199,26 @@ def test_summary_has_the_cli_columns(result):
         "criteria",
     ):
         assert col in result.summary.columns
+
+
+def test_validation_is_quiet(registry, capfd):
+    """No progress bars, log lines or warnings: notebooks stay clean."""
+    validate_registry(registry, index_date=INDEX_DATE, today=TODAY_DATE)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_chunked_validation_adds_up_to_the_same_result(registry, result):
+    chunked = validate_registry(registry, index_date=INDEX_DATE, today=TODAY_DATE, chunk_rows=7)
+    cols = ["check", "status", "element_count", "unexpected_count"]
+    assert (
+        chunked.summary.select(cols).sort("check").equals(result.summary.select(cols).sort("check"))
+    )
+    a = chunked.summary.select("check", "unexpected_percent").sort("check")
+    b = result.summary.select("check", "unexpected_percent").sort("check")
+    assert (
+        a.join(b, on="check")
+        .filter((pl.col("unexpected_percent") - pl.col("unexpected_percent_right")).abs() > 1e-9)
+        .is_empty()
+    )
+    assert chunked.unexpected.sort("check", "row").equals(result.unexpected.sort("check", "row"))
