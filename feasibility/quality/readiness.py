@@ -46,6 +46,19 @@ def _field_text(reads: list[tuple[str, str, str | None]]) -> str:
     return "; ".join(out)
 
 
+def _fields_from_checks(checks: pl.DataFrame) -> str | None:
+    """Fields named by the checks listing a criterion (for combinations that read through
+    other criteria, e.g. measurable_disease)."""
+    rows = checks.filter(pl.col("source") == "gx", pl.col("column").is_not_null())
+    out: list[str] = []
+    for table, column, condition in rows.select("table", "column", "condition").iter_rows():
+        selector = condition.split("==", 1)[1].strip().strip("'") if condition else None
+        text = f"{table}.{column}" + (f"[{selector}]" if selector else "")
+        if text not in out:
+            out.append(text)
+    return "; ".join(out) or None
+
+
 def criterion_readiness(
     protocol: Any, validation: ValidationResult, screen_result: Any
 ) -> pl.DataFrame:
@@ -89,7 +102,7 @@ def criterion_readiness(
                 "n_findings_warning": count["warning"],
                 "n_findings_info": count["info"],
                 "worst_status": worst,
-                "fields": _field_text(reads),
+                "fields": _field_text(reads) or _fields_from_checks(mine),
             }
         )
     return pl.DataFrame(rows, schema=SCHEMA, orient="row")
