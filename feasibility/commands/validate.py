@@ -10,9 +10,10 @@ and a check of that severity or worse failed.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import time
+
+from feasibility.commands._options import iso_date
 
 EPILOG = """\
 statuses: passed, passed_with_failures (failing rows within the check's tolerance),
@@ -25,13 +26,6 @@ examples:
   feasibility validate --data reg --out out/quality --protocol pomalidomide-ixazomib-dex \\
       --index-date 2024-06-30 --fail-on error
 """
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from exc
 
 
 def register(subparsers) -> None:
@@ -52,7 +46,7 @@ def register(subparsers) -> None:
     p.add_argument("--protocol", help="protocol id or YAML path (for criterion readiness)")
     p.add_argument(
         "--index-date",
-        type=_date,
+        type=iso_date,
         help="index date (YYYY-MM-DD): enables window-coverage checks, age at index, readiness",
     )
     p.add_argument(
