@@ -57,9 +57,9 @@ def test_notebooks_run_clean(executed):
             if cell.cell_type != "code":
                 continue
             assert all(o.get("output_type") != "error" for o in cell.outputs)
-            for o in cell.outputs:
-                if o.get("output_type") == "stream" and o.get("name") == "stderr":
-                    assert "Traceback" not in o["text"]
+            # quiet: no progress bars, warnings or logging noise from GX, polars or altair
+            stderr = [o for o in cell.outputs if o.get("name") == "stderr"]
+            assert not stderr, (cell.source[:80], [o["text"][:200] for o in stderr])
 
 
 @pytest.mark.slow
