@@ -235,7 +235,21 @@ def read_typed(src: SourceTable, vocabulary_columns: Iterable[str] = ()) -> pl.D
                 index = int(df.get_column(_FLAG + column).arg_max())
                 raise _unparseable(src, column, index)
         df = df.drop(_FLAG + c for c in flags)
-    return df
+    return _align_chunks(df)
+
+
+def _align_chunks(df: pl.DataFrame) -> pl.DataFrame:
+    """Make every fixed-width column one contiguous chunk; leave string columns as read.
+
+    The streaming reader returns hundreds of chunks per column. Once a normaliser
+    replaces some columns with single-chunk ones, every ``select`` over the frame sees
+    misaligned chunks and polars rechunks whole columns (strings included) each time,
+    which cost seconds per call at 85M rows. Rechunking numbers, dates and categoricals
+    once is cheap; string columns (patient_id: the costliest copy) stay chunked.
+    """
+    if df.width == 0 or max(df.n_chunks("all")) <= 1:
+        return df
+    return pl.DataFrame([s if s.dtype == pl.String else s.rechunk() for s in df.get_columns()])
 
 
 def _unparseable(src: SourceTable, column: str, index: int) -> RegistryError:
