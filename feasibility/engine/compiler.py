@@ -93,6 +93,38 @@ def age_expr() -> pl.Expr:
     return i.dt.year().cast(pl.Int32) - b.dt.year().cast(pl.Int32) - before_birthday.cast(pl.Int32)
 
 
+def attach(base: pl.LazyFrame, feats: list[pl.LazyFrame], key: str) -> pl.LazyFrame:
+    """``base`` with each feature frame's columns, as successive left joins on ``key`` would
+    give them (base order kept, null where a key has no feature row).
+
+    ``key`` is unique on both sides. Chained order-keeping left joins re-gather every
+    column already joined, once per join; here each feature frame is aligned once: a
+    key-only join finds its row for each base row, then its columns are gathered
+    together and stacked beside the base.
+    """
+    collected = pl.collect_all([base, *feats], engine="in-memory")
+    out, feats_df = collected[0], collected[1:]
+    keys = out.select(key).lazy()
+    parts = [out]
+    for feat in feats_df:
+        values = feat.drop(key)
+        if feat.height == 0:
+            parts.append(values.clear(out.height))
+            continue
+        row = (
+            keys.join(
+                feat.lazy().select(key).with_row_index("__row"),
+                on=key,
+                how="left",
+                maintain_order="left",
+            )
+            .collect(engine="in-memory")
+            .get_column("__row")
+        )
+        parts.append(values.select(pl.all().gather(row)))
+    return pl.concat(parts, how="horizontal").lazy()
+
+
 class Compiler:
     """Walk the protocol, register each leaf's data needs, then build the query."""
 
@@ -188,22 +220,16 @@ class Compiler:
             .unique(PID, keep="first")
         )
         base = idx.join(patients, on=PID, how="left", maintain_order="left")
+        feats: list[pl.LazyFrame] = []
         for table in ("measurements", "assessments"):
             if self.latest_needs[table] and table in self.present:
-                base = base.join(
-                    latest_features(self.latest_needs[table], table, frames[table], idx, fixed),
-                    on=pair_key(fixed),
-                    how="left",
-                    maintain_order="left",
+                feats.append(
+                    latest_features(self.latest_needs[table], table, frames[table], idx, fixed)
                 )
         for table, lv in self.table_leaves.items():
             if lv and table in self.present:
-                base = base.join(
-                    event_features(self.table_leaves[table], table, frames[table], idx, fixed),
-                    on=pair_key(fixed),
-                    how="left",
-                    maintain_order="left",
-                )
+                feats.append(event_features(lv, table, frames[table], idx, fixed))
+        base = attach(base, feats, pair_key(fixed))
         exprs: list[pl.Expr] = []
         for crit in self.protocol.criteria:
             status, _ = self.criterion_expr(crit)
