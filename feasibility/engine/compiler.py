@@ -102,8 +102,9 @@ def attach(base: pl.LazyFrame, feats: list[pl.LazyFrame], key: str) -> pl.LazyFr
     key-only join finds its row for each base row, then its columns are gathered
     together and stacked beside the base.
     """
-    collected = pl.collect_all([base, *feats], engine="in-memory")
-    out, feats_df = collected[0], collected[1:]
+    # one at a time: collecting them together holds every table's intermediates at once
+    out = base.collect(engine="in-memory")
+    feats_df = [feat.collect(engine="in-memory") for feat in feats]
     keys = out.select(key).lazy()
     parts = [out]
     for feat in feats_df:

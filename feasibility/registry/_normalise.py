@@ -185,11 +185,14 @@ def filter_columns(box: list[pl.DataFrame], keep: pl.Series) -> pl.DataFrame:
     emptied, so that (if the caller keeps no other reference) this holds the only one.
     """
     df = box.pop()
-    if keep.all():
-        return df
+    # each column leaves as one chunk: the engine's filters and selects over a frame whose
+    # columns are chunked differently rechunk whole columns (GiBs at 85M rows) every time
+    everything = bool(keep.all())
     columns = {}
     for name in df.columns:
-        columns[name] = df.get_column(name).filter(keep)
+        column = df.get_column(name)
+        columns[name] = (column if everything else column.filter(keep)).rechunk()
+        del column
         df = df.drop(name)
     return pl.DataFrame(columns)
 
