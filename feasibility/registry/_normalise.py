@@ -211,6 +211,17 @@ def _strip_ids(df: pl.DataFrame) -> pl.Expr:
     return pl.when(stripped.str.len_bytes() > 0).then(stripped).alias("patient_id")
 
 
+def _per_distinct(df: pl.DataFrame, column: str, expr: pl.Expr) -> pl.Expr:
+    """``expr`` (a string expression of ``column`` mapping null to null) evaluated once per
+    distinct value of ``column`` and mapped back onto the rows.
+
+    Codes, drugs and routes have a few hundred spellings over millions of rows, so string
+    work per distinct value plus one lookup per row is several times cheaper."""
+    distinct = df.get_column(column).unique().drop_nulls()
+    mapped = distinct.to_frame().select(expr).to_series()
+    return pl.col(column).replace_strict(distinct, mapped, default=None, return_dtype=pl.String)
+
+
 def _lower(value: str) -> str:
     return value.strip().lower()
 
@@ -241,7 +252,7 @@ def diagnoses(df: pl.DataFrame, ctx: Context) -> Normalised:
     )
     df = df.with_columns(
         _strip_ids(df),
-        pl.when(code.str.len_bytes() > 0).then(code).alias("code"),
+        _per_distinct(df, "code", pl.when(code.str.len_bytes() > 0).then(code)).alias("code"),
         pl.col("code").alias("source_code"),
     )
     return df, None
@@ -368,9 +379,9 @@ def medications(df: pl.DataFrame, ctx: Context) -> Normalised:
     route = pl.col("route").str.strip_chars().str.to_lowercase()
     df = df.with_columns(
         _strip_ids(df),
-        drug.alias("drug"),
+        _per_distinct(df, "drug", drug).alias("drug"),
         pl.col("drug").alias("source_drug"),
-        pl.when(route.str.len_bytes() > 0).then(route).alias("route"),
+        _per_distinct(df, "route", pl.when(route.str.len_bytes() > 0).then(route)).alias("route"),
     )
     systemic = pl.col("route").is_null() | ~pl.col("route").is_in(sorted(NON_SYSTEMIC_ROUTES))
     return df.with_columns(systemic.alias("systemic")), None
