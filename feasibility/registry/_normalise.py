@@ -190,10 +190,12 @@ def filter_columns(box: list[pl.DataFrame], keep: pl.Series) -> pl.DataFrame:
     everything = bool(keep.all())
     columns = {}
     for name in df.columns:
-        column = df.get_column(name)
-        columns[name] = (column if everything else column.filter(keep)).rechunk()
-        del column
-        df = df.drop(name)
+        kept = df.get_column(name)
+        df = df.drop(name)  # the source column goes before the copies are made
+        if not everything:
+            kept = kept.filter(keep)
+        columns[name] = kept.rechunk()
+        del kept
     return pl.DataFrame(columns)
 
 

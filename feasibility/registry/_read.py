@@ -235,10 +235,12 @@ def read_typed(src: SourceTable, vocabulary_columns: Iterable[str] = ()) -> pl.D
                 index = int(df.get_column(_FLAG + column).arg_max())
                 raise _unparseable(src, column, index)
         df = df.drop(_FLAG + c for c in flags)
-    return _align_chunks(df)
+    columns = df.get_columns()
+    del df  # so each column's chunked original is freed as its copy is made
+    return _align_chunks(columns)
 
 
-def _align_chunks(df: pl.DataFrame) -> pl.DataFrame:
+def _align_chunks(columns: list[pl.Series]) -> pl.DataFrame:
     """Make every fixed-width column one contiguous chunk; leave string columns as read.
 
     The streaming reader returns hundreds of chunks per column. Once a normaliser
@@ -247,9 +249,11 @@ def _align_chunks(df: pl.DataFrame) -> pl.DataFrame:
     which cost seconds per call at 85M rows. Rechunking numbers, dates and categoricals
     once is cheap; string columns (patient_id: the costliest copy) stay chunked.
     """
-    if df.width == 0 or max(df.n_chunks("all")) <= 1:
-        return df
-    return pl.DataFrame([s if s.dtype == pl.String else s.rechunk() for s in df.get_columns()])
+    for i, column in enumerate(columns):
+        if column.dtype != pl.String and column.n_chunks() > 1:
+            columns[i] = column.rechunk()
+            del column
+    return pl.DataFrame(columns)
 
 
 def _unparseable(src: SourceTable, column: str, index: int) -> RegistryError:
