@@ -20,10 +20,12 @@ def first_occurrence(df: pl.DataFrame, columns: list[str]) -> pl.Series:
     """Boolean mask: True for each row that is not an exact repeat of an earlier row."""
     if df.height <= _SMALL:
         return df.select(pl.struct(columns).is_first_distinct()).to_series()
-    combined = reduce(
-        lambda acc, e: acc ^ e, (pl.col(c).hash(seed=i + 1) for i, c in enumerate(columns))
+    # folded one column at a time: a single expression would hold every column's hashes
+    # (8 bytes a row each) at once, the loader's memory peak
+    hashes = reduce(
+        lambda acc, s: acc ^ s,
+        (df.get_column(c).hash(seed=i + 1) for i, c in enumerate(columns)),
     )
-    hashes = df.select(combined).to_series()
     ordered = hashes.sort(multithreaded=False)  # as fast on two cores, half the CPU
     repeated = ordered.filter(ordered == ordered.shift(1)).unique()
     del ordered  # one 8-byte-per-row array less while the mask is built
