@@ -58,10 +58,15 @@ class TableCache:
 
     registry: Any
     present: set[str]
-    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    frames: dict[str, pl.DataFrame | pl.LazyFrame] = field(default_factory=dict)
 
     def ensure(self, tables: set[str], progress: bool = False) -> None:
-        """Collect the tables not yet cached (one scan each, in parallel)."""
+        """Collect the tables not yet cached (one scan each, in parallel).
+
+        A registry whose tables already live in memory (``in_memory``) is not copied: the
+        engine's selection stays lazy, so row filters run before computed columns (the
+        canonical measurement value) and casts, which then touch only the rows kept.
+        """
         todo = [t for t in sorted(tables) if t in self.present and t not in self.frames]
         if not todo:
             return
@@ -84,6 +89,9 @@ class TableCache:
                 )
                 cols.append(pl.col(c).cast(pl.String) if is_cat else pl.col(c))
             lazies.append(lf.select(cols))
+        if getattr(self.registry, "in_memory", False):
+            self.frames.update(zip(todo, lazies, strict=True))
+            return
         _progress(progress, f"reading {', '.join(todo)}")
         for t, df in zip(todo, pl.collect_all(lazies), strict=True):
             self.frames[t] = df

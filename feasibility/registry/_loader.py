@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import ClassVar
 
 import polars as pl
 
@@ -58,6 +59,9 @@ class Registry:
     set_aside: pl.DataFrame
     warnings: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict, repr=False)
+    #: ``tables`` are lazy views over frames already in memory: collecting one reads no
+    #: file, so consumers need not keep their own copy (the engine's table cache does not).
+    in_memory: ClassVar[bool] = True
 
     def has(self, table: str) -> bool:
         """True if the registry had a file for ``table``."""
