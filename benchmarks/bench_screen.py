@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     again = result.rescreen(result.protocol)
     again.funnel()
     print(
-        f"screen again from memory (engine only, tables already materialised) "
+        f"screen again from memory (engine only, registry already loaded) "
         f"{time.perf_counter() - t1:6.2f} s wall  {_cpu() - c1:6.2f} s CPU"
     )
     t1 = time.perf_counter()
