@@ -87,10 +87,7 @@ class TableCache:
                     "category",
                     "sex",
                 )
-                if c == PID:  # joined and grouped on: integer codes (no-op if loaded so)
-                    cols.append(pl.col(c).cast(pl.Categorical))
-                else:
-                    cols.append(pl.col(c).cast(pl.String) if is_cat else pl.col(c))
+                cols.append(pl.col(c).cast(pl.String) if is_cat else pl.col(c))
             lazies.append(lf.select(cols))
         if getattr(self.registry, "in_memory", False):
             self.frames.update(zip(todo, lazies, strict=True))
@@ -166,7 +163,7 @@ def screen(
         if events.table in _cache.present:
             idx = events.frame(frames[events.table]).join(patients, on=PID, how="semi")
         else:
-            idx = pl.LazyFrame(schema={PID: pl.Categorical, IDX: pl.Date})
+            idx = pl.LazyFrame(schema={PID: pl.String, IDX: pl.Date})
     idx = idx.collect().lazy()  # used by every table's features: compute the pairs once
     _progress(progress, f"evaluating {len(proto.criteria)} criteria of {proto.id}")
     # the in-memory engine runs this join-heavy plan several times faster than streaming
@@ -175,11 +172,10 @@ def screen(
         progress,
         f"evaluated {wide.height:,} patient-index pairs in {time.perf_counter() - t0:.1f}s",
     )
-    # the registry's patient_id is Categorical; results carry the contract's String
-    all_ids = patients.with_columns(pl.col(PID).cast(pl.String)).collect()
+    all_ids = patients.collect()
     return ScreenResult(
         protocol=proto,
-        pairs=wide.with_columns(pl.col(PID).cast(pl.String)),
+        pairs=wide,
         patient_ids=all_ids,
         leaves=compiler.out.leaves,
         index=events if events is not None else fixed,

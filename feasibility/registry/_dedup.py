@@ -16,12 +16,6 @@ import polars as pl
 _SMALL = 200_000
 
 
-def _codes(column: pl.Series) -> pl.Series:
-    """A Categorical column's integer codes (one global mapping: equal strings, equal
-    codes), hashed several times faster than the categorical itself."""
-    return column.to_physical() if column.dtype == pl.Categorical else column
-
-
 def first_occurrence(df: pl.DataFrame, columns: list[str]) -> pl.Series:
     """Boolean mask: True for each row that is not an exact repeat of an earlier row."""
     if df.height <= _SMALL:
@@ -30,7 +24,7 @@ def first_occurrence(df: pl.DataFrame, columns: list[str]) -> pl.Series:
     # (8 bytes a row each) at once, the loader's memory peak
     hashes = reduce(
         lambda acc, s: acc ^ s,
-        (_codes(df.get_column(c)).hash(seed=i + 1) for i, c in enumerate(columns)),
+        (df.get_column(c).hash(seed=i + 1) for i, c in enumerate(columns)),
     )
     ordered = hashes.sort(multithreaded=False)  # as fast on two cores, half the CPU
     repeated = ordered.filter(ordered == ordered.shift(1)).unique()

@@ -74,23 +74,17 @@ class Registry:
 
     @property
     def patient_ids(self) -> pl.LazyFrame:
-        """The normalised ``patients.patient_id`` column, as strings (stored Categorical)."""
-        return self.tables["patients"].select(pl.col("patient_id").cast(pl.String))
+        """The normalised ``patients.patient_id`` column."""
+        return self.tables["patients"].select("patient_id")
 
     def __repr__(self) -> str:
         return f"Registry({str(self.path)!r}, present={sorted(self.present)})"
 
 
-def _coded(table: str) -> list[str]:
-    """Columns read as Categorical: the vocabulary columns, and patient_id (4 bytes a row
-    instead of a ~16-byte string; polars categoricals share one global mapping, so the
-    tables still join on it)."""
-    return ["patient_id", *VOCABULARIES.get(table, {})]
-
-
 def _typed_empty(table: str) -> pl.DataFrame:
     """What :func:`read_typed` returns for a file with a header and no rows."""
-    return empty_frame(table).with_columns(pl.col(c).cast(pl.Categorical) for c in _coded(table))
+    vocab = VOCABULARIES.get(table, {})
+    return empty_frame(table).with_columns(pl.col(c).cast(pl.Categorical) for c in vocab)
 
 
 def _normalise(table: str, box: list[pl.DataFrame]) -> tuple[pl.DataFrame, list[SetAside]]:
@@ -145,7 +139,7 @@ def load_registry(path: str | Path, *, progress: bool = False) -> Registry:
             continue
         t0 = time.perf_counter()
         src = open_table(table, file)
-        box = [read_typed(src, _coded(table))]
+        box = [read_typed(src, VOCABULARIES.get(table, {}))]
         rows = box[0].height
         normal, problems = _normalise(table, box)
         tables[table] = VIEWS.get(table, pl.LazyFrame.lazy)(normal.lazy())

@@ -204,30 +204,13 @@ def _mask(df: pl.DataFrame, expr: pl.Expr) -> pl.Series:
 
 
 def _strip_ids(df: pl.DataFrame) -> pl.Expr:
-    """patient_id trimmed, paying for the string pass only when some id has outer spaces.
-
-    The loader reads patient_id Categorical: then the check and the trim run once per
-    distinct id and the result stays Categorical."""
+    """patient_id trimmed, paying for the string pass only when some id has outer spaces."""
     pid = pl.col("patient_id")
-    stripped = pid.str.strip_chars()
-    trim = pl.when(stripped.str.len_bytes() > 0).then(stripped).alias("patient_id")
-    padded = (pid.str.starts_with(" ") | pid.str.ends_with(" ")).any()
-    if df.schema["patient_id"] == pl.String:
-        return trim if df.select(padded).item() else pid
-    ids = df.get_column("patient_id")
-    # distinct ids via their integer codes: twice as fast as unique() on the categorical
-    distinct = ids.gather(ids.to_physical().arg_unique()).drop_nulls().cast(pl.String).to_frame()
-    if not distinct.select(padded).item():
+    padded = df.select((pid.str.starts_with(" ") | pid.str.ends_with(" ")).any()).item()
+    if not padded:
         return pid
-    mapped = distinct.select(trim).to_series()
-    old = distinct.to_series()
-    # rare (ids with outer spaces): the row-level pass runs on strings, then back to codes
-    return (
-        pid.cast(pl.String)
-        .replace_strict(old, mapped, default=None, return_dtype=pl.String)
-        .cast(pl.Categorical)
-        .alias("patient_id")
-    )
+    stripped = pid.str.strip_chars()
+    return pl.when(stripped.str.len_bytes() > 0).then(stripped).alias("patient_id")
 
 
 def _per_distinct(df: pl.DataFrame, column: str, expr: pl.Expr) -> pl.Expr:

@@ -56,8 +56,6 @@ class RegistryInfo:
         present = tuple(sorted(getattr(registry, "present", ())))
         patients = registry.tables["patients"]
         patients = patients.collect() if isinstance(patients, pl.LazyFrame) else patients
-        # the loader stores patient_id Categorical; results carry it as String
-        patients = patients.with_columns(pl.col("patient_id").cast(pl.String))
         return cls(
             path=str(getattr(registry, "path", "")),
             fingerprint=str(getattr(registry, "fingerprint", "")),

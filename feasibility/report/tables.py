@@ -160,7 +160,6 @@ def cohort_from_result(
         patients = patients.tables["patients"]  # type: ignore[attr-defined]
     if isinstance(patients, pl.LazyFrame):
         patients = patients.collect()
-    patients = patients.with_columns(pl.col("patient_id").cast(pl.String))  # type: ignore[union-attr]
     funnel = result.funnel(order)  # type: ignore[attr-defined]
     return cohort_by_step(
         result.patient_status,  # type: ignore[attr-defined]
