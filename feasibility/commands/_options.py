@@ -1,4 +1,4 @@
-"""Command-line options shared by the commands that screen: index modes and funnel order.
+"""Command-line pieces shared by the commands: progress lines, index modes and funnel order.
 
 ``feasibility screen`` and ``feasibility report`` take the same index options, parsed
 here once so both accept and reject exactly the same input.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from feasibility.errors import FeasibilityError
@@ -104,3 +106,13 @@ def check_order(result: Any, order: list[str] | None) -> None:
             result.funnel(order)
         except ValueError as exc:
             raise FeasibilityError(f"--order: {exc}") from exc
+
+
+def progress(args: argparse.Namespace) -> Callable[[str], None]:
+    """A printer of progress lines on stderr, prefixed ``[command]``; silent under --quiet."""
+
+    def say(msg: str) -> None:
+        if not args.quiet:
+            print(f"[{args.command}] {msg}", file=sys.stderr, flush=True)
+
+    return say

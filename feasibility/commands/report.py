@@ -8,7 +8,6 @@ cohort, thresholds, data quality). Small counts are suppressed by default.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 from feasibility.commands._options import (
@@ -16,6 +15,7 @@ from feasibility.commands._options import (
     check_order,
     index_from_args,
     order_from_args,
+    progress,
 )
 
 EPILOG = """\
@@ -83,21 +83,17 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _progress(args, msg: str) -> None:
-    if not args.quiet:
-        print(f"[report] {msg}", file=sys.stderr, flush=True)
-
-
 def run(args: argparse.Namespace) -> int:
     from feasibility.engine import screen
     from feasibility.protocol import load_protocol
     from feasibility.registry import load_registry
     from feasibility.report.build import build_report
 
+    say = progress(args)
     t0 = time.perf_counter()
     index, settings = index_from_args(args)
     protocol = load_protocol(args.protocol)
-    _progress(args, f"protocol {protocol.id}")
+    say(f"protocol {protocol.id}")
     registry = load_registry(args.data, progress=not args.quiet)
     order = order_from_args(args)
     if order:
@@ -109,14 +105,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_validation:
         from feasibility.quality import criterion_readiness, validate_registry
 
-        _progress(args, "validating data quality")
+        say("validating data quality")
         validation = validate_registry(
             registry, index_date=args.index_date, progress=not args.quiet
         )
         readiness = criterion_readiness(protocol, validation, result)
 
     if args.no_suppression:
-        _progress(args, "WARNING: suppression is off; the report is for internal use only")
+        say("WARNING: suppression is off; the report is for internal use only")
     path = build_report(
         args.out,
         protocol,
@@ -129,5 +125,5 @@ def run(args: argparse.Namespace) -> int:
         suppress=not args.no_suppression,
         order=order,
     )
-    _progress(args, f"wrote {path} and its CSV tables in {time.perf_counter() - t0:.1f}s")
+    say(f"wrote {path} and its CSV tables in {time.perf_counter() - t0:.1f}s")
     return 0

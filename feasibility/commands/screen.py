@@ -9,7 +9,6 @@ written to a temporary directory and moved into OUT only when complete.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 from feasibility.commands._options import (
@@ -18,6 +17,7 @@ from feasibility.commands._options import (
     check_order,
     index_from_args,
     order_from_args,
+    progress,
 )
 
 EPILOG = (
@@ -62,27 +62,22 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _progress(args, msg: str) -> None:
-    if not args.quiet:
-        print(f"[screen] {msg}", file=sys.stderr, flush=True)
-
-
 def run(args: argparse.Namespace) -> int:
     from feasibility.engine import screen
     from feasibility.protocol import load_protocol
 
+    say = progress(args)
     t0 = time.perf_counter()
     index, _settings = index_from_args(args)
     protocol = load_protocol(args.protocol)
-    _progress(
-        args,
+    say(
         f"protocol {protocol.id}: {len(protocol.steps)} steps, {len(protocol.assumptions)} assumptions",
     )
     order = order_from_args(args)
 
     from feasibility.registry import load_registry
 
-    _progress(args, f"loading registry {args.data}")
+    say(f"loading registry {args.data}")
     registry = load_registry(args.data, progress=not args.quiet)
     absent = [
         t
@@ -98,18 +93,15 @@ def run(args: argparse.Namespace) -> int:
         if not registry.has(t)
     ]
     if absent:
-        _progress(
-            args, f"tables absent (their criteria are unknown for everyone): {', '.join(absent)}"
-        )
+        say(f"tables absent (their criteria are unknown for everyone): {', '.join(absent)}")
     result = screen(registry, protocol, index, progress=not args.quiet)
     check_order(result, order)
     written = result.write(args.out, order=order)
     funnel = result.funnel(order)
-    _progress(
-        args,
+    say(
         f"{result.n_patients:,} patients, {int(funnel['remaining'][-1]):,} eligible "
         f"({int(funnel['remaining_with_unknown'][-1]):,} with unknowns) in {time.perf_counter() - t0:.1f}s",
     )
     for f in written:
-        _progress(args, f"wrote {f}")
+        say(f"wrote {f}")
     return 0

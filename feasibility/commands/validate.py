@@ -10,10 +10,9 @@ and a check of that severity or worse failed.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
-from feasibility.commands._options import iso_date
+from feasibility.commands._options import iso_date, progress
 
 EPILOG = """\
 statuses: passed, passed_with_failures (failing rows within the check's tolerance),
@@ -63,10 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     from feasibility.registry import load_registry
 
-    def say(msg: str) -> None:
-        if not args.quiet:
-            print(msg, file=sys.stderr, flush=True)
-
+    say = progress(args)
     t0 = time.perf_counter()
     protocol = None
     if args.protocol:
