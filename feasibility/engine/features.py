@@ -52,6 +52,11 @@ def latest_features(
     key = "test" if table == "measurements" else "item"
     date = "measured_on" if table == "measurements" else "assessed_on"
     rows = lf.select(PID, key, "value", date)
+    # the engine's cache may hold patient_id as a categorical (global codes): join the
+    # index on the same type, and give the features back with a string patient_id
+    coded = lf.collect_schema()[PID] == pl.Categorical
+    if coded and fixed is None:
+        idx = idx.with_columns(pl.col(PID).cast(pl.Categorical))
     if fixed is not None:
         # one literal predicate per test: a single cheap pass over the largest table
         keep = [
@@ -96,7 +101,8 @@ def latest_features(
         hit = pl.col(key) == n
         aggs.append(pl.when(hit).then(pl.col("value")).max().alias(f"{prefix}:{n}:value"))
         aggs.append(pl.when(hit).then(pl.col(date)).max().alias(f"{prefix}:{n}:date"))
-    return latest.group_by(pair_key(fixed)).agg(aggs)
+    out = latest.group_by(pair_key(fixed)).agg(aggs)
+    return out.with_columns(pl.col(PID).cast(pl.String)) if coded and fixed is not None else out
 
 
 def event_features(
@@ -123,7 +129,7 @@ def event_features(
         rows = rows.filter(
             pl.col("diagnosed_on").is_null() | (pl.col("diagnosed_on") <= pl.col(IDX))
         )
-        rows = rows.sort("diagnosed_on", nulls_last=False)
+        rows = rows.sort("diagnosed_on", "code", nulls_last=False)
         for k, r in leaves_:
             cand = pl.col(f"{k}:m")
             cond = cand & in_window(pl.col("diagnosed_on"), r.window)
@@ -149,7 +155,7 @@ def event_features(
         )
         rows = with_index(rows, idx, fixed)
         rows = rows.filter(pl.col("start_date").is_null() | (pl.col("start_date") <= pl.col(IDX)))
-        rows = rows.sort("start_date", nulls_last=False)
+        rows = rows.sort("start_date", "_drug", "route", nulls_last=False)
         for k, r in leaves_:
             cand = pl.col("_drug").is_in(list(r.druglist.spellings))
             if r.systemic_only:
@@ -171,7 +177,7 @@ def event_features(
         rows = rows.filter(
             pl.col("performed_on").is_null() | (pl.col("performed_on") <= pl.col(IDX))
         )
-        rows = rows.sort("performed_on", nulls_last=False)
+        rows = rows.sort("performed_on", "category", nulls_last=False)
         for k, r in leaves_:
             cand = pl.col("category") == r.category
             cond = cand & in_window(pl.col("performed_on"), r.window)
@@ -181,7 +187,9 @@ def event_features(
         rows = lf.select(PID, "imaged_on", "site", "longest_diameter_cm", "bone_contiguous")
         rows = with_index(rows, idx, fixed)
         rows = rows.filter(pl.col("imaged_on").is_null() | (pl.col("imaged_on") <= pl.col(IDX)))
-        rows = rows.sort("imaged_on", "longest_diameter_cm", nulls_last=False)
+        rows = rows.sort(
+            "imaged_on", "longest_diameter_cm", "site", "bone_contiguous", nulls_last=False
+        )
         for k, r in leaves_:
             cand = in_window(pl.col("imaged_on"), r.window).fill_null(False)
             cond = cand & (pl.col("longest_diameter_cm") >= r.min_diameter_cm)
@@ -197,7 +205,7 @@ def event_features(
         rows = lf.select(PID, "line_number", "regimen", "start_date", "end_date", "investigational")
         rows = with_index(rows, idx, fixed)
         rows = rows.filter(pl.col("start_date").is_null() | (pl.col("start_date") <= pl.col(IDX)))
-        rows = rows.sort("start_date", nulls_last=False)
+        rows = rows.sort("start_date", "line_number", "regimen", nulls_last=False)
         for k, r in leaves_:
             cand = pl.lit(True)
             if r.min_line is not None:
@@ -233,7 +241,9 @@ def exist_features(
     the Kleene ANY of ``cond`` over the rows (``k:truth``), whether any candidate row
     exists (``k:found``) and the date, detail and value of the latest qualifying row.
 
-    Rows arrive sorted by date. Every per-row quantity is materialised as a column first
+    Rows arrive sorted by date, then by every column the detail shows, so the row
+    reported among same-day ties does not depend on the order (or repeats) of the
+    registry's rows. Every per-row quantity is materialised as a column first
     so the group-by uses only simple aggregations (max), which polars runs on its fast
     path; the latest qualifying row is the one with the largest row number, whose detail
     is gathered afterwards.

@@ -1,10 +1,13 @@
 """``load_registry``: a registry directory in, typed and normalised lazy tables out.
 
-Each table file is read once: typed (stopping on structural problems), normalised,
-exact duplicates dropped, and kept in memory as one eager frame behind a LazyFrame
-(measurements compute ``value``/``unit`` in the canonical unit when collected, see
-``measurements_view``). ``raw`` frames are lazy re-scans of the files, so they cost
-nothing until someone collects them.
+Each table file is opened and its structure checked at load. Files that need parsing
+(CSV, text columns) are then read at once: typed (stopping on the first unparseable
+value), normalised, exact duplicates dropped, and kept in memory as one eager frame
+behind a LazyFrame (measurements compute ``value``/``unit`` in the canonical unit when
+collected, see ``measurements_view``). Typed Parquet tables, which cannot fail on a
+value, get the same treatment when first collected; until then a screen reads them
+through ``Registry.scan`` (``_scan``). ``raw`` frames are lazy re-scans of the files, so
+they cost nothing until someone collects them.
 
 Memory and time matter at a million patients (tens of millions of measurement rows):
 vocabulary columns are Enums (one byte a row), the unfiltered frame is released
@@ -14,11 +17,11 @@ column by column while filtering, and duplicates are found by sorting row hashes
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import ClassVar
 
 import polars as pl
 
@@ -36,11 +39,56 @@ from ._normalise import (
     filter_columns,
 )
 from ._read import (
+    SourceTable,
     empty_frame,
     open_table,
     raw_frame,
     read_typed,
 )
+from ._scan import deferrable, scan_normalised
+
+
+class _Store:
+    """The normalised tables held in memory, each loaded (typed, normalised, duplicates
+    dropped, set-aside values counted) when first needed, once, even if asked from
+    several threads at the same time (polars calls deferred sources from its pool)."""
+
+    def __init__(self, progress: bool) -> None:
+        self.progress = progress
+        self.sources: dict[str, SourceTable] = {}
+        self.frames: dict[str, pl.DataFrame] = {}
+        self.found: dict[str, list[SetAside]] = {}
+        self.locks = {t: threading.Lock() for t in TABLES}
+
+    def say(self, message: str) -> None:
+        if self.progress:
+            print(message, file=sys.stderr, flush=True)
+
+    def loaded(self, table: str) -> bool:
+        return table in self.frames
+
+    def frame(self, table: str) -> pl.DataFrame:
+        with self.locks[table]:
+            if table not in self.frames:
+                self._load(table)
+            return self.frames[table]
+
+    def absent(self, table: str) -> None:
+        self.frames[table], self.found[table] = _normalise(table, [_typed_empty(table)])
+
+    def _load(self, table: str) -> None:
+        t0 = time.perf_counter()
+        src = self.sources[table]
+        box = [read_typed(src, VOCABULARIES.get(table, {}))]
+        rows = box[0].height
+        normal, problems = _normalise(table, box)
+        self.frames[table], self.found[table] = normal, problems
+        dropped = rows - normal.height
+        note = f", {dropped:,} duplicate or unusable rows left out" if dropped else ""
+        self.say(
+            f"  {table}: {rows:,} rows from {src.file.name}{note} "
+            f"({time.perf_counter() - t0:.1f} s)"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,22 +98,53 @@ class Registry:
     ``tables`` holds all eight contract tables (an absent one is an empty frame of the
     same schema); ``present`` says which had a file. ``set_aside`` counts values the
     loader could not use (outside a vocabulary), so validation can show them.
+
+    A table whose file already has the contract's types (typed Parquet) is *deferred*:
+    its structure was checked at load, but it is read, normalised and de-duplicated
+    into memory when first collected (or by :meth:`materialise`), then kept. A screen
+    does not wait for that: it reads such tables through :meth:`scan`, which decodes only
+    the columns it needs and skips duplicate detection.
     """
 
     path: Path
     tables: dict[str, pl.LazyFrame]
     raw: dict[str, pl.LazyFrame]
     present: frozenset[str]
-    set_aside: pl.DataFrame
     warnings: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict, repr=False)
-    #: ``tables`` are lazy views over frames already in memory: collecting one reads no
-    #: file, so consumers need not keep their own copy (the engine's table cache does not).
-    in_memory: ClassVar[bool] = True
+    _store: _Store = field(default_factory=lambda: _Store(False), repr=False)
 
     def has(self, table: str) -> bool:
         """True if the registry had a file for ``table``."""
         return table in self.present
+
+    def loaded(self, table: str) -> bool:
+        """True if ``table`` is held in memory (collecting it reads no file)."""
+        return self._store.loaded(table)
+
+    def materialise(self, *tables: str) -> Registry:
+        """Read the named deferred tables (default: all) into memory now; returns self."""
+        for table in tables or TABLES:
+            self._store.frame(table)
+        return self
+
+    def scan(self, table: str, columns: list[str] | None = None) -> pl.LazyFrame:
+        """The normalised ``table`` (optionally only ``columns``) for consumers whose answer
+        does not depend on exact duplicate rows: the in-memory table once it is loaded,
+        else a lazy query over the file that keeps duplicates (see ``_scan``)."""
+        if self.loaded(table) or table not in self._store.sources:
+            lf = self.tables[table]
+        else:
+            lf = scan_normalised(self._store.sources[table])
+        return lf if columns is None else lf.select(columns)
+
+    @property
+    def set_aside(self) -> pl.DataFrame:
+        """Values the loader could not use, counted per table, column and problem, with a
+        few example rows and values. Loads every deferred table (the count needs all rows)."""
+        self.materialise()
+        found = [vars(s) for t in TABLES for s in self._store.found.get(t, [])]
+        return pl.DataFrame(found or None, schema=SET_ASIDE_SCHEMA)
 
     @cached_property
     def fingerprint(self) -> str:
@@ -106,59 +185,55 @@ def _normalise(table: str, box: list[pl.DataFrame]) -> tuple[pl.DataFrame, list[
     return filter_columns(box, keep), ctx.found
 
 
-def load_registry(path: str | Path, *, progress: bool = False) -> Registry:
+def load_registry(path: str | Path, *, progress: bool = False, defer: bool = True) -> Registry:
     """Load the registry directory at ``path`` (contract section 1).
 
     Raises :class:`~feasibility.errors.RegistryError` naming the table, column, row and
     value for structural problems: a missing directory or ``patients`` table, a missing
     required column, an unparseable date, number or boolean, an unreadable file.
+    Tables whose files need parsing (CSV, text columns in Parquet) are read now, so
+    such errors surface here; typed Parquet tables have nothing to parse and, with
+    ``defer`` (the default), are read when first needed (see :class:`Registry`).
     With ``progress`` a short line per table goes to stderr.
     """
     root = Path(path)
     started = time.perf_counter()
-
-    def say(message: str) -> None:
-        if progress:
-            print(message, file=sys.stderr, flush=True)
+    store = _Store(progress)
 
     found = find_table_files(root)
-    say(f"loading registry {root} ({len(found.files)} table files)")
+    store.say(f"loading registry {root} ({len(found.files)} table files)")
     for warning in found.warnings:
-        say(f"  warning: {warning}")
+        store.say(f"  warning: {warning}")
 
     tables: dict[str, pl.LazyFrame] = {}
     raw: dict[str, pl.LazyFrame] = {}
-    set_aside: list[SetAside] = []
     for table in TABLES:
+        view = VIEWS.get(table, pl.LazyFrame.lazy)
         file = found.files.get(table)
         if file is None:
-            normal, _ = _normalise(table, [_typed_empty(table)])
-            tables[table] = VIEWS.get(table, pl.LazyFrame.lazy)(normal.lazy())
+            store.absent(table)
+            tables[table] = view(store.frames[table].lazy())
             raw[table] = empty_frame(table).lazy()
-            say(f"  {table}: absent")
+            store.say(f"  {table}: absent")
             continue
-        t0 = time.perf_counter()
         src = open_table(table, file)
-        box = [read_typed(src, VOCABULARIES.get(table, {}))]
-        rows = box[0].height
-        normal, problems = _normalise(table, box)
-        tables[table] = VIEWS.get(table, pl.LazyFrame.lazy)(normal.lazy())
+        store.sources[table] = src
         raw[table] = raw_frame(src)
-        set_aside.extend(problems)
-        dropped = rows - normal.height
-        note = f", {dropped:,} duplicate or unusable rows left out" if dropped else ""
-        say(f"  {table}: {rows:,} rows from {file.name}{note} ({time.perf_counter() - t0:.1f} s)")
-    say(f"registry loaded in {time.perf_counter() - started:.1f} s")
+        if defer and deferrable(src):
+            schema = _normalise(table, [_typed_empty(table)])[0].schema
+            tables[table] = view(pl.defer(partial(store.frame, table), schema=schema))
+            store.say(f"  {table}: {file.name} (typed; read when first needed)")
+        else:
+            tables[table] = view(store.frame(table).lazy())
+    store.say(f"registry loaded in {time.perf_counter() - started:.1f} s")
     return Registry(
         path=root,
         tables=tables,
         raw=raw,
         present=frozenset(found.files),
-        set_aside=pl.DataFrame(
-            [vars(s) for s in set_aside] if set_aside else None, schema=SET_ASIDE_SCHEMA
-        ),
         warnings=list(found.warnings),
         files=dict(found.files),
+        _store=store,
     )
 
 

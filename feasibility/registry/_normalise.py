@@ -42,6 +42,7 @@ ASSESSMENT_VALUE_ENUM = pl.Enum(
 )
 SEX_ENUM = pl.Enum(sorted(SEX_CODES))
 CATEGORY_ENUM = pl.Enum(sorted(PROCEDURE_CATEGORIES))
+UNITS = UNIT_ENUM.categories.to_list()
 
 #: Columns read as Enums (exact match first), per table.
 VOCABULARIES: dict[str, dict[str, pl.Enum]] = {
@@ -203,25 +204,61 @@ def _mask(df: pl.DataFrame, expr: pl.Expr) -> pl.Series:
     return df.select(expr.fill_null(False)).to_series()
 
 
-def _strip_ids(df: pl.DataFrame) -> pl.Expr:
-    """patient_id trimmed, paying for the string pass only when some id has outer spaces."""
-    pid = pl.col("patient_id")
-    padded = df.select((pid.str.starts_with(" ") | pid.str.ends_with(" ")).any()).item()
-    if not padded:
-        return pid
-    stripped = pid.str.strip_chars()
-    return pl.when(stripped.str.len_bytes() > 0).then(stripped).alias("patient_id")
+def strip_ids(ids: pl.Series) -> pl.Series:
+    """patient_id trimmed, blank -> null; the string pass is paid only when some id needs it.
+
+    Series-level, so the eager loader (whole column) and the lazy scans (batch by batch)
+    share it; the answer for a value does not depend on the other values of the batch.
+    """
+    untidy = ids.str.starts_with(" ") | ids.str.ends_with(" ") | (ids.str.len_bytes() == 0)
+    if not untidy.any():
+        return ids
+    stripped = ids.str.strip_chars()
+    return (
+        pl.select(pl.when(stripped.str.len_bytes() > 0).then(stripped)).to_series().alias(ids.name)
+    )
 
 
-def _per_distinct(df: pl.DataFrame, column: str, expr: pl.Expr) -> pl.Expr:
-    """``expr`` (a string expression of ``column`` mapping null to null) evaluated once per
-    distinct value of ``column`` and mapped back onto the rows.
+def ids_expr() -> pl.Expr:
+    """patient_id through :func:`strip_ids`."""
+    return pl.col("patient_id").map_batches(strip_ids, return_dtype=pl.String, is_elementwise=True)
+
+
+def per_distinct(expr: pl.Expr, dtype: pl.DataType = pl.String) -> Callable[[pl.Series], pl.Series]:
+    """A Series function: ``expr`` (over the Series' own name, null to null) evaluated once
+    per distinct value and mapped back onto the rows.
 
     Codes, drugs and routes have a few hundred spellings over millions of rows, so string
     work per distinct value plus one lookup per row is several times cheaper."""
-    distinct = df.get_column(column).unique().drop_nulls()
-    mapped = distinct.to_frame().select(expr).to_series()
-    return pl.col(column).replace_strict(distinct, mapped, default=None, return_dtype=pl.String)
+
+    def mapped(column: pl.Series) -> pl.Series:
+        distinct = column.unique().drop_nulls()
+        values = distinct.to_frame().select(expr).to_series()
+        return column.replace_strict(distinct, values, default=None, return_dtype=dtype)
+
+    return mapped
+
+
+def vocabulary(enum: pl.Enum, fn: Callable[[str], str | None]) -> Callable[[pl.Series], pl.Series]:
+    """A Series function: strings to ``enum``, exact spellings by a cast, any other spelling
+    through ``fn`` once per distinct value (None: outside the vocabulary, null).
+
+    The lazy scans' counterpart of :meth:`Context.resolve` (which also keeps the spelling as
+    written for the set-aside counts); ``fn`` maps an exact spelling to itself.
+    """
+
+    def mapped(column: pl.Series) -> pl.Series:
+        exact = column.cast(enum, strict=False)
+        if exact.null_count() == column.null_count():
+            return exact
+        index = (exact.is_null() & column.is_not_null()).arg_true()
+        written = column.gather(index)
+        distinct = written.unique()
+        values = pl.Series([fn(v) for v in distinct.to_list()], dtype=enum)
+        fixed = written.replace_strict(distinct, values, default=None, return_dtype=enum)
+        return exact.scatter(index, fixed)
+
+    return mapped
 
 
 def _lower(value: str) -> str:
@@ -238,23 +275,69 @@ def _in(vocabulary: object, fn: Callable[[str], str]) -> Callable[[str], str | N
 
 def patients(df: pl.DataFrame, ctx: Context) -> Normalised:
     """Sex trimmed and upper-cased; outside F/M/U it becomes null and is counted."""
-    df = ctx.resolve(df, "sex", SEX_ENUM, _in(SEX_CODES, lambda v: v.strip().upper()))
+    df = ctx.resolve(df, "sex", *SPELLINGS["sex"])
     ctx.count(df, "sex", "sex_outside_vocabulary", ctx.outside(df, "sex"))
-    return _drop_raw(df.with_columns(_strip_ids(df), pl.col("sex").cast(pl.String))), None
+    return _drop_raw(df.with_columns(ids_expr(), pl.col("sex").cast(pl.String))), None
 
 
-def diagnoses(df: pl.DataFrame, ctx: Context) -> Normalised:
-    """ICD-10 code without dot or spaces, upper case (as schema.normalize_icd10); original kept."""
+def _code_expr() -> pl.Expr:
     code = (
-        pl.col("code")
+        pl.first()
         .str.replace_all(".", "", literal=True)
         .str.replace_all(" ", "", literal=True)
         .str.strip_chars()
         .str.to_uppercase()
     )
+    return pl.when(code.str.len_bytes() > 0).then(code)
+
+
+def _drug_expr() -> pl.Expr:
+    return pl.first().str.strip_chars().str.to_lowercase().replace(DRUG_SYNONYMS)
+
+
+def _route_expr() -> pl.Expr:
+    route = pl.first().str.strip_chars().str.to_lowercase()
+    return pl.when(route.str.len_bytes() > 0).then(route)
+
+
+#: Series functions shared by the eager normalisers and the lazy scans (``_scan.py``).
+CODE = per_distinct(_code_expr())
+DRUG = per_distinct(_drug_expr())
+ROUTE = per_distinct(_route_expr())
+#: How each vocabulary column's spellings map to its Enum (None: outside the vocabulary),
+#: with the Enum: one definition for Context.resolve and for vocabulary().
+SPELLINGS: dict[str, tuple[pl.Enum, Callable[[str], str | None]]] = {
+    "sex": (SEX_ENUM, _in(SEX_CODES, lambda v: v.strip().upper())),
+    "test": (TEST_ENUM, _in(TESTS, _lower)),
+    "unit": (UNIT_ENUM, _in(UNITS, str.strip)),
+    "item": (ITEM_ENUM, _in(ASSESSMENT_ITEMS, _lower)),
+    "value": (ASSESSMENT_VALUE_ENUM, _in(ASSESSMENT_VALUE_ENUM.categories.to_list(), _lower)),
+    "category": (CATEGORY_ENUM, _in(PROCEDURE_CATEGORIES, _lower)),
+}
+
+
+def systemic_expr() -> pl.Expr:
+    """Route null or not topical/ophthalmic/otic (the route already normalised)."""
+    return pl.col("route").is_null() | ~pl.col("route").is_in(sorted(NON_SYSTEMIC_ROUTES))
+
+
+def assessment_valid_expr() -> pl.Expr:
+    """The (normalised) value is in its (normalised) item's vocabulary; null if no item."""
+    valid = pl.lit(False)
+    for name, values in ASSESSMENT_ITEMS.items():
+        valid = (
+            pl.when(pl.col("item") == name)
+            .then(pl.col("value").is_in(list(values)))
+            .otherwise(valid)
+        )
+    return valid
+
+
+def diagnoses(df: pl.DataFrame, ctx: Context) -> Normalised:
+    """ICD-10 code without dot or spaces, upper case (as schema.normalize_icd10); original kept."""
     df = df.with_columns(
-        _strip_ids(df),
-        _per_distinct(df, "code", pl.when(code.str.len_bytes() > 0).then(code)).alias("code"),
+        ids_expr(),
+        pl.col("code").map_batches(CODE, return_dtype=pl.String).alias("code"),
         pl.col("code").alias("source_code"),
     )
     return df, None
@@ -262,8 +345,8 @@ def diagnoses(df: pl.DataFrame, ctx: Context) -> Normalised:
 
 def measurements(df: pl.DataFrame, ctx: Context) -> Normalised:
     """Values in the canonical unit of their test; unknown tests and units leave the table."""
-    df = ctx.resolve(df, "test", TEST_ENUM, _in(TESTS, _lower))
-    df = ctx.resolve(df, "unit", UNIT_ENUM, _in(_UNITS, str.strip))
+    df = ctx.resolve(df, "test", *SPELLINGS["test"])
+    df = ctx.resolve(df, "unit", *SPELLINGS["unit"])
     df = df.with_columns(_factor("test", "unit").alias("__factor"))
 
     test_outside = ctx.outside(df, "test")
@@ -296,7 +379,7 @@ def measurements(df: pl.DataFrame, ctx: Context) -> Normalised:
     keep = _mask(df, usable & pl.col("value").is_not_null())
     df = df.select(
         ROW,
-        _strip_ids(df),
+        ids_expr(),
         "test",
         "measured_on",
         pl.col("value").alias("source_value"),
@@ -305,17 +388,16 @@ def measurements(df: pl.DataFrame, ctx: Context) -> Normalised:
     return df, keep
 
 
-_UNITS = UNIT_ENUM.categories.to_list()
-_FACTORS = pl.Series([TESTS[t].factors.get(u) for t in TESTS for u in _UNITS], dtype=pl.Float64)
+_FACTORS = pl.Series([TESTS[t].factors.get(u) for t in TESTS for u in UNITS], dtype=pl.Float64)
 _CANONICAL = pl.Series([TESTS[t].canonical_unit for t in TESTS], dtype=CANONICAL_UNIT_ENUM)
 
 
 def _factor(test: str, unit: str) -> pl.Expr:
     """Factor to the canonical unit, looked up by position (test index x unit index);
     null when the unit is not accepted for the test."""
-    key = pl.col(test).to_physical().cast(pl.UInt32) * len(_UNITS) + pl.col(
-        unit
-    ).to_physical().cast(pl.UInt32)
+    key = pl.col(test).to_physical().cast(pl.UInt32) * len(UNITS) + pl.col(unit).to_physical().cast(
+        pl.UInt32
+    )
     return pl.lit(_FACTORS).gather(key)
 
 
@@ -341,16 +423,9 @@ VIEWS: dict[str, Callable[[pl.LazyFrame], pl.LazyFrame]] = {"measurements": meas
 def assessments(df: pl.DataFrame, ctx: Context) -> Normalised:
     """Item and value trimmed and lower-cased; unknown items and values outside the item's
     vocabulary leave the table."""
-    df = ctx.resolve(df, "item", ITEM_ENUM, _in(ASSESSMENT_ITEMS, _lower))
-    allowed = ASSESSMENT_VALUE_ENUM.categories.to_list()
-    df = ctx.resolve(df, "value", ASSESSMENT_VALUE_ENUM, _in(allowed, _lower))
-    valid = pl.lit(False)
-    for name, values in ASSESSMENT_ITEMS.items():
-        valid = (
-            pl.when(pl.col("item") == name)
-            .then(pl.col("value").is_in(list(values)))
-            .otherwise(valid)
-        )
+    df = ctx.resolve(df, "item", *SPELLINGS["item"])
+    df = ctx.resolve(df, "value", *SPELLINGS["value"])
+    valid = assessment_valid_expr()
     item_outside = ctx.outside(df, "item")
     value_outside = ctx.outside(df, "value")
     known = pl.col("item").is_not_null()
@@ -371,37 +446,34 @@ def assessments(df: pl.DataFrame, ctx: Context) -> Normalised:
     )
     outside = _mask(df, known & ~valid.fill_null(False)) & ~value_missing
     ctx.count(df, "value", "value_outside_vocabulary", outside, pair)
-    return _drop_raw(df.with_columns(_strip_ids(df))), _mask(df, valid)
+    return _drop_raw(df.with_columns(ids_expr())), _mask(df, valid)
 
 
 def medications(df: pl.DataFrame, ctx: Context) -> Normalised:
     """Drug through the contract's synonyms (as schema.canonical_drug); route trimmed and
     lower-cased; ``systemic`` unless the route is topical, ophthalmic or otic."""
-    drug = pl.col("drug").str.strip_chars().str.to_lowercase().replace(DRUG_SYNONYMS)
-    route = pl.col("route").str.strip_chars().str.to_lowercase()
     df = df.with_columns(
-        _strip_ids(df),
-        _per_distinct(df, "drug", drug).alias("drug"),
+        ids_expr(),
+        pl.col("drug").map_batches(DRUG, return_dtype=pl.String).alias("drug"),
         pl.col("drug").alias("source_drug"),
-        _per_distinct(df, "route", pl.when(route.str.len_bytes() > 0).then(route)).alias("route"),
+        pl.col("route").map_batches(ROUTE, return_dtype=pl.String).alias("route"),
     )
-    systemic = pl.col("route").is_null() | ~pl.col("route").is_in(sorted(NON_SYSTEMIC_ROUTES))
-    return df.with_columns(systemic.alias("systemic")), None
+    return df.with_columns(systemic_expr().alias("systemic")), None
 
 
 def procedures(df: pl.DataFrame, ctx: Context) -> Normalised:
     """Category trimmed and lower-cased; outside the contract's four the row leaves the table."""
-    df = ctx.resolve(df, "category", CATEGORY_ENUM, _in(PROCEDURE_CATEGORIES, _lower))
+    df = ctx.resolve(df, "category", *SPELLINGS["category"])
     outside = ctx.outside(df, "category")
     ctx.count(df, "category", "missing_value", _mask(df, pl.col("category").is_null()) & ~outside)
     ctx.count(df, "category", "category_outside_vocabulary", outside)
     keep = _mask(df, pl.col("category").is_not_null())
-    return _drop_raw(df.with_columns(_strip_ids(df), pl.col("category").cast(pl.String))), keep
+    return _drop_raw(df.with_columns(ids_expr(), pl.col("category").cast(pl.String))), keep
 
 
 def ids_only(df: pl.DataFrame, ctx: Context) -> Normalised:
     """Lesions and therapies: their booleans and integers were parsed when typing."""
-    return df.with_columns(_strip_ids(df)), None
+    return df.with_columns(ids_expr()), None
 
 
 NORMALISERS: dict[str, Callable[[pl.DataFrame, Context], Normalised]] = {
