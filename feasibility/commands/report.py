@@ -98,17 +98,21 @@ def run(args: argparse.Namespace) -> int:
     order = order_from_args(args)
     if order:
         settings["funnel order"] = ", ".join(order)
-    result = screen(registry, protocol, index, progress=not args.quiet)
-    check_order(result, order)
-
     validation = readiness = None
     if not args.no_validation:
-        from feasibility.quality import criterion_readiness, validate_registry
+        from feasibility.quality import validate_registry
 
+        # first: validation loads every table whole (its set-aside counts need all rows),
+        # and the screen then reads those tables from memory instead of scanning the files
         say("validating data quality")
         validation = validate_registry(
             registry, index_date=args.index_date, progress=not args.quiet
         )
+    result = screen(registry, protocol, index, progress=not args.quiet)
+    check_order(result, order)
+    if validation is not None:
+        from feasibility.quality import criterion_readiness
+
         readiness = criterion_readiness(protocol, validation, result)
 
     if args.no_suppression:
