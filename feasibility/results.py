@@ -208,7 +208,14 @@ class ScreenResult:
 
         ``part_result`` is the truth of the part's proposition (``true``/``false``/``unknown``,
         or ``no record``); for an exclusion a ``true`` part is what excludes."""
-        wide = self._wide
+        return self._evidence_query(criterion, patient_id).collect()
+
+    def _evidence_query(
+        self, criterion: str | None = None, patient_id: str | list[str] | None = None
+    ) -> pl.LazyFrame:
+        """:meth:`evidence` as a lazy query (``write`` streams it to Parquet: tens of
+        millions of rows at a million patients)."""
+        wide = self._wide.lazy()
         if patient_id is not None:
             ids = [patient_id] if isinstance(patient_id, str) else list(patient_id)
             wide = wide.filter(pl.col(PID).is_in(ids))
@@ -233,7 +240,7 @@ class ScreenResult:
                 )
             for info in infos:
                 k = info.key
-                if k and f"__{k}" not in wide.columns:
+                if k and f"__{k}" not in self._wide.columns:
                     continue
                 frames.append(
                     wide.select(
@@ -259,7 +266,7 @@ class ScreenResult:
                     )
                 )
         if not frames:
-            return pl.DataFrame()
+            return pl.LazyFrame()
         return pl.concat(frames, how="vertical_relaxed")
 
     def why(self, patient_id: str) -> pl.DataFrame:
@@ -368,7 +375,7 @@ class ScreenResult:
             self.patient_status.write_csv(tmp / "patient_status.csv")
             self.funnel(order).write_csv(tmp / "funnel.csv")
             self.impact().write_csv(tmp / "impact.csv")
-            self.evidence().write_parquet(tmp / "evidence.parquet")
+            self._evidence_query().sink_parquet(tmp / "evidence.parquet")
             out.mkdir(parents=True, exist_ok=True)
             written = []
             for f in sorted(tmp.iterdir()):
