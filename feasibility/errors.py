@@ -33,7 +33,9 @@ class RegistryError(FeasibilityError):
 class ProtocolError(FeasibilityError):
     """A protocol file that cannot be compiled: names the criterion and field."""
 
-    def __init__(self, message: str, *, criterion: str | None = None, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, criterion: str | None = None, field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.criterion = criterion
         self.field = field

@@ -160,7 +160,12 @@ def unit_factor_frame() -> pl.DataFrame:
     ]
     return pl.DataFrame(
         rows,
-        schema={"test": pl.String, "unit": pl.String, "factor": pl.Float64, "canonical_unit": pl.String},
+        schema={
+            "test": pl.String,
+            "unit": pl.String,
+            "factor": pl.Float64,
+            "canonical_unit": pl.String,
+        },
         orient="row",
     )
 

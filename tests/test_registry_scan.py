@@ -250,3 +250,21 @@ def test_progress_names_deferred_tables(untidy: Path, capsys: pytest.CaptureFixt
     )
     reg.materialise("measurements")
     assert "measurements: " in capsys.readouterr().err  # the row count line, when read
+
+
+def test_damaged_deferred_file_fails_with_the_table_named(tmp_path: Path) -> None:
+    """A file whose header reads but whose data pages are damaged loads (deferred) and
+    then fails in the screen with a RegistryError naming the table and file."""
+    root = tmp_path / "damaged"
+    shutil.copytree(SAMPLE, root)
+    data = bytearray((root / "measurements.parquet").read_bytes())
+    start = len(data) // 4
+    data[start : start + 2000] = bytes(b ^ 0xFF for b in data[start : start + 2000])
+    (root / "measurements.parquet").write_bytes(bytes(data))
+    reg = load_registry(root)
+    with pytest.raises(RegistryError) as err:
+        screen(reg, "pomalidomide-ixazomib-dex", dt.date(2024, 6, 30))
+    assert err.value.table == "measurements"
+    assert "cannot read measurements.parquet" in str(err.value)
+    with pytest.raises(RegistryError, match="measurements"):
+        load_registry(root, defer=False)

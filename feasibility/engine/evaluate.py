@@ -20,7 +20,7 @@ import polars as pl
 from feasibility.engine.compiler import IDX, PID, Compiler
 from feasibility.engine.index import IndexEvents
 from feasibility.engine.logic import STATUS_RANK, k_and, to_status
-from feasibility.errors import FeasibilityError
+from feasibility.errors import FeasibilityError, RegistryError
 from feasibility.protocol import Protocol, load_protocol
 from feasibility.schema import TABLES
 
@@ -131,7 +131,14 @@ class TableCache:
         # functions (spellings, ids) then run a fifth as often (measured ~25% faster)
         with pl.Config(streaming_chunk_size=500_000):
             for t in sorted(to_collect, key=lambda t: _SIZE_ORDER.index(t)):
-                self.frames[t] = to_collect[t].collect(engine="streaming")
+                try:
+                    self.frames[t] = to_collect[t].collect(engine="streaming")
+                except pl.exceptions.PolarsError as exc:
+                    # a deferred file only fails here (e.g. a damaged data page): say which
+                    file = getattr(self.registry, "files", {}).get(t)
+                    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                    where = f"cannot read {file.name}" if file else "cannot read it"
+                    raise RegistryError(f"table {t!r}: {where}: {detail}", table=t) from None
 
     def lazy(self) -> dict[str, pl.LazyFrame]:
         return {t: df.lazy() for t, df in self.frames.items()}
