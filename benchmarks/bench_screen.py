@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"total          {t_funnel - t0:6.2f} s wall  {c_funnel - c0:6.2f} s CPU   peak RSS {_peak_gib():.2f} GiB"
     )
+    met = t_funnel - t0 < 20 and _peak_gib() < 6
+    print(f"target (load + screen + funnel < 20 s, peak < 6 GiB): {'met' if met else 'NOT met'}")
     t1, c1 = time.perf_counter(), _cpu()
     again = result.rescreen(result.protocol)
     again.funnel()
