@@ -59,6 +59,27 @@ _SIZE_ORDER = [
 
 #: Cached tables whose patient_id is kept as a categorical (only grouped, see features.py).
 _COMPACT_IDS = ("measurements", "assessments")
+_VOCABULARY_COLUMNS = ("test", "item", "category", "sex")
+
+
+def _engine_columns(table: str, schema: pl.Schema, collected: bool) -> list[pl.Expr]:
+    """The engine's columns of ``table`` as present in ``schema``. Categorical strings (a
+    loader may use them) become plain strings where the engine joins on them or uses
+    ``.str``; vocabulary columns stay categorical. In a table the cache collects, the
+    patient_id of the large measurement tables becomes a categorical: a 4-byte code instead
+    of a 16-byte string view a row (a GiB at a million patients) and a cheaper group-by;
+    features.py casts it back."""
+    cols = []
+    for c in ENGINE_COLUMNS[table]:
+        if c not in schema:
+            continue
+        if isinstance(schema[c], pl.Categorical | pl.Enum) and c not in _VOCABULARY_COLUMNS:
+            cols.append(pl.col(c).cast(pl.String))
+        elif collected and c == PID and table in _COMPACT_IDS and schema[c] == pl.String:
+            cols.append(pl.col(c).cast(pl.Categorical))
+        else:
+            cols.append(pl.col(c))
+    return cols
 
 
 class RegistryLike(TypingProtocol):
@@ -88,57 +109,37 @@ class TableCache:
         detection, which no criterion depends on).
         """
         todo = [t for t in sorted(tables) if t in self.present and t not in self.frames]
-        if not todo:
-            return
         loaded = getattr(self.registry, "loaded", None)
         scan = getattr(self.registry, "scan", None)
         to_collect: dict[str, pl.LazyFrame] = {}
         for t in todo:
-            in_memory = loaded is not None and loaded(t)
-            lf = scan(t) if scan is not None and not in_memory else self.registry.tables[t]
-            schema = lf.collect_schema()
-            cols = []
-            for c in ENGINE_COLUMNS[t]:
-                if c not in schema:
-                    continue
-                # categorical strings (a loader may use them) become plain strings where the
-                # engine joins on them or uses .str; vocabulary columns stay categorical
-                is_cat = isinstance(schema[c], pl.Categorical | pl.Enum) and c not in (
-                    "test",
-                    "item",
-                    "category",
-                    "sex",
-                )
-                cols.append(pl.col(c).cast(pl.String) if is_cat else pl.col(c))
-            if in_memory:
-                self.frames[t] = lf.select(cols)
-                continue
-            if t in _COMPACT_IDS and schema[PID] == pl.String:
-                # tens of millions of rows: a 4-byte categorical code instead of a 16-byte
-                # string view per row (a GiB at a million patients), and a cheaper group-by
-                cols = [
-                    pl.col(PID).cast(pl.Categorical) if c.meta.output_name() == PID else c
-                    for c in cols
-                ]
-            to_collect[t] = lf.select(cols)
+            if loaded is not None and loaded(t):
+                lf = self.registry.tables[t]
+                self.frames[t] = lf.select(_engine_columns(t, lf.collect_schema(), False))
+            else:
+                lf = scan(t) if scan is not None else self.registry.tables[t]
+                to_collect[t] = lf.select(_engine_columns(t, lf.collect_schema(), True))
         if not to_collect:
             return
         _progress(progress, f"reading {', '.join(to_collect)}")
         # one table at a time, streaming, the largest first: as fast as collecting them
         # together on two cores (each scan uses both), and the peak memory is then the
-        # tables already held plus one scan's morsels, not every scan's buffers at once
-        # morsels of 500k rows instead of polars' 100k: the loader's per-batch Python
-        # functions (spellings, ids) then run a fifth as often (measured ~25% faster)
+        # tables already held plus one scan's morsels, not every scan's buffers at once.
+        # Morsels of 500k rows instead of polars' 100k: the loader's per-batch Python
+        # functions (spellings, ids) then run a fifth as often (measured ~25% faster).
         with pl.Config(streaming_chunk_size=500_000):
-            for t in sorted(to_collect, key=lambda t: _SIZE_ORDER.index(t)):
-                try:
-                    self.frames[t] = to_collect[t].collect(engine="streaming")
-                except pl.exceptions.PolarsError as exc:
-                    # a deferred file only fails here (e.g. a damaged data page): say which
-                    file = getattr(self.registry, "files", {}).get(t)
-                    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-                    where = f"cannot read {file.name}" if file else "cannot read it"
-                    raise RegistryError(f"table {t!r}: {where}: {detail}", table=t) from None
+            for t in sorted(to_collect, key=_SIZE_ORDER.index):
+                self.frames[t] = self._collect(t, to_collect[t])
+
+    def _collect(self, table: str, lf: pl.LazyFrame) -> pl.DataFrame:
+        try:
+            return lf.collect(engine="streaming")
+        except pl.exceptions.PolarsError as exc:
+            # a deferred file only fails here (e.g. a damaged data page): say which
+            file = getattr(self.registry, "files", {}).get(table)
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            where = f"cannot read {file.name}" if file else "cannot read it"
+            raise RegistryError(f"table {table!r}: {where}: {detail}", table=table) from None
 
     def lazy(self) -> dict[str, pl.LazyFrame]:
         return {t: df.lazy() for t, df in self.frames.items()}
