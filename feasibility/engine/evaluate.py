@@ -20,7 +20,7 @@ import polars as pl
 from feasibility.engine.compiler import IDX, PID, Compiler
 from feasibility.engine.index import IndexEvents
 from feasibility.engine.logic import STATUS_RANK, k_and, to_status
-from feasibility.errors import FeasibilityError, RegistryError
+from feasibility.errors import FeasibilityError
 from feasibility.protocol import Protocol, load_protocol
 from feasibility.schema import TABLES
 
@@ -135,11 +135,10 @@ class TableCache:
         try:
             return lf.collect(engine="streaming")
         except pl.exceptions.PolarsError as exc:
-            # a deferred file only fails here (e.g. a damaged data page): say which
-            file = getattr(self.registry, "files", {}).get(table)
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-            where = f"cannot read {file.name}" if file else "cannot read it"
-            raise RegistryError(f"table {table!r}: {where}: {detail}", table=table) from None
+            read_error = getattr(self.registry, "read_error", None)
+            if read_error is None:
+                raise
+            raise read_error(table, exc) from None
 
     def lazy(self) -> dict[str, pl.LazyFrame]:
         return {t: df.lazy() for t, df in self.frames.items()}

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
+from feasibility.errors import RegistryError
 from feasibility.schema import TABLES
 
 from ._dedup import first_occurrence
@@ -40,6 +41,7 @@ from ._normalise import (
 )
 from ._read import (
     SourceTable,
+    _unreadable,
     empty_frame,
     open_table,
     raw_frame,
@@ -137,6 +139,11 @@ class Registry:
         else:
             lf = scan_normalised(self._store.sources[table])
         return lf if columns is None else lf.select(columns)
+
+    def read_error(self, table: str, exc: BaseException) -> RegistryError:
+        """The error to raise when collecting :meth:`scan` of ``table`` failed: a deferred
+        file is only read then (e.g. a damaged data page), so name the table and file."""
+        return _unreadable(table, self.files[table], exc)
 
     @property
     def set_aside(self) -> pl.DataFrame:

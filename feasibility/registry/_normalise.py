@@ -376,16 +376,25 @@ def measurements(df: pl.DataFrame, ctx: Context) -> Normalised:
         lambda i: df.get_column("test").gather(i).cast(pl.String),
     )
 
-    keep = _mask(df, usable & pl.col("value").is_not_null())
-    df = df.select(
+    keep = _mask(df, measurement_usable())
+    return df.select(stored_measurement_columns()), keep
+
+
+def measurement_usable() -> pl.Expr:
+    """A known test, a unit accepted for it and a value (test and unit normalised)."""
+    return _factor("test", "unit").is_not_null() & pl.col("value").is_not_null()
+
+
+def stored_measurement_columns() -> list[pl.Expr | str]:
+    """What is stored of a normalised measurement; ``measurements_view`` derives the rest."""
+    return [
         ROW,
         ids_expr(),
         "test",
         "measured_on",
         pl.col("value").alias("source_value"),
         pl.col("unit").alias("source_unit"),
-    )
-    return df, keep
+    ]
 
 
 _FACTORS = pl.Series([TESTS[t].factors.get(u) for t in TESTS for u in UNITS], dtype=pl.Float64)

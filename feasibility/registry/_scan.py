@@ -31,9 +31,10 @@ from ._normalise import (
     TEST_ENUM,
     UNIT_ENUM,
     VIEWS,
-    _factor,
     assessment_valid_expr,
     ids_expr,
+    measurement_usable,
+    stored_measurement_columns,
     systemic_expr,
     vocabulary,
 )
@@ -72,16 +73,8 @@ def _diagnoses(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _measurements(lf: pl.LazyFrame) -> pl.LazyFrame:
-    lf = lf.with_columns(ids_expr(), _vocab("test", TEST_ENUM), _vocab("unit", UNIT_ENUM))
-    usable = _factor("test", "unit").is_not_null() & pl.col("value").is_not_null()
-    stored = lf.filter(usable).select(
-        ROW,
-        "patient_id",
-        "test",
-        "measured_on",
-        pl.col("value").alias("source_value"),
-        pl.col("unit").alias("source_unit"),
-    )
+    lf = lf.with_columns(_vocab("test", TEST_ENUM), _vocab("unit", UNIT_ENUM))
+    stored = lf.filter(measurement_usable()).select(stored_measurement_columns())
     return VIEWS["measurements"](stored)
 
 
