@@ -191,7 +191,7 @@ BROWSER_ENV = "FEASIBILITY_CHROMIUM"
 #: Chromium-family executables tried on PATH, in order.
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 #: What to run when none is found (Debian's package; CI installs it in .ci/run).
-INSTALL_HINT = "sudo apt-get install chromium"
+INSTALL_HINT = "sudo apt-get update && sudo apt-get install -y chromium"
 #: Start of the skip reason; conftest.py repeats such skips in a banner at the end of the run.
 NOT_RUN = "BROWSER TEST NOT RUN"
 
