@@ -285,3 +285,28 @@ def test_missing_browser_is_loud_and_fails_under_ci(ci, tmp_path):
         banner = [line for line in proc.stdout.splitlines() if NOT_RUN in line and "!!!" in line]
         assert banner, proc.stdout[-2000:]
         assert INSTALL_HINT in proc.stdout
+
+
+def test_citation_wording_for_both_shipped_protocols():
+    from feasibility import citation
+    from feasibility.protocol import load_protocol
+
+    pom = load_protocol("pomalidomide-ixazomib-dex")
+    assert citation.parts(pom) == {
+        "measurable_disease": ["extramedullary_disease", "plasma_cell_leukemia"]
+    }
+    assert "not funnel steps" in citation.parts_sentence(pom)
+    assert re.fullmatch(
+        r"pomalidomide-ixazomib-dex \(protocol file sha256 [0-9a-f]{12}\)", citation.cite(pom)
+    )
+    assert pom.fingerprint.startswith(citation.fingerprint(pom))
+    for proto in (pom, load_protocol("isatuximab-pomalidomide-dex")):
+        found = citation.parts(proto)
+        assert set(found) <= set(proto.steps)  # every part belongs to a step
+        assert sorted(i for ids in found.values() for i in ids) == sorted(
+            set(proto.criterion_ids) - set(proto.steps)
+        )
+        assert bool(citation.parts_sentence(proto)) == bool(found)
+        assert citation.counts(proto) == (
+            f"{len(proto.criteria)} criteria in {len(proto.steps)} funnel steps"
+        )
