@@ -84,6 +84,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from feasibility.citation import cite, counts
     from feasibility.engine import screen
     from feasibility.protocol import load_protocol
     from feasibility.registry import load_registry
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     index, settings = index_from_args(args)
     protocol = load_protocol(args.protocol)
-    say(f"protocol {protocol.id}")
+    say(f"protocol {cite(protocol)}: {counts(protocol)}, {len(protocol.assumptions)} assumptions")
     registry = load_registry(args.data, progress=not args.quiet)
     order = order_from_args(args)
     if order:

@@ -63,6 +63,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from feasibility.citation import cite, counts
     from feasibility.engine import screen
     from feasibility.protocol import load_protocol
 
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     index, _settings = index_from_args(args)
     protocol = load_protocol(args.protocol)
     say(
-        f"protocol {protocol.id}: {len(protocol.steps)} steps, {len(protocol.assumptions)} assumptions",
+        f"protocol {cite(protocol)}: {counts(protocol)}, {len(protocol.assumptions)} assumptions",
     )
     order = order_from_args(args)
 

@@ -209,7 +209,9 @@ def screen(
         else:
             idx = pl.LazyFrame(schema={PID: pl.String, IDX: pl.Date})
     idx = idx.collect().lazy()  # used by every table's features: compute the pairs once
-    _progress(progress, f"evaluating {len(proto.criteria)} criteria of {proto.id}")
+    from feasibility.citation import counts
+
+    _progress(progress, f"evaluating {counts(proto)} of {proto.id}")
     # the in-memory engine runs this join-heavy plan several times faster than streaming
     wide = compiler.build(frames, idx, fixed).collect(engine="in-memory")
     _progress(

@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from feasibility import charts, disclosure
+from feasibility import charts, citation, disclosure
 from feasibility.report import html as H
 from feasibility.report import tables
 
@@ -498,11 +498,12 @@ def _protocol_section(protocol, readiness_by: dict[str, dict[str, Any]]) -> str:
         }
         for a in getattr(protocol, "assumptions", ())
     ]
-    n_crit = len(rows)
+    parts_note = citation.parts_sentence(protocol)
     body = (
-        f'<details class="fold"><summary>The {n_crit} computable criteria: protocol sentence, '
-        "rule applied to the registry, and data readiness</summary>"
-        f"{crit_table}</details>"
+        f'<details class="fold"><summary>The {H.esc(citation.counts(protocol))}: protocol '
+        "sentence, rule applied to the registry, and data readiness</summary>"
+        + (f'<p class="note">{H.esc(parts_note)}</p>' if parts_note else "")
+        + f"{crit_table}</details>"
     )
     if arows:
         rate = math.prod(float(a.pass_rate) for a in protocol.assumptions)
@@ -755,6 +756,10 @@ def _provenance(protocol, info: RegistryInfo, settings, pol, now) -> str:
         ("Tables present", ", ".join(info.present) or "—"),
         ("Protocol", f"{protocol.id} ({getattr(protocol, 'path', '') or 'built-in'})"),
         ("Protocol fingerprint (sha256)", getattr(protocol, "fingerprint", "") or "—"),
+        (
+            "Cite as",
+            f"{citation.cite(protocol)}, feasibility {_versions().get('feasibility', '?')}",
+        ),
     ]
     items += [(f"Index: {k}", v) for k, v in settings.items()]
     items.append(
@@ -827,7 +832,8 @@ def _page(protocol, parts: list[str], pol, now, info: RegistryInfo) -> str:
     present = {p.split('id="', 1)[1].split('"', 1)[0] for p in parts if 'id="' in p}
     nav = "".join(f'<a href="#{sid}">{H.esc(name)}</a>' for sid, name in NAV if sid in present)
     meta = (
-        f"Protocol <strong>{H.esc(protocol.id)}</strong> · generated "
+        f"Protocol <strong>{H.esc(protocol.id)}</strong> "
+        f"(file sha256 {H.esc(citation.fingerprint(protocol)) or '—'}) · generated "
         f"{now.strftime('%Y-%m-%d %H:%M')} UTC · registry {H.esc(info.fingerprint[:12]) or '—'}"
     )
     return f"""<!DOCTYPE html>
