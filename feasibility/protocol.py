@@ -22,7 +22,13 @@ from typing import Any
 import yaml
 
 from feasibility.errors import ProtocolError
-from feasibility.schema import ASSESSMENT_ITEMS, PROCEDURE_CATEGORIES, TESTS, canonical_drug
+from feasibility.schema import (
+    ASSESSMENT_ITEMS,
+    DRUG_VOCABULARY_FILE,
+    PROCEDURE_CATEGORIES,
+    TESTS,
+    canonical_drug,
+)
 
 PROTOCOL_DIR = Path(__file__).parent / "protocols"
 CODELIST_DIR = Path(__file__).parent / "codelists"
@@ -112,10 +118,15 @@ def _norm_code(c: Any) -> str:
 def load_codelists(
     directory: Path = CODELIST_DIR,
 ) -> tuple[dict[str, CodeList], dict[str, DrugList]]:
-    """Read ``icd10.yaml`` and ``drugs.yaml`` (and any other ``*.yaml``) from ``directory``."""
+    """Read ``icd10.yaml`` and ``drugs.yaml`` (and any other ``*.yaml``) from ``directory``;
+    the drug-name vocabulary (``schema.DRUG_VOCABULARY_FILE``) is not a list and is skipped.
+    A list's spellings are keyed both as written (lower case) and through
+    ``canonical_drug``, the normaliser the engine applies to the registry's names."""
     codes: dict[str, CodeList] = {}
     drugs: dict[str, DrugList] = {}
     for path in sorted(directory.glob("*.yaml")):
+        if path.name in (DRUG_VOCABULARY_FILE.name, "plausible_ranges.yaml"):
+            continue  # reviewed vocabularies beside the lists, not lists
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for name, spec in data.items():
             if not isinstance(spec, dict):
@@ -132,6 +143,7 @@ def load_codelists(
                     spellings[c] = c
                     for syn in (meta or {}).get("synonyms", []) or []:
                         spellings[str(syn).strip().lower()] = c
+                        spellings[canonical_drug(str(syn))] = c
                 drugs[name] = DrugList(name, str(spec.get("label", name)), tuple(canon), spellings)
             else:
                 codes[name] = CodeList(
