@@ -389,9 +389,11 @@ class Compiler:
             death, birth = pl.col("death_date"), pl.col("birth_date")
             truth = death.is_null() | (death > pl.col(IDX))
             # contract 5.2: a death before birth is no fact at all -> unknown
-            truth = pl.when((death < birth).fill_null(False)).then(NULL_BOOL).otherwise(truth)
-            # patient attributes are not "records": they never stop if_missing from applying
-            return _cols(k, truth, pl.lit(False), none_f, pl.col("death_date"), none_s)
+            impossible = (death < birth).fill_null(False)
+            truth = pl.when(impossible).then(NULL_BOOL).otherwise(truth)
+            # patient attributes are not "records": they never stop if_missing from applying,
+            # except an impossible death date, which is a fact present but unusable
+            return _cols(k, truth, impossible, none_f, pl.col("death_date"), none_s)
         if isinstance(r, Age):
             age = age_expr()
             return _cols(
