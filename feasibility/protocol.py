@@ -276,20 +276,27 @@ class Diagnosis(Rule):
 class Medication(Rule):
     """An exposure to a listed drug with start_date <= index and end_date null or
     >= index - ``overlap_days`` (``None``: any exposure started on or before index, i.e.
-    prior therapy ever); only systemic routes when ``systemic_only``. Absent is false."""
+    prior therapy ever); only systemic routes when ``systemic_only``. With
+    ``started_before_index`` the start must be strictly before the index (in event mode
+    indexed on a new line, the drugs started that day belong to it). Absent is false."""
 
     druglist: DrugList
     overlap_days: int | None
     systemic_only: bool = True
+    started_before_index: bool = False
 
     def tables(self) -> set[str]:
         return {"medications"}
 
     def describe(self) -> str:
         s = "systemic " if self.systemic_only else ""
+        started = "before" if self.started_before_index else "on or before"
         if self.overlap_days is None:
-            return f"{s}exposure to {self.druglist.name} started on or before index"
-        return f"{s}exposure to {self.druglist.name} overlapping the {self.overlap_days} days before index"
+            return f"{s}exposure to {self.druglist.name} started {started} index"
+        return (
+            f"{s}exposure to {self.druglist.name} started {started} index, overlapping the "
+            f"{self.overlap_days} days before index"
+        )
 
     def reads(self):
         return [("medications", "drug", self.druglist.name)]
@@ -341,12 +348,16 @@ class Lesion(Rule):
 class Therapy(Rule):
     """A line of therapy. ``started_before_index``: start_date < index. ``ongoing``: start_date
     <= index and end_date null or >= index. ``investigational``: only investigational lines.
-    ``min_line``: only lines with line_number >= this. Absent is false."""
+    ``min_line``: only lines with line_number >= this. ``drugs``: only lines whose regimen
+    contains a drug of the list (``schema.regimen_ingredients``). ``ended_within_days``:
+    end_date null or >= index - N (still given in the N days before index). Absent is false."""
 
     started_before_index: bool = False
     ongoing: bool = False
     investigational: bool = False
     min_line: int | None = None
+    druglist: DrugList | None = None
+    ended_within_days: int | None = None
 
     def tables(self) -> set[str]:
         return {"therapies"}
@@ -358,15 +369,21 @@ class Therapy(Rule):
         parts.append("therapy line")
         if self.min_line is not None:
             parts.append(f"number >= {self.min_line}")
+        if self.druglist is not None:
+            parts.append(f"with {self.druglist.name}")
         if self.started_before_index:
             parts.append("started before index")
         if self.ongoing:
             parts.append("ongoing at index")
+        if self.ended_within_days is not None:
+            parts.append(f"given within {self.ended_within_days} days before index")
         return " ".join(parts)
 
     def reads(self):
         cols = [("therapies", "start_date", None)]
-        if self.ongoing:
+        if self.druglist is not None:
+            cols.append(("therapies", "regimen", self.druglist.name))
+        if self.ongoing or self.ended_within_days is not None:
             cols.append(("therapies", "end_date", None))
         if self.investigational:
             cols.append(("therapies", "investigational", None))
@@ -465,6 +482,18 @@ class When(Rule):
 
     def describe(self) -> str:
         return f"if {self.condition.describe()} then {self.then.describe()} (else not applicable)"
+
+
+@dataclass(frozen=True)
+class Undecidable(Rule):
+    """A fact no registry holds (e.g. response to a past treatment): always unknown. Combined
+    with a computable part it makes that part's true cases unknown instead of deciding
+    them (``all: [exposure, undecidable]`` -> exposed: unknown, unexposed: false)."""
+
+    reason: str
+
+    def describe(self) -> str:
+        return f"[not in the registry: {self.reason}]"
 
 
 @dataclass(frozen=True)
@@ -723,6 +752,11 @@ class _Parser:
             return Ref(body)
         if kind == "alive":
             return Alive()
+        if kind == "undecidable":
+            reason = (body or {}).get("reason") if isinstance(body, dict) else None
+            if not isinstance(reason, str) or not reason.strip():
+                raise self.err(crit, f + ".reason", "say which fact the registry does not hold")
+            return Undecidable(reason.strip())
         body = body or {}
         if not isinstance(body, dict):
             raise self.err(crit, f, f"expects a mapping, got {body!r}")
@@ -750,7 +784,9 @@ class _Parser:
                 )
             return Diagnosis(cl, parse_window(body.get("window"), crit, f + ".window"))
         if kind == "medication":
-            self.check_keys(body, {"drugs", "overlap_days", "systemic_only"}, crit, f)
+            self.check_keys(
+                body, {"drugs", "overlap_days", "systemic_only", "started_before_index"}, crit, f
+            )
             name = body.get("drugs")
             if name not in self.drugs:
                 raise self.err(
@@ -765,7 +801,12 @@ class _Parser:
                     f + ".overlap_days",
                     f"expects a whole number of days >= 0 or 'ever', got {od!r}",
                 )
-            return Medication(self.drugs[name], od, bool(body.get("systemic_only", True)))
+            return Medication(
+                self.drugs[name],
+                od,
+                bool(body.get("systemic_only", True)),
+                bool(body.get("started_before_index", False)),
+            )
         if kind == "procedure":
             self.check_keys(body, {"category", "window"}, crit, f)
             cat = body.get("category")
@@ -784,16 +825,38 @@ class _Parser:
             )
         if kind == "therapy":
             self.check_keys(
-                body, {"started_before_index", "ongoing", "investigational", "min_line"}, crit, f
+                body,
+                {
+                    "started_before_index",
+                    "ongoing",
+                    "investigational",
+                    "min_line",
+                    "drugs",
+                    "ended_within_days",
+                },
+                crit,
+                f,
             )
             ml = body.get("min_line")
             if ml is not None and (isinstance(ml, bool) or not isinstance(ml, int)):
                 raise self.err(crit, f + ".min_line", f"expects an integer, got {ml!r}")
+            dl = body.get("drugs")
+            if dl is not None and dl not in self.drugs:
+                raise self.err(
+                    crit, f + ".drugs", f"unknown drug list {dl!r}; known: {sorted(self.drugs)}"
+                )
+            ew = body.get("ended_within_days")
+            if ew is not None and (isinstance(ew, bool) or not isinstance(ew, int) or ew < 0):
+                raise self.err(
+                    crit, f + ".ended_within_days", f"expects a whole number >= 0, got {ew!r}"
+                )
             t = Therapy(
                 bool(body.get("started_before_index", False)),
                 bool(body.get("ongoing", False)),
                 bool(body.get("investigational", False)),
                 ml,
+                None if dl is None else self.drugs[dl],
+                ew,
             )
             if not (t.started_before_index or t.ongoing):
                 raise self.err(crit, f, "set started_before_index or ongoing")

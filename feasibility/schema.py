@@ -102,8 +102,10 @@ INTERVALS: dict[str, tuple[str, str]] = {
 
 SEX_CODES: frozenset[str] = frozenset({"F", "M", "U"})
 
+#: Contract section 1's four categories, extended (never renamed) with `plasmapheresis`,
+#: which ICARIA-MM names among the major procedures within 14 days (issue 11).
 PROCEDURE_CATEGORIES: frozenset[str] = frozenset(
-    {"major_surgery", "radiotherapy", "bone_marrow_biopsy", "other"}
+    {"major_surgery", "radiotherapy", "bone_marrow_biopsy", "other", "plasmapheresis"}
 )
 
 NON_SYSTEMIC_ROUTES: frozenset[str] = frozenset({"topical", "ophthalmic", "otic"})
@@ -245,6 +247,32 @@ def canonical_drug(name: str) -> str:
     not in the vocabulary comes back normalised, never guessed. Idempotent."""
     key = _drug_key(name)
     return DRUG_SYNONYMS.get(key, key)
+
+
+@functools.lru_cache(maxsize=1)
+def _regimen_vocabulary() -> dict[str, frozenset[str]]:
+    data = yaml.safe_load(DRUG_VOCABULARY_FILE.read_text(encoding="utf-8")) or {}
+    return {
+        _basic(str(name)): frozenset(canonical_drug(str(d)) for d in drugs or [])
+        for name, drugs in (data.get("regimens") or {}).items()
+    }
+
+
+def regimen_ingredients(regimen: str | None) -> frozenset[str]:
+    """The ingredients of a ``therapies.regimen`` text: the reviewed regimen table of
+    ``drug_names.yaml`` (``"Dara-VRd"`` -> daratumumab, bortezomib, lenalidomide,
+    dexamethasone), else every word (and the whole text) that is a known ingredient name,
+    brand or synonym. Unknown words add nothing (never guessed)."""
+    if regimen is None:
+        return frozenset()
+    key = _basic(regimen)
+    table = _regimen_vocabulary()
+    if key in table:
+        return table[key]
+    words = re.split(r"[^\w]+", regimen.lower())
+    candidates = [regimen, *words, *(" ".join(p) for p in zip(words, words[1:], strict=False))]
+    found = {DRUG_SYNONYMS[_drug_key(c)] for c in candidates if _drug_key(c) in DRUG_SYNONYMS}
+    return frozenset(found)
 
 
 def canonical_drug_expr(expr: pl.Expr) -> pl.Expr:

@@ -63,6 +63,7 @@ from feasibility.protocol import (
     Rule,
     Sex,
     Therapy,
+    Undecidable,
     When,
     Window,
     leaves,
@@ -385,6 +386,8 @@ class Compiler:
             pl.lit(None, pl.Date),
             pl.lit(None, pl.String),
         )
+        if isinstance(r, Undecidable):
+            return _cols(k, NULL_BOOL, pl.lit(False), none_f, none_d, pl.lit(r.reason))
         if isinstance(r, Alive):
             death, birth = pl.col("death_date"), pl.col("birth_date")
             truth = death.is_null() | (death > pl.col(IDX))

@@ -23,7 +23,7 @@ import polars as pl
 from feasibility.engine.logic import NULL_BOOL, k_or
 from feasibility.plausibility import LESION_DIAMETER_RANGE, PLAUSIBLE_RANGES
 from feasibility.protocol import Rule, Window
-from feasibility.schema import NON_SYSTEMIC_ROUTES, canonical_drug_expr
+from feasibility.schema import NON_SYSTEMIC_ROUTES, canonical_drug_expr, regimen_ingredients
 
 PID, IDX = "patient_id", "index_date"
 #: Join key of the per-(patient, index) features: one column, so joins stay cheap. With a
@@ -218,7 +218,11 @@ def event_features(
             cand = pl.col("_drug").is_in(list(r.druglist.spellings))
             if r.systemic_only:
                 cand = cand & pl.col("_systemic")
-            overlap = pl.col("start_date") <= pl.col(IDX)
+            overlap = (
+                pl.col("start_date") < pl.col(IDX)
+                if r.started_before_index
+                else pl.col("start_date") <= pl.col(IDX)
+            )
             if r.overlap_days is not None:
                 overlap = overlap & (
                     pl.col("end_date").is_null()
@@ -278,6 +282,23 @@ def event_features(
         )
     elif table == "therapies":
         rows = lf.select(PID, "line_number", "regimen", "start_date", "end_date", "investigational")
+        lists = {r.druglist.name: r.druglist for _, r in leaves_ if r.druglist is not None}
+        if lists:
+            # which regimens contain a drug of each list: per distinct regimen (few), joined back
+            regimens = lf.select(pl.col("regimen").unique()).collect()["regimen"].to_list()
+            table = pl.DataFrame(
+                {
+                    "regimen": regimens,
+                    **{
+                        f"_rx:{n}": [bool(regimen_ingredients(x) & set(dl.drugs)) for x in regimens]
+                        for n, dl in lists.items()
+                    },
+                },
+                schema={"regimen": pl.String, **{f"_rx:{n}": pl.Boolean for n in lists}},
+            )
+            rows = rows.with_columns(pl.col("regimen").cast(pl.String)).join(
+                table.lazy(), on="regimen", how="left", nulls_equal=True
+            )
         rows = with_index(rows, idx, fixed)
         rows = rows.filter(pl.col("start_date").is_null() | (pl.col("start_date") <= pl.col(IDX)))
         rows = rows.sort("start_date", "line_number", "regimen", nulls_last=False)
@@ -285,6 +306,8 @@ def event_features(
             cand = pl.lit(True)
             if r.min_line is not None:
                 cand = cand & (pl.col("line_number") >= r.min_line)
+            if r.druglist is not None:
+                cand = cand & pl.col(f"_rx:{r.druglist.name}")
             cand = cand.fill_null(False)
             cond = cand
             if r.started_before_index:
@@ -299,6 +322,11 @@ def event_features(
                     cond
                     & (pl.col("start_date") <= pl.col(IDX))
                     & (pl.col("end_date").is_null() | (pl.col("end_date") >= pl.col(IDX)))
+                )
+            if r.ended_within_days is not None:
+                cond = cond & (
+                    pl.col("end_date").is_null()
+                    | (pl.col("end_date") >= pl.col(IDX) - pl.duration(days=r.ended_within_days))
                 )
             if r.investigational:
                 cond = cond & pl.col("investigational")
