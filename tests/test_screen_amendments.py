@@ -432,3 +432,61 @@ def test_eligible_patient_with_undated_unrelated_rows_stays_eligible():
     )
     res = screen(make_registry(**rows), "pomalidomide-ixazomib-dex", INDEX)
     assert res.patient_status["eligible"][0] == "pass"
+
+
+def test_amendments_hold_in_event_mode():
+    # contract 2 (event mode) with 5.1: the same rules at each qualifying index
+    from feasibility.engine import IndexEvents
+
+    rows = {
+        "patients": [{"patient_id": "p1", "sex": "U", "birth_date": BIRTH_60}],
+        "therapies": [
+            {
+                "patient_id": "p1",
+                "line_number": 2,
+                "regimen": "KRd",
+                "start_date": INDEX,
+                "end_date": None,
+                "investigational": False,
+            },
+            {
+                "patient_id": "p1",
+                "line_number": 1,
+                "regimen": "VRd",
+                "start_date": None,
+                "end_date": d(100),
+                "investigational": False,
+            },
+        ],
+        "measurements": [
+            {
+                "patient_id": "p1",
+                "test": "hemoglobin",
+                "value": 10.0,
+                "unit": "g/dL",
+                "measured_on": d(5),
+            },
+            {"patient_id": "p1", "test": "hemoglobin", "value": 7.0, "unit": "g/dL"},
+            {
+                "patient_id": "p1",
+                "test": "weight",
+                "value": 60.0,
+                "unit": "kg",
+                "measured_on": d(5),
+            },
+            {
+                "patient_id": "p1",
+                "test": "creatinine",
+                "value": 1.0,
+                "unit": "mg/dL",
+                "measured_on": d(5),
+            },
+        ],
+    }
+    events = IndexEvents("therapies", where="line_number >= 2")
+    ps = screen(make_registry(**rows), "pomalidomide-ixazomib-dex", events).patient_status
+    row = ps.row(0, named=True)
+    assert row["index_date"] == INDEX
+    assert row["previously_treated"] == "pass"  # line 1: no start, ended before index
+    assert row["hemoglobin"] == "unknown"  # undated 7.0 would decide
+    assert row["creatinine_clearance"] == "pass"  # sex U: female 56.7, male 66.7
