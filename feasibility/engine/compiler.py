@@ -503,11 +503,12 @@ class Compiler:
                 )
             )
             date = pl.max_horizontal(pl.when(cr_in).then(cr_d), pl.when(wt_in).then(wt_d))
-            variants = [
-                truth_for(pl.lit(0.85)).alias(f"__{k}@F"),
-                truth_for(pl.lit(1.0)).alias(f"__{k}@M"),
-            ]
-            return _cols(k, truth_for(sex_factor), cr_in | wt_in, crcl, date, detail) + variants
+            as_f, as_m = truth_for(pl.lit(0.85)), truth_for(pl.lit(1.0))
+            variants = [as_f.alias(f"__{k}@F"), as_m.alias(f"__{k}@M")]
+            # the leaf's own evidence for sex U/null: what both sexes agree on (contract 5.1)
+            known = pl.col("sex").is_in(list(SEXES)).fill_null(False)
+            truth = pl.when(known).then(truth_for(sex_factor)).otherwise(agree(as_f, as_m))
+            return _cols(k, truth, cr_in | wt_in, crcl, date, detail) + variants
         # event-table leaves: computed by the per-table group-by
         table = next(iter(r.tables()))
         if table not in self.present:
