@@ -203,13 +203,22 @@ def event_features(
             | ~pl.col("route").str.strip_chars().str.to_lowercase().is_in(list(NON_SYSTEMIC_ROUTES))
         )
         # the loader already applied canonical_drug; applying the same normaliser again is
-        # idempotent and makes the engine right on a registry normalised without it
-        drug_norm = canonical_drug_expr(pl.col("drug"))
-        rows = lf.select(
-            PID, "drug", "route", "start_date", "end_date", systemic.alias("_systemic")
-        )
-        rows = rows.with_columns(drug_norm.alias("_drug")).filter(
+        # idempotent and makes the engine right on a registry normalised without it. It runs
+        # on the distinct names (a registry has a few thousand), joined back.
+        distinct = lf.select(pl.col("drug").cast(pl.String).unique()).collect()
+        spelled = distinct.with_columns(canonical_drug_expr(pl.col("drug")).alias("_drug")).filter(
             pl.col("_drug").is_in(list(names))
+        )
+        rows = lf.select(
+            PID,
+            pl.col("drug").cast(pl.String),
+            "route",
+            "start_date",
+            "end_date",
+            systemic.alias("_systemic"),
+        )
+        rows = rows.filter(pl.col("drug").is_in(spelled["drug"].implode())).join(
+            spelled.lazy(), on="drug", how="inner"
         )
         rows = with_index(rows, idx, fixed)
         rows = rows.filter(pl.col("start_date").is_null() | (pl.col("start_date") <= pl.col(IDX)))
