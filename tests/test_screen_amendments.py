@@ -490,3 +490,18 @@ def test_amendments_hold_in_event_mode():
     assert row["previously_treated"] == "pass"  # line 1: no start, ended before index
     assert row["hemoglobin"] == "unknown"  # undated 7.0 would decide
     assert row["creatinine_clearance"] == "pass"  # sex U: female 56.7, male 66.7
+
+
+def test_undated_latest_rows_switch(monkeypatch):
+    # the other reading of contract 5.1 ("event table" = the five existence tables) is one
+    # switch away; the event tables keep their rule either way
+    import feasibility.engine.compiler as compiler
+
+    rows = [meas("hemoglobin", 10.0, 5), undated(meas("hemoglobin", 7.0, 0))]
+    assert status_of("hemoglobin", *rows) == "unknown"
+    monkeypatch.setattr(compiler, "UNDATED_LATEST_ROWS", False)
+    assert status_of("hemoglobin", *rows) == "pass"
+    assert status_of("diarrhea", undated(assess("diarrhea_grade", "3", 0))) == "pass"
+    crcl = [meas("weight", 60, 5), meas("creatinine", 1.0, 5), undated(meas("creatinine", 9.0, 0))]
+    assert status_of("creatinine_clearance", *crcl) == "pass"
+    assert status_of("extramedullary_disease", undated(lesion(0, 3.0, False))) == "unknown"

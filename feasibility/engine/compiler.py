@@ -125,6 +125,13 @@ def agree(*statuses: pl.Expr) -> pl.Expr:
 
 SEXES = ("F", "M")
 
+#: Contract 5.1 read for the latest-record tables too: an undated measurement or assessment
+#: makes the leaf unknown where its value would decide otherwise if it were the most recent.
+#: False reads "event table" as the five existence tables only (undated measurements and
+#: assessments are then ignored, as a missing record). Kept as one switch because the two
+#: readings differ (issue 11; see docs/SCREENING.md "Amendments").
+UNDATED_LATEST_ROWS: bool = True
+
 
 def attach(base: pl.LazyFrame, feats: list[pl.LazyFrame], key: str) -> pl.LazyFrame:
     """``base`` with each feature frame's columns, as successive left joins on ``key`` would
@@ -266,7 +273,8 @@ class Compiler:
             if self.latest_needs[table] and table in self.present:
                 needs = self.latest_needs[table]
                 feats.append(latest_features(needs, table, frames[table], idx, fixed))
-                feats.append(undated_features(needs, table, frames[table], idx, fixed))
+                if UNDATED_LATEST_ROWS:
+                    feats.append(undated_features(needs, table, frames[table], idx, fixed))
         for table, lv in self.table_leaves.items():
             if lv and table in self.present:
                 feats.append(event_features(lv, table, frames[table], idx, fixed))
@@ -425,7 +433,7 @@ class Compiler:
             truth_of = self._latest_truth(r)
             dated = truth_of(v)
             # contract 5.1: undated rows of this test/item, each as if it were the most recent
-            undated = pl.col(f"{prefix}:{r.name}:undated")
+            undated = _undated(f"{prefix}:{r.name}:undated", r.table)
             has_u = (undated.list.len().fill_null(0) > 0).fill_null(False)
             u_true = undated.list.eval(truth_of(pl.element()).fill_null(False)).list.all()
             u_false = undated.list.eval((~truth_of(pl.element())).fill_null(False)).list.all()
@@ -461,8 +469,8 @@ class Compiler:
             # contract 5.1: undated creatinine / weight values, as if the most recent. The
             # clearance falls with creatinine and rises with weight, so the extreme values
             # (lowest and highest clearance any choice gives) decide whether they matter.
-            u_cr = pl.col("m:creatinine:undated").list
-            u_wt = pl.col("m:weight:undated").list
+            u_cr = _undated("m:creatinine:undated", "measurements").list
+            u_wt = _undated("m:weight:undated", "measurements").list
             cr_hi = pl.when(cr.is_not_null()).then(pl.max_horizontal(cr, u_cr.max()))
             cr_lo = pl.when(cr.is_not_null()).then(pl.min_horizontal(cr, u_cr.min()))
             wt_hi = pl.when(wt.is_not_null()).then(pl.max_horizontal(wt, u_wt.max()))
@@ -538,6 +546,14 @@ class Compiler:
         return lambda v: _cmp(
             v.cast(pl.String).cast(pl.Float64, strict=False), r.op or ">=", r.value or 0.0
         )
+
+
+def _undated(column: str, table: str) -> pl.Expr:
+    """The undated values of a test/item, or an empty (null) list when switched off."""
+    if UNDATED_LATEST_ROWS:
+        return pl.col(column)
+    inner = pl.Float64 if table == "measurements" else pl.String
+    return pl.lit(None, dtype=pl.List(inner))
 
 
 def _worlds(k: str, out, found_out, inn, found_in) -> list[pl.Expr]:
