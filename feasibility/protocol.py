@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,13 @@ from typing import Any
 import yaml
 
 from feasibility.errors import ProtocolError
-from feasibility.schema import ASSESSMENT_ITEMS, PROCEDURE_CATEGORIES, TESTS, canonical_drug
+from feasibility.schema import (
+    ASSESSMENT_ITEMS,
+    DRUG_VOCABULARY_FILE,
+    PROCEDURE_CATEGORIES,
+    TESTS,
+    canonical_drug,
+)
 
 PROTOCOL_DIR = Path(__file__).parent / "protocols"
 CODELIST_DIR = Path(__file__).parent / "codelists"
@@ -112,10 +119,15 @@ def _norm_code(c: Any) -> str:
 def load_codelists(
     directory: Path = CODELIST_DIR,
 ) -> tuple[dict[str, CodeList], dict[str, DrugList]]:
-    """Read ``icd10.yaml`` and ``drugs.yaml`` (and any other ``*.yaml``) from ``directory``."""
+    """Read ``icd10.yaml`` and ``drugs.yaml`` (and any other ``*.yaml``) from ``directory``;
+    the drug-name vocabulary (``schema.DRUG_VOCABULARY_FILE``) is not a list and is skipped.
+    A list's spellings are keyed both as written (lower case) and through
+    ``canonical_drug``, the normaliser the engine applies to the registry's names."""
     codes: dict[str, CodeList] = {}
     drugs: dict[str, DrugList] = {}
     for path in sorted(directory.glob("*.yaml")):
+        if path.name in (DRUG_VOCABULARY_FILE.name, "plausible_ranges.yaml"):
+            continue  # reviewed vocabularies beside the lists, not lists
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for name, spec in data.items():
             if not isinstance(spec, dict):
@@ -132,6 +144,7 @@ def load_codelists(
                     spellings[c] = c
                     for syn in (meta or {}).get("synonyms", []) or []:
                         spellings[str(syn).strip().lower()] = c
+                        spellings[canonical_drug(str(syn))] = c
                 drugs[name] = DrugList(name, str(spec.get("label", name)), tuple(canon), spellings)
             else:
                 codes[name] = CodeList(
@@ -263,20 +276,27 @@ class Diagnosis(Rule):
 class Medication(Rule):
     """An exposure to a listed drug with start_date <= index and end_date null or
     >= index - ``overlap_days`` (``None``: any exposure started on or before index, i.e.
-    prior therapy ever); only systemic routes when ``systemic_only``. Absent is false."""
+    prior therapy ever); only systemic routes when ``systemic_only``. With
+    ``started_before_index`` the start must be strictly before the index (in event mode
+    indexed on a new line, the drugs started that day belong to it). Absent is false."""
 
     druglist: DrugList
     overlap_days: int | None
     systemic_only: bool = True
+    started_before_index: bool = False
 
     def tables(self) -> set[str]:
         return {"medications"}
 
     def describe(self) -> str:
         s = "systemic " if self.systemic_only else ""
+        started = "before" if self.started_before_index else "on or before"
         if self.overlap_days is None:
-            return f"{s}exposure to {self.druglist.name} started on or before index"
-        return f"{s}exposure to {self.druglist.name} overlapping the {self.overlap_days} days before index"
+            return f"{s}exposure to {self.druglist.name} started {started} index"
+        return (
+            f"{s}exposure to {self.druglist.name} started {started} index, overlapping the "
+            f"{self.overlap_days} days before index"
+        )
 
     def reads(self):
         return [("medications", "drug", self.druglist.name)]
@@ -328,12 +348,16 @@ class Lesion(Rule):
 class Therapy(Rule):
     """A line of therapy. ``started_before_index``: start_date < index. ``ongoing``: start_date
     <= index and end_date null or >= index. ``investigational``: only investigational lines.
-    ``min_line``: only lines with line_number >= this. Absent is false."""
+    ``min_line``: only lines with line_number >= this. ``drugs``: only lines whose regimen
+    contains a drug of the list (``schema.regimen_ingredients``). ``ended_within_days``:
+    end_date null or >= index - N (still given in the N days before index). Absent is false."""
 
     started_before_index: bool = False
     ongoing: bool = False
     investigational: bool = False
     min_line: int | None = None
+    druglist: DrugList | None = None
+    ended_within_days: int | None = None
 
     def tables(self) -> set[str]:
         return {"therapies"}
@@ -345,15 +369,21 @@ class Therapy(Rule):
         parts.append("therapy line")
         if self.min_line is not None:
             parts.append(f"number >= {self.min_line}")
+        if self.druglist is not None:
+            parts.append(f"with {self.druglist.name}")
         if self.started_before_index:
             parts.append("started before index")
         if self.ongoing:
             parts.append("ongoing at index")
+        if self.ended_within_days is not None:
+            parts.append(f"given within {self.ended_within_days} days before index")
         return " ".join(parts)
 
     def reads(self):
         cols = [("therapies", "start_date", None)]
-        if self.ongoing:
+        if self.druglist is not None:
+            cols.append(("therapies", "regimen", self.druglist.name))
+        if self.ongoing or self.ended_within_days is not None:
             cols.append(("therapies", "end_date", None))
         if self.investigational:
             cols.append(("therapies", "investigational", None))
@@ -455,6 +485,18 @@ class When(Rule):
 
 
 @dataclass(frozen=True)
+class Undecidable(Rule):
+    """A fact no registry holds (e.g. response to a past treatment): always unknown. Combined
+    with a computable part it makes that part's true cases unknown instead of deciding
+    them (``all: [exposure, undecidable]`` -> exposed: unknown, unexposed: false)."""
+
+    reason: str
+
+    def describe(self) -> str:
+        return f"[not in the registry: {self.reason}]"
+
+
+@dataclass(frozen=True)
 class Ref(Rule):
     """The status of another criterion (pass = true)."""
 
@@ -538,14 +580,74 @@ def numeric_leaves(rule: Rule) -> list[Rule]:
 
 
 @dataclass(frozen=True)
+class AppliesTo:
+    """The people an assumption concerns, as a share of the eligible patients (estimate and
+    plausible range) with its source; everyone else passes it (rate 1)."""
+
+    who: str
+    share: float
+    share_low: float
+    share_high: float
+    source: str
+
+
+@dataclass(frozen=True)
 class Assumption:
-    """A sentence no registry can decide, with an estimated pass rate and where it comes from."""
+    """A sentence no registry can decide, with an estimated pass rate and where it comes from.
+
+    ``pass_rate`` is the rate among the people it concerns, ``rate_low``/``rate_high`` its
+    plausible range (default: the estimate itself). ``given``: the rate is conditional on
+    passing that earlier assumption (e.g. willingness to give samples among patients who
+    consent), so the product of the rates is the joint probability. ``applies_to``: only a
+    share of the eligible patients is concerned (e.g. women of childbearing potential).
+    ``same_as``: the same judgement as another assumption (its text kept in protocol
+    order), counted once, there."""
 
     id: str
     section: str
     text: tuple[str, ...]
     pass_rate: float
     source: str
+    rate_low: float | None = None
+    rate_high: float | None = None
+    given: str | None = None
+    applies_to: AppliesTo | None = None
+    same_as: str | None = None
+
+    def effective_rate(self, bound: str = "estimate") -> float:
+        """The pass rate over all eligible patients: ``1 - share * (1 - rate)`` when the
+        assumption concerns a share of them; 1 when it is counted under another.
+        ``bound``: ``estimate``, ``low`` (lowest rate, largest share) or ``high``."""
+        if self.same_as is not None:
+            return 1.0
+        rate = {
+            "estimate": self.pass_rate,
+            "low": self.pass_rate if self.rate_low is None else self.rate_low,
+            "high": self.pass_rate if self.rate_high is None else self.rate_high,
+        }[bound]
+        if self.applies_to is None:
+            return rate
+        a = self.applies_to
+        share = {"estimate": a.share, "low": a.share_high, "high": a.share_low}[bound]
+        return 1.0 - share * (1.0 - rate)
+
+
+@dataclass(frozen=True)
+class ExpectedRange:
+    """Expected enrolment from ``eligible`` patients: the estimate and a low-high range from
+    the assumptions' rate ranges (every rate at its low end, then every one at its high end:
+    a deliberately wide, conservative range, not a confidence interval)."""
+
+    eligible: int
+    estimate: float
+    low: float
+    high: float
+    rate: float
+    rate_low: float
+    rate_high: float
+
+    def describe(self, digits: int = 1) -> str:
+        return f"≈ {self.estimate:,.{digits}f} ({self.low:,.{digits}f}–{self.high:,.{digits}f})"
 
 
 @dataclass(frozen=True)
@@ -569,6 +671,25 @@ class Protocol:
     @property
     def criterion_ids(self) -> list[str]:
         return [c.id for c in self.criteria]
+
+    def assumption_rate(self, bound: str = "estimate") -> float:
+        """Combined pass rate of the assumptions (product of effective rates; conditional
+        rates multiply into the joint rate; ``same_as`` items count once)."""
+        return math.prod(a.effective_rate(bound) for a in self.assumptions)
+
+    def expected_range(self, eligible: int) -> ExpectedRange:
+        """Expected enrolment among ``eligible`` patients after the assumptions, with the
+        range their rate uncertainty gives (see :class:`ExpectedRange`)."""
+        rates = {b: self.assumption_rate(b) for b in ("estimate", "low", "high")}
+        return ExpectedRange(
+            eligible,
+            eligible * rates["estimate"],
+            eligible * rates["low"],
+            eligible * rates["high"],
+            rates["estimate"],
+            rates["low"],
+            rates["high"],
+        )
 
     def replace_criterion(self, crit: Criterion) -> Protocol:
         """A copy with one criterion replaced (used by relax)."""
@@ -631,6 +752,11 @@ class _Parser:
             return Ref(body)
         if kind == "alive":
             return Alive()
+        if kind == "undecidable":
+            reason = (body or {}).get("reason") if isinstance(body, dict) else None
+            if not isinstance(reason, str) or not reason.strip():
+                raise self.err(crit, f + ".reason", "say which fact the registry does not hold")
+            return Undecidable(reason.strip())
         body = body or {}
         if not isinstance(body, dict):
             raise self.err(crit, f, f"expects a mapping, got {body!r}")
@@ -658,7 +784,9 @@ class _Parser:
                 )
             return Diagnosis(cl, parse_window(body.get("window"), crit, f + ".window"))
         if kind == "medication":
-            self.check_keys(body, {"drugs", "overlap_days", "systemic_only"}, crit, f)
+            self.check_keys(
+                body, {"drugs", "overlap_days", "systemic_only", "started_before_index"}, crit, f
+            )
             name = body.get("drugs")
             if name not in self.drugs:
                 raise self.err(
@@ -673,7 +801,12 @@ class _Parser:
                     f + ".overlap_days",
                     f"expects a whole number of days >= 0 or 'ever', got {od!r}",
                 )
-            return Medication(self.drugs[name], od, bool(body.get("systemic_only", True)))
+            return Medication(
+                self.drugs[name],
+                od,
+                bool(body.get("systemic_only", True)),
+                bool(body.get("started_before_index", False)),
+            )
         if kind == "procedure":
             self.check_keys(body, {"category", "window"}, crit, f)
             cat = body.get("category")
@@ -692,16 +825,38 @@ class _Parser:
             )
         if kind == "therapy":
             self.check_keys(
-                body, {"started_before_index", "ongoing", "investigational", "min_line"}, crit, f
+                body,
+                {
+                    "started_before_index",
+                    "ongoing",
+                    "investigational",
+                    "min_line",
+                    "drugs",
+                    "ended_within_days",
+                },
+                crit,
+                f,
             )
             ml = body.get("min_line")
             if ml is not None and (isinstance(ml, bool) or not isinstance(ml, int)):
                 raise self.err(crit, f + ".min_line", f"expects an integer, got {ml!r}")
+            dl = body.get("drugs")
+            if dl is not None and dl not in self.drugs:
+                raise self.err(
+                    crit, f + ".drugs", f"unknown drug list {dl!r}; known: {sorted(self.drugs)}"
+                )
+            ew = body.get("ended_within_days")
+            if ew is not None and (isinstance(ew, bool) or not isinstance(ew, int) or ew < 0):
+                raise self.err(
+                    crit, f + ".ended_within_days", f"expects a whole number >= 0, got {ew!r}"
+                )
             t = Therapy(
                 bool(body.get("started_before_index", False)),
                 bool(body.get("ongoing", False)),
                 bool(body.get("investigational", False)),
                 ml,
+                None if dl is None else self.drugs[dl],
+                ew,
             )
             if not (t.started_before_index or t.ongoing):
                 raise self.err(crit, f, "set started_before_index or ongoing")
@@ -779,6 +934,108 @@ class _Parser:
         op = self.op(body, crit, f)
         v = self.number(body, "value", crit, f)
         return Latest("assessments", item, window, op, v, None, v, None)
+
+
+def _rate(value: Any, cid: str, fld: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ProtocolError(
+            f"assumption {cid!r}, field {fld!r}: a number in [0, 1], got {value!r}",
+            criterion=cid,
+            field=fld,
+        )
+    return float(value)
+
+
+_ASSUMPTION_KEYS = {
+    "id",
+    "section",
+    "text",
+    "pass_rate",
+    "rate_low",
+    "rate_high",
+    "rate_source",
+    "given",
+    "applies_to",
+    "same_as",
+    "notes",
+}
+
+
+def _assumption(item: dict, cid: str, section: str, earlier: list[Assumption]) -> Assumption:
+    """Parse an assumption item (see :class:`Assumption`); references must name an earlier
+    assumption, and a rate range must contain its estimate."""
+    extra = set(item) - _ASSUMPTION_KEYS
+    if extra:
+        raise ProtocolError(
+            f"assumption {cid!r}: unknown key(s) {sorted(extra)}", criterion=cid, field="rule"
+        )
+    known = {a.id: a for a in earlier}
+    text = _as_lines(item.get("text"), cid, "text")
+    same_as = item.get("same_as")
+    if same_as is not None:
+        if same_as not in known or known[same_as].same_as is not None:
+            raise ProtocolError(
+                f"assumption {cid!r}, field 'same_as': names no earlier counted assumption "
+                f"({same_as!r})",
+                criterion=cid,
+                field="same_as",
+            )
+        if "pass_rate" in item:
+            raise ProtocolError(
+                f"assumption {cid!r}: same_as is counted under {same_as!r}; give no pass_rate",
+                criterion=cid,
+                field="pass_rate",
+            )
+        ref = known[same_as]
+        return Assumption(
+            cid, section, text, ref.pass_rate, f"counted once under {same_as}", same_as=same_as
+        )
+    rate = _rate(item.get("pass_rate"), cid, "pass_rate")
+    low = _rate(item.get("rate_low", rate), cid, "rate_low")
+    high = _rate(item.get("rate_high", rate), cid, "rate_high")
+    if not low <= rate <= high:
+        raise ProtocolError(
+            f"assumption {cid!r}: rate_low <= pass_rate <= rate_high, got {low}, {rate}, {high}",
+            criterion=cid,
+            field="rate_low",
+        )
+    src = item.get("rate_source")
+    if not isinstance(src, str) or not src:
+        raise ProtocolError(
+            f"assumption {cid!r}, field 'rate_source': required",
+            criterion=cid,
+            field="rate_source",
+        )
+    given = item.get("given")
+    if given is not None and given not in known:
+        raise ProtocolError(
+            f"assumption {cid!r}, field 'given': names no earlier assumption ({given!r})",
+            criterion=cid,
+            field="given",
+        )
+    applies = item.get("applies_to")
+    applies_to = None
+    if applies is not None:
+        if not isinstance(applies, dict) or not isinstance(applies.get("who"), str):
+            raise ProtocolError(
+                f"assumption {cid!r}, field 'applies_to': a mapping with who, share, "
+                "share_low, share_high, source",
+                criterion=cid,
+                field="applies_to",
+            )
+        share = _rate(applies.get("share"), cid, "applies_to.share")
+        s_low = _rate(applies.get("share_low", share), cid, "applies_to.share_low")
+        s_high = _rate(applies.get("share_high", share), cid, "applies_to.share_high")
+        s_src = applies.get("source")
+        if not s_low <= share <= s_high or not isinstance(s_src, str) or not s_src:
+            raise ProtocolError(
+                f"assumption {cid!r}, field 'applies_to': share_low <= share <= share_high "
+                "and a source are required",
+                criterion=cid,
+                field="applies_to",
+            )
+        applies_to = AppliesTo(applies["who"], share, s_low, s_high, s_src)
+    return Assumption(cid, section, text, rate, src, low, high, given, applies_to)
 
 
 def _as_lines(v: Any, crit: str, fld: str) -> tuple[str, ...]:
@@ -867,24 +1124,8 @@ def parse_protocol(
                     item.get("notes"),
                 )
             )
-        elif "pass_rate" in item:
-            rate = item["pass_rate"]
-            if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
-                raise ProtocolError(
-                    f"assumption {cid!r}, field 'pass_rate': a number in [0, 1], got {rate!r}",
-                    criterion=cid,
-                    field="pass_rate",
-                )
-            src = item.get("rate_source")
-            if not isinstance(src, str) or not src:
-                raise ProtocolError(
-                    f"assumption {cid!r}, field 'rate_source': required",
-                    criterion=cid,
-                    field="rate_source",
-                )
-            assumptions.append(
-                Assumption(cid, section, _as_lines(item.get("text"), cid, "text"), float(rate), src)
-            )
+        elif "pass_rate" in item or "same_as" in item:
+            assumptions.append(_assumption(item, cid, section, assumptions))
         else:
             raise ProtocolError(
                 f"item {cid!r} has neither rule nor pass_rate", criterion=cid, field="rule"

@@ -7,9 +7,13 @@ constants, so a name lives in exactly one place.
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
+import yaml
 
 #: Column types per table, in contract order. Only ``patients`` is required.
 TABLES: dict[str, dict[str, pl.DataType]] = {
@@ -98,8 +102,10 @@ INTERVALS: dict[str, tuple[str, str]] = {
 
 SEX_CODES: frozenset[str] = frozenset({"F", "M", "U"})
 
+#: Contract section 1's four categories, extended (never renamed) with `plasmapheresis`,
+#: which ICARIA-MM names among the major procedures within 14 days (issue 11).
 PROCEDURE_CATEGORIES: frozenset[str] = frozenset(
-    {"major_surgery", "radiotherapy", "bone_marrow_biopsy", "other"}
+    {"major_surgery", "radiotherapy", "bone_marrow_biopsy", "other", "plasmapheresis"}
 )
 
 NON_SYSTEMIC_ROUTES: frozenset[str] = frozenset({"topical", "ophthalmic", "otic"})
@@ -181,22 +187,108 @@ ASSESSMENT_ITEMS: dict[str, tuple[str, ...]] = {
     "breastfeeding": ("yes", "no"),
 }
 
-#: Drug synonyms: variant (lower case, trimmed) -> canonical generic name.
-DRUG_SYNONYMS: dict[str, str] = {
-    "rifampicin": "rifampin",
-    "st johns wort": "st. john's wort",
-    "hypericum": "st. john's wort",
-    "st. john's wort": "st. john's wort",
-    "ginkgo": "ginkgo biloba",
-    "gingko biloba": "ginkgo biloba",
-    "ginkgo biloba": "ginkgo biloba",
-}
+#: The reviewed drug-name vocabulary (contract 5.3): salt/form words and, per ingredient,
+#: synonyms, brands, salts and prodrugs. Decisions and sources are written in the file.
+DRUG_VOCABULARY_FILE = Path(__file__).parent / "codelists" / "drug_names.yaml"
+
+_PUNCTUATION = r"[^\w\s]"
+_WHITESPACE = r"\s+"
+
+
+@functools.lru_cache(maxsize=1)
+def _drug_vocabulary() -> tuple[str, dict[str, str]]:
+    """(regex of trailing salt/form words, normalised spelling -> canonical ingredient)."""
+    data = yaml.safe_load(DRUG_VOCABULARY_FILE.read_text(encoding="utf-8")) or {}
+    words = [_basic(str(w)) for w in data.get("salt_and_form_words") or []]
+    trailing = r"(?:\s(?:" + "|".join(re.escape(w) for w in sorted(set(words))) + r"))+$"
+    mapping: dict[str, str] = {}
+    for ingredient, meta in (data.get("ingredients") or {}).items():
+        canon = " ".join(str(ingredient).strip().lower().split())
+        meta = meta or {}
+        spellings = [str(ingredient)]
+        for kind in ("synonyms", "brands", "salts", "prodrugs"):
+            spellings += [str(x) for x in meta.get(kind) or []]
+        for spelling in spellings:
+            key = _strip_trailing(_basic(spelling), trailing)
+            if mapping.get(key, canon) != canon:
+                raise ValueError(
+                    f"{DRUG_VOCABULARY_FILE.name}: {spelling!r} names both "
+                    f"{mapping[key]!r} and {canon!r}"
+                )
+            mapping[key] = canon
+    return trailing, mapping
+
+
+def _basic(name: str) -> str:
+    """Steps 1-3 of the normalisation: lower case, punctuation removed, whitespace collapsed."""
+    text = re.sub(_PUNCTUATION, "", name.lower().strip())
+    return re.sub(_WHITESPACE, " ", text).strip()
+
+
+def _strip_trailing(text: str, trailing: str) -> str:
+    out = re.sub(trailing, "", text)
+    return out if out else text
+
+
+def _drug_key(name: str) -> str:
+    return _strip_trailing(_basic(name), _drug_vocabulary()[0])
+
+
+#: Every known spelling (normalised) -> canonical ingredient, read from DRUG_VOCABULARY_FILE.
+#: Kept under its historical name for importers; the keys are normalised spellings.
+DRUG_SYNONYMS: dict[str, str] = dict(_drug_vocabulary()[1])
 
 
 def canonical_drug(name: str) -> str:
-    """Trim, lower-case and map a drug name through the contract's synonyms."""
-    key = name.strip().lower()
+    """The one drug-name normaliser (contract 5.3), used by the loader, the engine and data
+    quality: lower case, trim, punctuation removed, inner whitespace collapsed, trailing salt
+    or form words dropped, then synonyms, brands, salts and prodrugs mapped to the ingredient
+    (``"Dilantin"``, ``"phenytoin sodium"``, ``"fosphenytoin"`` -> ``"phenytoin"``). A name
+    not in the vocabulary comes back normalised, never guessed. Idempotent."""
+    key = _drug_key(name)
     return DRUG_SYNONYMS.get(key, key)
+
+
+@functools.lru_cache(maxsize=1)
+def _regimen_vocabulary() -> dict[str, frozenset[str]]:
+    data = yaml.safe_load(DRUG_VOCABULARY_FILE.read_text(encoding="utf-8")) or {}
+    return {
+        _basic(str(name)): frozenset(canonical_drug(str(d)) for d in drugs or [])
+        for name, drugs in (data.get("regimens") or {}).items()
+    }
+
+
+def regimen_ingredients(regimen: str | None) -> frozenset[str]:
+    """The ingredients of a ``therapies.regimen`` text: the reviewed regimen table of
+    ``drug_names.yaml`` (``"Dara-VRd"`` -> daratumumab, bortezomib, lenalidomide,
+    dexamethasone), else every word (and the whole text) that is a known ingredient name,
+    brand or synonym. Unknown words add nothing (never guessed)."""
+    if regimen is None:
+        return frozenset()
+    key = _basic(regimen)
+    table = _regimen_vocabulary()
+    if key in table:
+        return table[key]
+    words = re.split(r"[^\w]+", regimen.lower())
+    candidates = [regimen, *words, *(" ".join(p) for p in zip(words, words[1:], strict=False))]
+    found = {DRUG_SYNONYMS[_drug_key(c)] for c in candidates if _drug_key(c) in DRUG_SYNONYMS}
+    return frozenset(found)
+
+
+def canonical_drug_expr(expr: pl.Expr) -> pl.Expr:
+    """:func:`canonical_drug` as a polars expression on a String column (same result for every
+    value; null stays null). Vectorised: regex replacements and one dictionary lookup."""
+    trailing, mapping = _drug_vocabulary()
+    basic = (
+        expr.str.to_lowercase()
+        .str.strip_chars()
+        .str.replace_all(_PUNCTUATION, "")
+        .str.replace_all(_WHITESPACE, " ")
+        .str.strip_chars()
+    )
+    stripped = basic.str.replace(trailing, "")
+    key = pl.when(stripped.str.len_chars() > 0).then(stripped).otherwise(basic)
+    return key.replace(mapping)
 
 
 def normalize_icd10(code: str) -> str:

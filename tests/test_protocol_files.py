@@ -86,7 +86,9 @@ def test_assumptions_have_rates_and_honest_sources():
     } <= ids
     for a in p.assumptions:
         assert 0 < a.pass_rate <= 1
-        assert "estimate" in a.source.lower()
+        # issue 11 point 6: a published figure (cited with its year) or a team estimate
+        src = a.source.lower()
+        assert "estimate" in src or "published" in src or "counted once" in src
 
 
 def test_load_by_path_and_unknown_id(tmp_path):

@@ -45,9 +45,10 @@ def test_available_share_is_the_share_not_unknown(readiness):
         expected = 100.0 * (status.get_column(cid) != "unknown").sum() / status.height
         got = table.filter(pl.col("criterion") == cid).get_column("data_available_pct").item()
         assert got == pytest.approx(expected), cid
-    # only P1 has a usable hemoglobin within 30 days (1 of 6 patients)
+    # only P1 has a usable hemoglobin within 30 days, 2.0 g/dL, but its undated 12 and 13
+    # g/dL would pass if dated in the window: unknown (contract 5.1), so 0 of 6 patients
     hb = table.filter(pl.col("criterion") == "hemoglobin").row(0, named=True)
-    assert hb["data_available_pct"] == pytest.approx(100 / 6)
+    assert hb["data_available_pct"] == pytest.approx(0.0)
 
 
 def test_absent_table_means_no_data_even_when_absence_passes(readiness):

@@ -149,7 +149,7 @@ def test_summary_expected_count_and_protocol(built) -> None:
     _, path, result, protocol = built
     html = path.read_text(encoding="utf-8")
     eligible = int(result.funnel()["remaining"][-1])
-    rate = math.prod(a.pass_rate for a in protocol.assumptions)
+    rate = math.prod(a.effective_rate() for a in protocol.assumptions)  # issue 11 point 6
     if small(eligible):
         assert "≈" not in html.split('id="protocol"')[0]
     else:

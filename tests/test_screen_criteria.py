@@ -231,10 +231,17 @@ def test_cockcroft_gault_windows(kw, expected):
 
 @pytest.mark.parametrize("sex", ["U", None])
 def test_cockcroft_gault_sex_unknown(sex):
-    assert (
-        status_of("creatinine_clearance", *crcl_rows(weight=60), birth=BIRTH_60, sex=sex)
-        == "unknown"
-    )
+    # contract 5.1 (amended; section 3 said "sex U -> unknown"): "creatinine_clearance with
+    # sex U passes when the female value (x 0.85) is >= 30, fails when the male value is
+    # < 30, and is unknown in between". Age 60, creatinine 1.0: male = 80 x w / 72.
+    def crcl(weight):
+        return status_of("creatinine_clearance", *crcl_rows(weight=weight), birth=BIRTH_60, sex=sex)
+
+    assert crcl(60) == "pass"  # F 56.7, M 66.7
+    assert crcl(31.77) == "pass"  # F 30.004 (female threshold weight 31.7647 kg)
+    assert crcl(31.76) == "unknown"  # F 29.996, M 35.3: passes as M only
+    assert crcl(27.0) == "unknown"  # M exactly 30.0: passes as M, fails as F (25.5)
+    assert crcl(26.99) == "fail"  # M just under 30: fails as both
 
 
 def test_cockcroft_gault_missing_inputs():
@@ -291,7 +298,9 @@ def test_blood_count_windows_and_recency(criterion, test, good):
     assert status_of(criterion, meas(test, good, 31)) == "unknown"
     assert status_of(criterion, meas(test, good, -1)) == "unknown"
     assert status_of(criterion) == "unknown"
-    bad = good / 100
+    # a failing but plausible value (contract 5.2 sets aside hemoglobin 0.1 g/dL, which the
+    # test used before the amendment)
+    bad = good / 2 if test == "hemoglobin" else good / 100
     assert status_of(criterion, meas(test, bad, 10), meas(test, good, 2)) == "pass"
     assert status_of(criterion, meas(test, good, 10), meas(test, bad, 2)) == "fail"
     assert status_of(criterion, meas(test, good, 10), meas(test, bad, -2)) == "pass"
@@ -397,10 +406,13 @@ def test_ecog_most_recent_and_missing():
             "pass",
         ),
         ("U", [assess("childbearing_potential", "no", 10)], "pass"),
+        # contract 5.1: "pregnancy_test with sex U passes when it would pass for a woman
+        # (most recent childbearing_potential no, or yes with a negative test in its 7 days)
+        # and is unknown otherwise" (section 3 made the second case unknown)
         (
             "U",
             [assess("childbearing_potential", "yes", 10), assess("pregnancy_test", "negative", 1)],
-            "unknown",
+            "pass",
         ),
     ],
 )

@@ -104,7 +104,8 @@ def test_all_assessment_items_and_procedure_categories(large_reg):
     items = set(large_reg["assessments"]["item"].str.to_lowercase().unique().to_list())
     assert set(ASSESSMENT_ITEMS) <= items
     cats = set(large_reg["procedures"]["category"].drop_nulls().unique().to_list())
-    assert cats == set(PROCEDURE_CATEGORIES)
+    # plasmapheresis extends the vocabulary for ICARIA-MM (issue 11); not generated (yet)
+    assert cats == set(PROCEDURE_CATEGORIES) - {"plasmapheresis"}
 
 
 def test_interacting_drugs_spellings_and_routes(large_reg):

@@ -7,7 +7,23 @@ criterion becomes a nullable-Boolean expression (true = pass) over them.
 
 Column naming in the evaluated frame: ``<criterion id>`` (status), and per leaf ``k``
 (``L0``, ``L1``, ...): ``__k`` truth, ``__k_found``, ``__k_value`` (Float64, canonical
-unit), ``__k_date``, ``__k_detail`` (String).
+unit), ``__k_date``, ``__k_detail`` (String). Leaves that read sex add ``__k@F`` and
+``__k@M`` (the truth as if the patient were a woman / a man); latest-record leaves add
+``__k#out`` / ``__k_found#out`` (undated rows left out) and ``__k#in`` / ``__k_found#in``
+(an undated row taken as the most recent), see :meth:`Compiler.criterion_expr`.
+
+Contract 5.1 ("unknown only when the missing fact could change the answer"):
+
+- a criterion that reads sex is evaluated as F and as M for a patient whose sex is U or
+  missing: pass if both pass, fail if both fail, else unknown;
+- an undated row is unknown where it would decide the criterion if its date fell in the
+  window: event tables give such a row an unknown condition (features.py); for the most
+  recent measurement or assessment, the leaf is unknown when the undated values disagree
+  with the dated answer, and a criterion with an ``if_missing`` default is also evaluated
+  with the undated rows left out and taken in, keeping the answer both agree on.
+
+Contract 5.2: a birth_date after the index makes age unknown; a death_date before the
+birth_date makes alive_at_index unknown.
 """
 
 from __future__ import annotations
@@ -25,6 +41,7 @@ from feasibility.engine.features import (
     in_window,
     latest_features,
     pair_key,
+    undated_features,
 )
 from feasibility.engine.logic import NULL_BOOL, k_and, k_not, k_or, k_when
 from feasibility.protocol import (
@@ -46,8 +63,10 @@ from feasibility.protocol import (
     Rule,
     Sex,
     Therapy,
+    Undecidable,
     When,
     Window,
+    leaves,
 )
 
 
@@ -85,12 +104,33 @@ def _cmp(expr: pl.Expr, op: str, value: float) -> pl.Expr:
 
 
 def age_expr() -> pl.Expr:
-    """Whole years from birth_date to index_date; the birthday itself counts."""
+    """Whole years from birth_date to index_date; the birthday itself counts. A birth_date
+    after the index is no age at all: null (contract 5.2)."""
     b, i = pl.col("birth_date"), pl.col(IDX)
     before_birthday = (i.dt.month().cast(pl.Int32) * 100 + i.dt.day().cast(pl.Int32)) < (
         b.dt.month().cast(pl.Int32) * 100 + b.dt.day().cast(pl.Int32)
     )
-    return i.dt.year().cast(pl.Int32) - b.dt.year().cast(pl.Int32) - before_birthday.cast(pl.Int32)
+    years = i.dt.year().cast(pl.Int32) - b.dt.year().cast(pl.Int32) - before_birthday.cast(pl.Int32)
+    return pl.when(b <= i).then(years)
+
+
+def agree(*statuses: pl.Expr) -> pl.Expr:
+    """The common value of nullable Booleans when every one is known and equal, else null."""
+    first = statuses[0]
+    same = k_and(*[first == other for other in statuses[1:]]) if len(statuses) > 1 else None
+    if same is None:
+        return first
+    return pl.when(same.fill_null(False)).then(first).otherwise(NULL_BOOL)
+
+
+SEXES = ("F", "M")
+
+#: Contract 5.1 read for the latest-record tables too: an undated measurement or assessment
+#: makes the leaf unknown where its value would decide otherwise if it were the most recent.
+#: False reads "event table" as the five existence tables only (undated measurements and
+#: assessments are then ignored, as a missing record). Kept as one switch because the two
+#: readings differ (issue 11; see docs/SCREENING.md "Amendments").
+UNDATED_LATEST_ROWS: bool = True
 
 
 def attach(base: pl.LazyFrame, feats: list[pl.LazyFrame], key: str) -> pl.LazyFrame:
@@ -141,7 +181,10 @@ class Compiler:
         }
         self.out = Compiled()
         self._n = 0
-        self._crit_cache: dict[str, tuple[pl.Expr, pl.Expr]] = {}
+        self._crit_cache: dict[tuple, tuple[pl.Expr, pl.Expr]] = {}
+        #: leaf keys with per-sex truth columns (__k@F, __k@M) and with undated-row worlds
+        self._sex_leaves: set[str] = set()
+        self._world_leaves: set[str] = set()
         self._registered = False
         # (id(rule), criterion id) -> leaf key; equal rules may occur twice, so identity is the key
         self._keys: dict[tuple[int, str], str] = {}
@@ -172,10 +215,14 @@ class Compiler:
         if isinstance(rule, Latest):
             self._need_latest(rule.table, rule.name, rule.window)
             info.unit, info.threshold, info.op = rule.unit, rule.value, rule.op
+            self._world_leaves.add(key)
         elif isinstance(rule, CockcroftGault):
             self._need_latest("measurements", "creatinine", rule.creatinine_window)
             self._need_latest("measurements", "weight", rule.weight_window)
             info.unit, info.threshold, info.op = "mL/min", rule.value, rule.op
+            self._sex_leaves.add(key)
+        elif isinstance(rule, Sex):
+            self._sex_leaves.add(key)
         elif isinstance(rule, Age):
             info.unit, info.threshold, info.op = "years", rule.value, rule.op
         elif isinstance(rule, Diagnosis):
@@ -224,9 +271,10 @@ class Compiler:
         feats: list[pl.LazyFrame] = []
         for table in ("measurements", "assessments"):
             if self.latest_needs[table] and table in self.present:
-                feats.append(
-                    latest_features(self.latest_needs[table], table, frames[table], idx, fixed)
-                )
+                needs = self.latest_needs[table]
+                feats.append(latest_features(needs, table, frames[table], idx, fixed))
+                if UNDATED_LATEST_ROWS:
+                    feats.append(undated_features(needs, table, frames[table], idx, fixed))
         for table, lv in self.table_leaves.items():
             if lv and table in self.present:
                 feats.append(event_features(lv, table, frames[table], idx, fixed))
@@ -243,11 +291,42 @@ class Compiler:
         return out.drop(PAIR) if fixed is None else out
 
     # ------------------------------------------------------------------ expressions
-    def criterion_expr(self, crit: Criterion) -> tuple[pl.Expr, pl.Expr]:
-        """(status, found) for a criterion: status true = pass."""
-        if crit.id in self._crit_cache:
-            return self._crit_cache[crit.id]
-        prop, found = self._rule_expr(crit, crit.rule_obj)
+    def criterion_expr(self, crit: Criterion, sex: str | None = None) -> tuple[pl.Expr, pl.Expr]:
+        """(status, found) for a criterion: status true = pass.
+
+        ``sex`` None: the patient's own sex; for a criterion that reads sex (directly or
+        through a referenced criterion) a patient with sex U or null gets the agreement of
+        the criterion evaluated as F and as M (contract 5.1). ``sex`` "F"/"M": as if the
+        patient had that sex."""
+        cache_key = ("crit", crit.id, sex)
+        if cache_key in self._crit_cache:
+            return self._crit_cache[cache_key]
+        if sex is None and self._reads_sex(crit):
+            actual, found = self._worlds(crit, None)
+            as_f, _ = self._worlds(crit, "F")
+            as_m, _ = self._worlds(crit, "M")
+            known = pl.col("sex").is_in(list(SEXES)).fill_null(False)
+            status = pl.when(known).then(actual).otherwise(agree(as_f, as_m))
+        else:
+            status, found = self._worlds(crit, sex)
+        self._crit_cache[cache_key] = (status, found)
+        return status, found
+
+    def _worlds(self, crit: Criterion, sex: str | None) -> tuple[pl.Expr, pl.Expr]:
+        """Status with undated latest rows superposed; for a criterion whose ``if_missing``
+        decides when no record exists, an unknown there is replaced by the answer the
+        worlds "undated rows left out" and "undated rows taken as most recent" agree on."""
+        status, found = self._status(crit, sex, "s")
+        if crit.if_missing != "unknown" and any(
+            k in self._world_leaves for k in self._leaf_keys(crit)
+        ):
+            out, _ = self._status(crit, sex, "out")
+            inn, _ = self._status(crit, sex, "in")
+            status = pl.coalesce(status, agree(out, inn))
+        return status, found
+
+    def _status(self, crit: Criterion, sex: str | None, world: str) -> tuple[pl.Expr, pl.Expr]:
+        prop, found = self._rule_expr(crit, crit.rule_obj, sex, world)
         status = prop if crit.kind == "inclusion" else k_not(prop)
         if crit.if_missing != "unknown":
             status = (
@@ -257,16 +336,28 @@ class Compiler:
             )
         if not crit.tables <= self.present:
             status = NULL_BOOL
-        self._crit_cache[crit.id] = (status, found)
         return status, found
 
-    def _rule_expr(self, crit: Criterion, rule: Rule) -> tuple[pl.Expr, pl.Expr]:
+    def _leaf_keys(self, crit: Criterion) -> list[str]:
+        return [info.key for info in self.out.leaves.get(crit.id, [])]
+
+    def _reads_sex(self, crit: Criterion) -> bool:
+        if any(k in self._sex_leaves for k in self._leaf_keys(crit)):
+            return True
+        return any(
+            isinstance(leaf, Ref) and self._reads_sex(self.protocol.criterion(leaf.criterion))
+            for leaf in leaves(crit.rule_obj)
+        )
+
+    def _rule_expr(
+        self, crit: Criterion, rule: Rule, sex: str | None = None, world: str = "s"
+    ) -> tuple[pl.Expr, pl.Expr]:
         if isinstance(rule, And | Or):
-            parts = [self._rule_expr(crit, p) for p in rule.parts]
+            parts = [self._rule_expr(crit, p, sex, world) for p in rule.parts]
             combine = k_and if isinstance(rule, And) else k_or
             return combine(*[p for p, _ in parts]), k_or(*[f for _, f in parts]).fill_null(False)
         if isinstance(rule, AnyPresent):
-            parts = [self._rule_expr(crit, p) for p in rule.parts]
+            parts = [self._rule_expr(crit, p, sex, world) for p in rule.parts]
             truths = [p for p, _ in parts]
             all_null = k_and(*[t.is_null() for t in truths])
             truth = (
@@ -278,16 +369,22 @@ class Compiler:
             )
             return truth, k_or(*[f for _, f in parts]).fill_null(False)
         if isinstance(rule, Not):
-            p, f = self._rule_expr(crit, rule.part)
+            p, f = self._rule_expr(crit, rule.part, sex, world)
             return k_not(p), f
         if isinstance(rule, When):
-            c, fc = self._rule_expr(crit, rule.condition)
-            t, ft = self._rule_expr(crit, rule.then)
+            c, fc = self._rule_expr(crit, rule.condition, sex, world)
+            t, ft = self._rule_expr(crit, rule.then, sex, world)
             return k_when(c, t), fc | ft
         if isinstance(rule, Ref):
-            return self.criterion_expr(self.protocol.criterion(rule.criterion))
+            return self.criterion_expr(self.protocol.criterion(rule.criterion), sex)
         key = self._keys[id(rule), crit.id]
-        return pl.col(f"__{key}"), pl.col(f"__{key}_found")
+        truth, found = f"__{key}", f"__{key}_found"
+        if sex is not None and key in self._sex_leaves:
+            truth += f"@{sex}"
+        if world != "s" and key in self._world_leaves:
+            truth += f"#{world}"
+            found += f"#{world}"
+        return pl.col(truth), pl.col(found)
 
     def _leaf_evidence(self, info: LeafInfo) -> list[pl.Expr]:
         """Columns __k, __k_found, __k_value, __k_date, __k_detail for one leaf."""
@@ -297,10 +394,17 @@ class Compiler:
             pl.lit(None, pl.Date),
             pl.lit(None, pl.String),
         )
+        if isinstance(r, Undecidable):
+            return _cols(k, NULL_BOOL, pl.lit(False), none_f, none_d, pl.lit(r.reason))
         if isinstance(r, Alive):
-            truth = pl.col("death_date").is_null() | (pl.col("death_date") > pl.col(IDX))
-            # patient attributes are not "records": they never stop if_missing from applying
-            return _cols(k, truth, pl.lit(False), none_f, pl.col("death_date"), none_s)
+            death, birth = pl.col("death_date"), pl.col("birth_date")
+            truth = death.is_null() | (death > pl.col(IDX))
+            # contract 5.2: a death before birth is no fact at all -> unknown
+            impossible = (death < birth).fill_null(False)
+            truth = pl.when(impossible).then(NULL_BOOL).otherwise(truth)
+            # patient attributes are not "records": they never stop if_missing from applying,
+            # except an impossible death date, which is a fact present but unusable
+            return _cols(k, truth, impossible, none_f, pl.col("death_date"), none_s)
         if isinstance(r, Age):
             age = age_expr()
             return _cols(
@@ -312,34 +416,49 @@ class Compiler:
                 none_s,
             )
         if isinstance(r, Sex):
-            known = pl.col("sex").is_in(["F", "M"]).fill_null(False)
+            known = pl.col("sex").is_in(list(SEXES)).fill_null(False)
             truth = pl.when(known).then(pl.col("sex").is_in(list(r.values))).otherwise(NULL_BOOL)
-            return _cols(k, truth, pl.lit(False), none_f, none_d, pl.col("sex"))
+            variants = [pl.lit(s in r.values).alias(f"__{k}@{s}") for s in SEXES]
+            return _cols(k, truth, pl.lit(False), none_f, none_d, pl.col("sex")) + variants
         if isinstance(r, Latest):
             if r.table not in self.present:
-                return _cols(k, NULL_BOOL, pl.lit(False), none_f, none_d, none_s)
+                return _cols(k, NULL_BOOL, pl.lit(False), none_f, none_d, none_s) + _worlds(
+                    k, NULL_BOOL, pl.lit(False), NULL_BOOL, pl.lit(False)
+                )
             prefix = "m" if r.table == "measurements" else "a"
             raw_v, raw_d = pl.col(f"{prefix}:{r.name}:value"), pl.col(f"{prefix}:{r.name}:date")
             inw = in_window(raw_d, r.window).fill_null(False)
             d = pl.when(inw).then(raw_d).otherwise(none_d)
             v = pl.when(inw).then(raw_v)
+            truth_of = self._latest_truth(r)
+            dated = truth_of(v)
+            # contract 5.1: undated rows of this test/item, each as if it were the most recent
+            undated = _undated(f"{prefix}:{r.name}:undated", r.table)
+            has_u = (undated.list.len().fill_null(0) > 0).fill_null(False)
+            u_true = undated.list.eval(truth_of(pl.element()).fill_null(False)).list.all()
+            u_false = undated.list.eval((~truth_of(pl.element())).fill_null(False)).list.all()
+            u_truth = pl.when(u_true).then(pl.lit(True)).when(u_false).then(pl.lit(False))
+            u_truth = u_truth.otherwise(NULL_BOOL)
+            truth = pl.when(has_u).then(agree(dated, u_truth)).otherwise(dated)
+            found = inw | has_u
+            worlds = _worlds(
+                k,
+                dated,
+                inw,
+                pl.when(has_u).then(u_truth).otherwise(dated),
+                inw | has_u,
+            )
             if r.table == "measurements":
                 num = v.cast(pl.Float64)
-                truth = _cmp(num, r.op or ">=", r.value or 0.0)
-                return _cols(k, truth, inw, num, d, none_s)
+                return _cols(k, truth, found, num, d, none_s) + worlds
             text = v.cast(pl.String)
-            if r.values is not None:
-                truth = (
-                    pl.when(text.is_null()).then(NULL_BOOL).otherwise(text.is_in(list(r.values)))
-                )
-                num = text.cast(pl.Float64, strict=False)
-            else:
-                num = text.cast(pl.Float64, strict=False)
-                truth = _cmp(num, r.op or ">=", r.value or 0.0)
-            return _cols(k, truth, inw, num, d, text)
+            num = text.cast(pl.Float64, strict=False)
+            return _cols(k, truth, found, num, d, text) + worlds
         if isinstance(r, CockcroftGault):
             if "measurements" not in self.present:
-                return _cols(k, NULL_BOOL, pl.lit(False), none_f, none_d, none_s)
+                return _cols(k, NULL_BOOL, pl.lit(False), none_f, none_d, none_s) + [
+                    NULL_BOOL.alias(f"__{k}@{s}") for s in SEXES
+                ]
             cr_d, wt_d = pl.col("m:creatinine:date"), pl.col("m:weight:date")
             cr_in = in_window(cr_d, r.creatinine_window).fill_null(False)
             wt_in = in_window(wt_d, r.weight_window).fill_null(False)
@@ -347,10 +466,31 @@ class Compiler:
                 pl.col("m:creatinine:value")
             )
             wt = pl.when(wt_in).then(pl.col("m:weight:value"))
+            # contract 5.1: undated creatinine / weight values, as if the most recent. The
+            # clearance falls with creatinine and rises with weight, so the extreme values
+            # (lowest and highest clearance any choice gives) decide whether they matter.
+            u_cr = _undated("m:creatinine:undated", "measurements").list
+            u_wt = _undated("m:weight:undated", "measurements").list
+            cr_hi = pl.when(cr.is_not_null()).then(pl.max_horizontal(cr, u_cr.max()))
+            cr_lo = pl.when(cr.is_not_null()).then(pl.min_horizontal(cr, u_cr.min()))
+            wt_hi = pl.when(wt.is_not_null()).then(pl.max_horizontal(wt, u_wt.max()))
+            wt_lo = pl.when(wt.is_not_null()).then(pl.min_horizontal(wt, u_wt.min()))
+            age = (140 - age_expr()).cast(pl.Float64)
+
+            def clearance(creat: pl.Expr, weight: pl.Expr, factor: pl.Expr) -> pl.Expr:
+                return age * weight / (72.0 * creat) * factor
+
+            def truth_for(factor: pl.Expr) -> pl.Expr:
+                low = _cmp(clearance(cr_hi, wt_lo, factor), r.op, r.value)
+                high = _cmp(clearance(cr_lo, wt_hi, factor), r.op, r.value)
+                return agree(low, high)
+
             sex_factor = (
                 pl.when(pl.col("sex") == "F").then(0.85).when(pl.col("sex") == "M").then(1.0)
             )
-            crcl = (140 - age_expr()).cast(pl.Float64) * wt / (72.0 * cr) * sex_factor
+            crcl = clearance(cr, wt, sex_factor)
+            crcl_f = clearance(cr, wt, pl.lit(0.85))
+            crcl_m = clearance(cr, wt, pl.lit(1.0))
             detail = (
                 pl.lit("creatinine ")
                 + cr.round(3).cast(pl.String).fill_null("missing")
@@ -360,9 +500,23 @@ class Compiler:
                 + age_expr().cast(pl.String).fill_null("missing")
                 + pl.lit(", sex ")
                 + pl.col("sex").cast(pl.String).fill_null("null")
+                + pl.when(pl.col("sex").is_in(list(SEXES)).fill_null(False))
+                .then(pl.lit(""))
+                .otherwise(
+                    pl.lit(" (as F ")
+                    + crcl_f.round(1).cast(pl.String).fill_null("missing")
+                    + pl.lit(", as M ")
+                    + crcl_m.round(1).cast(pl.String).fill_null("missing")
+                    + pl.lit(" mL/min)")
+                )
             )
             date = pl.max_horizontal(pl.when(cr_in).then(cr_d), pl.when(wt_in).then(wt_d))
-            return _cols(k, _cmp(crcl, r.op, r.value), cr_in | wt_in, crcl, date, detail)
+            as_f, as_m = truth_for(pl.lit(0.85)), truth_for(pl.lit(1.0))
+            variants = [as_f.alias(f"__{k}@F"), as_m.alias(f"__{k}@M")]
+            # the leaf's own evidence for sex U/null: what both sexes agree on (contract 5.1)
+            known = pl.col("sex").is_in(list(SEXES)).fill_null(False)
+            truth = pl.when(known).then(truth_for(sex_factor)).otherwise(agree(as_f, as_m))
+            return _cols(k, truth, cr_in | wt_in, crcl, date, detail) + variants
         # event-table leaves: computed by the per-table group-by
         table = next(iter(r.tables()))
         if table not in self.present:
@@ -379,6 +533,37 @@ class Compiler:
             pl.col(f"{k}:date"),
             pl.col(f"{k}:detail"),
         )
+
+    def _latest_truth(self, r: Latest):
+        """The leaf's comparison as a function of a value expression (null value -> null)."""
+        if r.table == "measurements":
+            return lambda v: _cmp(v.cast(pl.Float64), r.op or ">=", r.value or 0.0)
+        if r.values is not None:
+            values = list(r.values)
+            return lambda v: (
+                pl.when(v.is_null()).then(NULL_BOOL).otherwise(v.cast(pl.String).is_in(values))
+            )
+        return lambda v: _cmp(
+            v.cast(pl.String).cast(pl.Float64, strict=False), r.op or ">=", r.value or 0.0
+        )
+
+
+def _undated(column: str, table: str) -> pl.Expr:
+    """The undated values of a test/item, or an empty (null) list when switched off."""
+    if UNDATED_LATEST_ROWS:
+        return pl.col(column)
+    inner = pl.Float64 if table == "measurements" else pl.String
+    return pl.lit(None, dtype=pl.List(inner))
+
+
+def _worlds(k: str, out, found_out, inn, found_in) -> list[pl.Expr]:
+    """The latest leaf's truth with undated rows left out (``#out``) and taken in (``#in``)."""
+    return [
+        out.cast(pl.Boolean).alias(f"__{k}#out"),
+        found_out.cast(pl.Boolean).alias(f"__{k}_found#out"),
+        inn.cast(pl.Boolean).alias(f"__{k}#in"),
+        found_in.cast(pl.Boolean).alias(f"__{k}_found#in"),
+    ]
 
 
 def _cols(k: str, truth, found, value, date, detail) -> list[pl.Expr]:

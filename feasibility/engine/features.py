@@ -3,9 +3,15 @@
 
 Measurements and assessments: the latest record per (patient, index, test|item) inside the
 widest window any criterion needs (a narrower window then only checks that record's date,
-since all windows end at the index). Event tables (diagnoses, medications, procedures,
-lesions, therapies): for each leaf, the Kleene ANY over the patient's rows, whether a
-candidate row exists, and the date/detail/value of the latest qualifying row.
+since all windows end at the index), plus the values of the patient's *undated* rows per
+test|item (contract 5.1: an undated row is unknown where it would decide the criterion if
+its date fell in the window; the compiler compares them with the dated answer). A
+measurement value outside ``feasibility.plausibility.PLAUSIBLE_RANGES`` never reaches a
+criterion (contract 5.2), whether or not the loader already set it aside. Event tables
+(diagnoses, medications, procedures, lesions, therapies): for each leaf, the Kleene ANY
+over the patient's rows, whether a candidate row exists, and the date/detail/value of the
+latest qualifying row; a row whose date is missing is a candidate whose condition is
+unknown wherever the date would decide it.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ import datetime as dt
 import polars as pl
 
 from feasibility.engine.logic import NULL_BOOL, k_or
+from feasibility.plausibility import LESION_DIAMETER_RANGE, PLAUSIBLE_RANGES
 from feasibility.protocol import Rule, Window
-from feasibility.schema import NON_SYSTEMIC_ROUTES
+from feasibility.schema import NON_SYSTEMIC_ROUTES, canonical_drug_expr, regimen_ingredients
 
 PID, IDX = "patient_id", "index_date"
 #: Join key of the per-(patient, index) features: one column, so joins stay cheap. With a
@@ -42,6 +49,54 @@ def with_index(lf: pl.LazyFrame, idx: pl.LazyFrame, fixed: dt.date | None) -> pl
     return lf.join(idx, on=PID, how="inner")
 
 
+def plausible(key: str, names: list[str] | dict) -> pl.Expr:
+    """Measurement rows whose canonical value lies in its test's plausible range
+    (inclusive; null, NaN and +-inf fail) -- contract 5.2. Tests without a range pass."""
+    parts = []
+    for n in names:
+        rng = PLAUSIBLE_RANGES.get(n)
+        if rng is None:
+            parts.append(pl.col(key) == n)
+        else:
+            v = pl.col("value")
+            parts.append((pl.col(key) == n) & v.is_not_nan() & v.is_between(rng[0], rng[1]))
+    return k_or(*parts).fill_null(False)
+
+
+def _coded(lf: pl.LazyFrame, idx: pl.LazyFrame, fixed: dt.date | None):
+    """(coded, idx): the engine's cache may hold patient_id as a categorical."""
+    coded = lf.collect_schema()[PID] == pl.Categorical
+    if coded and fixed is None:
+        idx = idx.with_columns(pl.col(PID).cast(pl.Categorical))
+    return coded, idx
+
+
+def undated_features(
+    needs: dict[str, int | None],
+    table: str,
+    lf: pl.LazyFrame,
+    idx: pl.LazyFrame,
+    fixed: dt.date | None,
+) -> pl.LazyFrame:
+    """Per (patient, index): the values of the rows of each test|item whose date is missing
+    (``{m|a}:{name}:undated``, a list; absent when the patient has none). Contract 5.1: such
+    a row would decide the criterion if its date fell in the window, so the compiler makes
+    the leaf unknown where these values disagree with the dated answer."""
+    key = "test" if table == "measurements" else "item"
+    date = "measured_on" if table == "measurements" else "assessed_on"
+    coded, idx = _coded(lf, idx, fixed)
+    rows = lf.select(PID, key, "value", date).filter(
+        pl.col(date).is_null() & pl.col(key).is_in(list(needs))
+    )
+    if table == "measurements":
+        rows = rows.filter(plausible(key, needs))
+    rows = with_index(rows.drop(date), idx, fixed)
+    prefix = "m" if table == "measurements" else "a"
+    aggs = [pl.col("value").filter(pl.col(key) == n).alias(f"{prefix}:{n}:undated") for n in needs]
+    out = rows.group_by(pair_key(fixed)).agg(aggs)
+    return out.with_columns(pl.col(PID).cast(pl.String)) if coded and fixed is not None else out
+
+
 def latest_features(
     needs: dict[str, int | None],
     table: str,
@@ -52,11 +107,12 @@ def latest_features(
     key = "test" if table == "measurements" else "item"
     date = "measured_on" if table == "measurements" else "assessed_on"
     rows = lf.select(PID, key, "value", date)
+    if table == "measurements":
+        # contract 5.2: a value no lab can produce never decides; the most recent plausible does
+        rows = rows.filter(plausible(key, needs))
     # the engine's cache may hold patient_id as a categorical (global codes): join the
     # index on the same type, and give the features back with a string patient_id
-    coded = lf.collect_schema()[PID] == pl.Categorical
-    if coded and fixed is None:
-        idx = idx.with_columns(pl.col(PID).cast(pl.Categorical))
+    coded, idx = _coded(lf, idx, fixed)
     if fixed is not None:
         # one literal predicate per test: a single cheap pass over the largest table
         keep = [
@@ -146,12 +202,23 @@ def event_features(
             else pl.col("route").is_null()
             | ~pl.col("route").str.strip_chars().str.to_lowercase().is_in(list(NON_SYSTEMIC_ROUTES))
         )
-        drug_norm = pl.col("drug").str.strip_chars().str.to_lowercase()
-        rows = lf.select(
-            PID, "drug", "route", "start_date", "end_date", systemic.alias("_systemic")
-        )
-        rows = rows.with_columns(drug_norm.alias("_drug")).filter(
+        # the loader already applied canonical_drug; applying the same normaliser again is
+        # idempotent and makes the engine right on a registry normalised without it. It runs
+        # on the distinct names (a registry has a few thousand), joined back.
+        distinct = lf.select(pl.col("drug").cast(pl.String).unique()).collect()
+        spelled = distinct.with_columns(canonical_drug_expr(pl.col("drug")).alias("_drug")).filter(
             pl.col("_drug").is_in(list(names))
+        )
+        rows = lf.select(
+            PID,
+            pl.col("drug").cast(pl.String),
+            "route",
+            "start_date",
+            "end_date",
+            systemic.alias("_systemic"),
+        )
+        rows = rows.filter(pl.col("drug").is_in(spelled["drug"].implode())).join(
+            spelled.lazy(), on="drug", how="inner"
         )
         rows = with_index(rows, idx, fixed)
         rows = rows.filter(pl.col("start_date").is_null() | (pl.col("start_date") <= pl.col(IDX)))
@@ -160,7 +227,11 @@ def event_features(
             cand = pl.col("_drug").is_in(list(r.druglist.spellings))
             if r.systemic_only:
                 cand = cand & pl.col("_systemic")
-            overlap = pl.col("start_date") <= pl.col(IDX)
+            overlap = (
+                pl.col("start_date") < pl.col(IDX)
+                if r.started_before_index
+                else pl.col("start_date") <= pl.col(IDX)
+            )
             if r.overlap_days is not None:
                 overlap = overlap & (
                     pl.col("end_date").is_null()
@@ -184,18 +255,35 @@ def event_features(
             specs.append((k, cand, cond, pl.col("performed_on"), None))
         detail = pl.col("category").cast(pl.String)
     elif table == "lesions":
-        rows = lf.select(PID, "imaged_on", "site", "longest_diameter_cm", "bone_contiguous")
+        lo, hi = LESION_DIAMETER_RANGE
+        diameter = pl.col("longest_diameter_cm")
+        rows = lf.select(
+            PID,
+            "imaged_on",
+            "site",
+            # contract 5.2: a diameter no imaging can produce (> 50 cm, negative, NaN) is set
+            # aside: the lesion stays (it was imaged) but its size is missing
+            pl.when(diameter.is_not_nan() & diameter.is_between(lo, hi))
+            .then(diameter)
+            .alias("longest_diameter_cm"),
+            "bone_contiguous",
+        )
         rows = with_index(rows, idx, fixed)
         rows = rows.filter(pl.col("imaged_on").is_null() | (pl.col("imaged_on") <= pl.col(IDX)))
         rows = rows.sort(
             "imaged_on", "longest_diameter_cm", "site", "bone_contiguous", nulls_last=False
         )
         for k, r in leaves_:
-            cand = in_window(pl.col("imaged_on"), r.window).fill_null(False)
-            cond = cand & (pl.col("longest_diameter_cm") >= r.min_diameter_cm)
+            # contract 5.1: every lesion on or before the index (or undated) is a candidate;
+            # an undated one is unknown where its size and site would qualify it
+            inw = in_window(pl.col("imaged_on"), r.window)
+            cand = pl.lit(True)
+            cond = inw & (pl.col("longest_diameter_cm") >= r.min_diameter_cm)
             if r.bone_contiguous is not None:
                 cond = cond & (pl.col("bone_contiguous") == r.bone_contiguous)
-            specs.append((k, cand, cond, pl.col("imaged_on"), pl.col("longest_diameter_cm")))
+            # the value shown: the largest lesion in the window (or undated)
+            shown = pl.when(inw.fill_null(True)).then(pl.col("longest_diameter_cm"))
+            specs.append((k, cand, cond, pl.col("imaged_on"), shown))
         detail = (
             pl.col("site").fill_null("?")
             + pl.lit(", bone_contiguous ")
@@ -203,6 +291,23 @@ def event_features(
         )
     elif table == "therapies":
         rows = lf.select(PID, "line_number", "regimen", "start_date", "end_date", "investigational")
+        lists = {r.druglist.name: r.druglist for _, r in leaves_ if r.druglist is not None}
+        if lists:
+            # which regimens contain a drug of each list: per distinct regimen (few), joined back
+            regimens = lf.select(pl.col("regimen").unique()).collect()["regimen"].to_list()
+            table = pl.DataFrame(
+                {
+                    "regimen": regimens,
+                    **{
+                        f"_rx:{n}": [bool(regimen_ingredients(x) & set(dl.drugs)) for x in regimens]
+                        for n, dl in lists.items()
+                    },
+                },
+                schema={"regimen": pl.String, **{f"_rx:{n}": pl.Boolean for n in lists}},
+            )
+            rows = rows.with_columns(pl.col("regimen").cast(pl.String)).join(
+                table.lazy(), on="regimen", how="left", nulls_equal=True
+            )
         rows = with_index(rows, idx, fixed)
         rows = rows.filter(pl.col("start_date").is_null() | (pl.col("start_date") <= pl.col(IDX)))
         rows = rows.sort("start_date", "line_number", "regimen", nulls_last=False)
@@ -210,15 +315,27 @@ def event_features(
             cand = pl.lit(True)
             if r.min_line is not None:
                 cand = cand & (pl.col("line_number") >= r.min_line)
+            if r.druglist is not None:
+                cand = cand & pl.col(f"_rx:{r.druglist.name}")
             cand = cand.fill_null(False)
             cond = cand
             if r.started_before_index:
-                cond = cond & (pl.col("start_date") < pl.col(IDX))
+                # contract 5.1: a line with no start_date that ended before the index
+                # started before it too
+                started = (pl.col("start_date") < pl.col(IDX)) | (
+                    pl.col("start_date").is_null() & (pl.col("end_date") < pl.col(IDX))
+                )
+                cond = cond & started
             if r.ongoing:
                 cond = (
                     cond
                     & (pl.col("start_date") <= pl.col(IDX))
                     & (pl.col("end_date").is_null() | (pl.col("end_date") >= pl.col(IDX)))
+                )
+            if r.ended_within_days is not None:
+                cond = cond & (
+                    pl.col("end_date").is_null()
+                    | (pl.col("end_date") >= pl.col(IDX) - pl.duration(days=r.ended_within_days))
                 )
             if r.investigational:
                 cond = cond & pl.col("investigational")
@@ -261,7 +378,7 @@ def exist_features(
         if value is not None:
             # the value shown is the largest among candidate rows (e.g. the biggest lesion in
             # the window), so a failing patient still shows what was measured
-            cols.append(pl.when(cand.fill_null(False)).then(value).alias(f"{k}:value"))
+            cols.append(value.alias(f"{k}:value"))
     df = rows.with_row_index("_r").with_columns(cols).collect(engine="in-memory")
     aggs: list[pl.Expr] = []
     for k, *_rest in specs:

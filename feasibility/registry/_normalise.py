@@ -20,11 +20,11 @@ import polars as pl
 
 from feasibility.schema import (
     ASSESSMENT_ITEMS,
-    DRUG_SYNONYMS,
     NON_SYSTEMIC_ROUTES,
     PROCEDURE_CATEGORIES,
     SEX_CODES,
     TESTS,
+    canonical_drug_expr,
 )
 
 from ._read import ROW
@@ -292,7 +292,8 @@ def _code_expr() -> pl.Expr:
 
 
 def _drug_expr() -> pl.Expr:
-    return pl.first().str.strip_chars().str.to_lowercase().replace(DRUG_SYNONYMS)
+    # contract 5.3: the one drug-name normaliser (schema.canonical_drug as an expression)
+    return canonical_drug_expr(pl.first())
 
 
 def _route_expr() -> pl.Expr:

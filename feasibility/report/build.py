@@ -268,7 +268,7 @@ def build_report(
     last = funnel.row(-1, named=True)
     eligible = last["remaining"]
     possible = last["remaining_with_unknown"]
-    rate = math.prod(float(a.pass_rate) for a in getattr(protocol, "assumptions", ()))
+    rate = _assumption_rate(protocol)
     readiness_by = _readiness_rows(readiness, total if total_shown else None, pol)
     settings = _index_settings(result, index_settings)
 
@@ -374,7 +374,8 @@ def _summary(funnel, eligible, possible, rate, protocol, pol, settings) -> str:
         ),
         _card(
             _expected(eligible, rate),
-            f"expected to enrol after the protocol's assumptions (eligible × {rate:.2f})",
+            f"expected to enrol after the protocol's assumptions (eligible × {rate:.2f})"
+            + _expected_range_note(eligible, protocol),
             eligible is None,
         ),
     ]
@@ -493,7 +494,7 @@ def _protocol_section(protocol, readiness_by: dict[str, dict[str, Any]]) -> str:
     arows = [
         {
             "text": _source_text(a.text if hasattr(a, "text") else a.id),
-            "rate": f"{float(a.pass_rate) * 100:.0f}%",
+            "rate": _assumption_rate_text(a),
             "source": a.source,
         }
         for a in getattr(protocol, "assumptions", ())
@@ -506,7 +507,7 @@ def _protocol_section(protocol, readiness_by: dict[str, dict[str, Any]]) -> str:
         + f"{crit_table}</details>"
     )
     if arows:
-        rate = math.prod(float(a.pass_rate) for a in protocol.assumptions)
+        rate = _assumption_rate(protocol)
         body += (
             f'<details class="fold"><summary>The {len(arows)} assumptions no registry can decide '
             f"(combined pass rate {rate:.2f})</summary>"
@@ -857,3 +858,39 @@ def _page(protocol, parts: list[str], pol, now, info: RegistryInfo) -> str:
 </body>
 </html>
 """
+
+
+# --------------------------------------------------------------------------- assumptions
+# (clinical fidelity, issue 11 point 6: the model lives in feasibility.protocol)
+
+
+def _assumption_rate(protocol) -> float:
+    """Combined effective pass rate (conditional rates, shares concerned, merged items)."""
+    if hasattr(protocol, "assumption_rate"):
+        return protocol.assumption_rate()
+    return math.prod(float(a.pass_rate) for a in getattr(protocol, "assumptions", ()))
+
+
+def _expected_range_note(count: int | None, protocol) -> str:
+    """`` — range low–high`` from the assumptions' rate ranges; nothing when hidden."""
+    if count is None or not hasattr(protocol, "expected_range"):
+        return ""
+    r = protocol.expected_range(count)
+    # disclosure: an expected enrolment is an estimate, not a count of patients
+    return f"; range {r.low:,.1f}–{r.high:,.1f} from the rates' uncertainty"
+
+
+def _assumption_rate_text(a) -> str:
+    """The rate as the table shows it, with its range and whom it concerns."""
+    if getattr(a, "same_as", None):
+        return f"counted once under {a.same_as}"
+    text = f"{float(a.pass_rate) * 100:.0f}%"
+    low, high = getattr(a, "rate_low", None), getattr(a, "rate_high", None)
+    if low is not None and high is not None and (low, high) != (a.pass_rate, a.pass_rate):
+        text += f" ({low * 100:.0f}–{high * 100:.0f}%)"
+    if getattr(a, "given", None):
+        text += f", among those passing {a.given}"
+    applies = getattr(a, "applies_to", None)
+    if applies is not None:
+        text += f"; applies to {applies.who} (≈{applies.share * 100:.0f}% of eligible)"
+    return text
