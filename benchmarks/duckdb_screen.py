@@ -172,19 +172,39 @@ def screen_sql(data: Path, index: str) -> str:
     )
     drugs = " UNION ALL ".join(f"SELECT '{k}' AS k" for k in LISTED)
     latest_m = """
-      SELECT pid, test, arg_max(val, (measured_on, val)) AS val FROM meas
+      SELECT pid, arg_max(val, (measured_on, val)) AS val FROM meas
       WHERE measured_on <= {d} AND measured_on >= {d} - INTERVAL {w} DAY AND test = '{t}'
-      GROUP BY pid, test"""
+      GROUP BY pid"""
     latest_a = """
       SELECT pid, arg_max(v, (assessed_on, v)) AS v FROM ass
       WHERE assessed_on <= {d} {lower} AND item = '{t}' GROUP BY pid"""
 
     def lm(t: str, w: int) -> str:
-        return f"(SELECT pid, val AS {t} FROM ({latest_m.format(d=d, w=w, t=t)}))"
+        """Latest dated value of test ``t`` in its window, and the patient's undated values."""
+        return (
+            f"(SELECT * FROM ({latest_m.format(d=d, w=w, t=t)}) FULL JOIN "
+            f"(SELECT pid, list(val) AS u FROM meas WHERE measured_on IS NULL AND test = '{t}' "
+            f"GROUP BY pid) USING (pid))"
+        )
 
     def la(t: str, w: int | None) -> str:
         lower = "" if w is None else f"AND assessed_on >= {d} - INTERVAL {w} DAY"
-        return f"(SELECT pid, v AS {t} FROM ({latest_a.format(d=d, t=t, lower=lower)}))"
+        return (
+            f"(SELECT * FROM ({latest_a.format(d=d, t=t, lower=lower)}) FULL JOIN "
+            f"(SELECT pid, list(v) AS u FROM ass WHERE assessed_on IS NULL AND item = '{t}' "
+            f"GROUP BY pid) USING (pid))"
+        )
+
+    def leaf(alias: str, cond: str, col: str, missing: str = "NULL") -> str:
+        """Contract 5.1 for a most-recent leaf: the dated latest value decides (``missing``
+        when there is none) unless an undated value, were it the latest, would decide
+        otherwise; then unknown. ``cond`` is the condition with ``x`` for the value."""
+        base = f"CASE WHEN {alias}.{col} IS NULL THEN {missing} ELSE {cond.replace('x', f'{alias}.{col}')} END"
+        each = f"list_transform({alias}.u, lambda x: {cond})"
+        return (
+            f"CASE WHEN {alias}.u IS NULL THEN {base} WHEN list_bool_and({each}) IS NOT DISTINCT FROM ({base}) "
+            f"AND list_bool_or({each}) IS NOT DISTINCT FROM ({base}) THEN {base} END"
+        )
 
     def exists(table: str, match: str, date: str, lo: str | None) -> str:
         """Kleene EXISTS over a patient's matching rows: TRUE if a dated row falls in
@@ -222,14 +242,14 @@ def screen_sql(data: Path, index: str) -> str:
       SELECT NULLIF(trim(m.patient_id), '') AS pid, u.test, m.value * u.factor AS val, m.measured_on
       FROM {src("measurements", "''::VARCHAR patient_id, '' test, 0.0 value, '' unit, DATE '2000-01-01' measured_on")} m
       JOIN unit_factor u ON lower(trim(m.test)) = u.test AND trim(m.unit) = u.unit
-      WHERE m.value * u.factor BETWEEN u.lo AND u.hi AND m.measured_on <= {d}
-        AND m.measured_on >= {d} - INTERVAL 90 DAY;
+      WHERE m.value * u.factor BETWEEN u.lo AND u.hi AND (m.measured_on IS NULL OR (m.measured_on <= {d}
+        AND m.measured_on >= {d} - INTERVAL 90 DAY));
     CREATE OR REPLACE TEMP TABLE ass AS
       SELECT NULLIF(trim(patient_id), '') AS pid, lower(trim(item)) AS item,
              CASE WHEN lower(trim(item)) IN ('ecog','neuropathy_grade','diarrhea_grade')
                   THEN lpad(lower(trim(value)), 2, '0') ELSE lower(trim(value)) END AS v, assessed_on
       FROM {src("assessments", "''::VARCHAR patient_id, '' item, '' value, DATE '2000-01-01' assessed_on")}
-      WHERE assessed_on <= {d} AND (
+      WHERE (assessed_on IS NULL OR assessed_on <= {d}) AND (
         (lower(trim(item)) IN ('ecog','neuropathy_grade') AND lower(trim(value)) IN ('0','1','2','3','4'))
         OR (lower(trim(item)) = 'diarrhea_grade' AND lower(trim(value)) IN ('0','1','2','3','4','5'))
         OR (lower(trim(item)) IN ('neuropathy_pain','childbearing_potential','breastfeeding') AND lower(trim(value)) IN ('yes','no'))
@@ -241,9 +261,9 @@ def screen_sql(data: Path, index: str) -> str:
       SELECT NULLIF(trim(patient_id), '') AS pid, start_date, end_date, investigational
       FROM {src("therapies", "''::VARCHAR patient_id, DATE '2000-01-01' start_date, DATE '2000-01-01' end_date, true investigational")};
     CREATE OR REPLACE TEMP TABLE les AS
-      SELECT NULLIF(trim(patient_id), '') AS pid, imaged_on, longest_diameter_cm AS cm, bone_contiguous AS bc
-      FROM {src("lesions", "''::VARCHAR patient_id, DATE '2000-01-01' imaged_on, 0.0 longest_diameter_cm, true bone_contiguous")}
-      WHERE longest_diameter_cm IS NULL OR longest_diameter_cm <= 50;
+      SELECT NULLIF(trim(patient_id), '') AS pid, imaged_on,
+             CASE WHEN longest_diameter_cm BETWEEN 0 AND 50 THEN longest_diameter_cm END AS cm, bone_contiguous AS bc
+      FROM {src("lesions", "''::VARCHAR patient_id, DATE '2000-01-01' imaged_on, 0.0 longest_diameter_cm, true bone_contiguous")};
     CREATE OR REPLACE TEMP TABLE proc AS
       SELECT NULLIF(trim(patient_id), '') AS pid, lower(trim(category)) AS category, performed_on
       FROM {src("procedures", "''::VARCHAR patient_id, '' category, DATE '2000-01-01' performed_on")};
@@ -262,28 +282,30 @@ def screen_sql(data: Path, index: str) -> str:
       {kexists("my")} AS myeloma_diagnosis,
       CASE WHEN tp.t THEN TRUE WHEN tp.n THEN NULL ELSE FALSE END AS previously_treated,
       CASE WHEN le.t THEN TRUE WHEN le.n THEN NULL ELSE FALSE END AS extramedullary_disease,
-      CASE WHEN pct.plasma_cells_pct > 5 OR pab.plasma_cells_abs > 0.5 OR pfl.plasma_cells_flow >= 200 THEN TRUE
-           WHEN pct.pid IS NULL AND pab.pid IS NULL AND pfl.pid IS NULL THEN NULL ELSE FALSE END AS plasma_cell_leukemia,
+      -- any_present: pass if a part passes, fail if a part is known and none passes
+      CASE WHEN ({leaf("pct", "x > 5", "val")}) OR ({leaf("pab", "x > 0.5", "val")}) OR ({leaf("pfl", "x >= 200", "val")}) THEN TRUE
+           WHEN ({leaf("pct", "x > 5", "val")}) IS NOT NULL OR ({leaf("pab", "x > 0.5", "val")}) IS NOT NULL
+             OR ({leaf("pfl", "x >= 200", "val")}) IS NOT NULL THEN FALSE END AS plasma_cell_leukemia,
       (140 - (CASE WHEN p.birth IS NULL OR p.birth > {d} THEN NULL ELSE date_sub('year', p.birth, {d}) END))
-        * wt.weight / (72 * cr.creatinine) AS cg,
-      anc.anc >= 1000 AS neutrophils,
-      plt.platelets >= 50000 AS platelets,
-      hb.hemoglobin >= 8.0 AS hemoglobin,
-      CAST(ec.ecog AS INT) <= 2 AS ecog,
-      cbp.childbearing_potential AS cbp, preg.pregnancy_test AS preg,
+        * wt.val / (72 * cr.val) AS cg,
+      {leaf("anc", "x >= 1000", "val")} AS neutrophils,
+      {leaf("plt", "x >= 50000", "val")} AS platelets,
+      {leaf("hb", "x >= 8.0", "val")} AS hemoglobin,
+      {leaf("ec", "CAST(x AS INT) <= 2", "v")} AS ecog,
+      cbp.v AS cbp, preg.v AS preg,
       {kexists("om")} AS other_malignancy,
-      coalesce(bf.breastfeeding = 'yes', FALSE) AS nursing,
+      {leaf("bf", "x = 'yes'", "v", "FALSE")} AS nursing,
       {kexists("ct")} AS concurrent_therapy,
-      (CAST(ng.neuropathy_grade AS INT) >= 3) OR (CAST(ng.neuropathy_grade AS INT) = 2 AND np.neuropathy_pain = 'yes') AS peripheral_neuropathy,
+      (CAST(ng.v AS INT) >= 3) OR (CAST(ng.v AS INT) = 2 AND np.v = 'yes') AS peripheral_neuropathy,
       ng.pid IS NULL AND np.pid IS NULL AS neuropathy_none,
       {kexists("ms")} AS major_surgery,
       {kexists("cyp")} AS cyp_interacting_drugs,
       {kexists("cv")} AS cardiovascular,
-      qt.qtc > 470 AS qtc,
+      {leaf("qt", "x > 470", "val")} AS qtc,
       {kexists("hiv")} AS hiv,
       {kexists("hep")} AS hepatitis,
       ({kexists("gi1")}) OR ({kexists("gi2")}) AS gi_absorption,
-      coalesce(CAST(di.diarrhea_grade AS INT) >= 2, FALSE) AS diarrhea
+      {leaf("di", "CAST(x AS INT) >= 2", "v", "FALSE")} AS diarrhea
     FROM pat p
     LEFT JOIN {exists("dx", _codes(["C90.0", "C90.1", "C90.2"]), "diagnosed_on", None)} my USING (pid)
     LEFT JOIN (SELECT pid, bool_or(start_date < {d} OR (start_date IS NULL AND end_date < {d})) AS t,
