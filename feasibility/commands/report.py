@@ -12,6 +12,7 @@ import time
 
 from feasibility.commands._options import (
     add_index_options,
+    check_events,
     check_order,
     index_from_args,
     order_from_args,
@@ -94,8 +95,9 @@ def run(args: argparse.Namespace) -> int:
     index, settings = index_from_args(args)
     protocol = load_protocol(args.protocol)
     say(f"protocol {protocol.id}")
+    order = order_from_args(args, protocol)
     registry = load_registry(args.data, progress=not args.quiet)
-    order = order_from_args(args)
+    check_events(registry, index)
     if order:
         settings["funnel order"] = ", ".join(order)
     validation = readiness = None
