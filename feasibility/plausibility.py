@@ -46,6 +46,9 @@ PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
     "qtc": (250.0, 700.0),  # ms
 }
 
+#: Plausible lesion longest diameter in cm, both inclusive (contract 5.2: above 50 cm is set aside).
+LESION_DIAMETER_RANGE: tuple[float, float] = (0.0, 50.0)
+
 #: Plausible age in whole years (at any event or index date), both inclusive.
 AGE_RANGE: tuple[int, int] = (18, 110)
 
