@@ -13,10 +13,14 @@ import importlib
 import sys
 from typing import NoReturn
 
+import polars as pl
+
 from feasibility import __version__
 from feasibility.errors import FeasibilityError
 
 COMMANDS = ("synth", "screen", "validate", "report")
+#: Marks the last-resort message for data or file errors no check named.
+UNEXPECTED = "unexpected data or file error (please report it with the file involved)"
 
 
 class UsageError(FeasibilityError):
@@ -72,6 +76,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except FeasibilityError as exc:
         print(f"feasibility {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        # last resort: a data or file problem no check above named; one line, never a
+        # traceback (the fuzz suite holds this path to zero on the damage it plants)
+        detail = _one_line(str(exc).split("\n")[0]) or type(exc).__name__
+        print(
+            f"feasibility {args.command}: error: {UNEXPECTED}: {type(exc).__name__}: {detail}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -500,6 +500,23 @@ def _walk(rule: Rule) -> list[Rule]:
     return [rule] + [n for c in rule.children() for n in _walk(c)]
 
 
+def columns_needed(leaf: Rule) -> set[tuple[str, str]]:
+    """(table, column) pairs a leaf's answer depends on, optional columns included (a
+    medication overlap needs end_date, systemic_only needs route, an ongoing therapy
+    needs end_date). The engine makes a leaf unknown when one of them is absent from a
+    present table's file (``Registry.missing_columns``)."""
+    out = {(table, column) for table, column, _ in leaf.reads()}
+    if isinstance(leaf, Medication):
+        out |= {("medications", "start_date")}
+        if leaf.overlap_days is not None:
+            out.add(("medications", "end_date"))
+        if leaf.systemic_only:
+            out.add(("medications", "route"))
+    if isinstance(leaf, Therapy) and leaf.ongoing:
+        out.add(("therapies", "end_date"))
+    return out
+
+
 def leaves(rule: Rule) -> list[Rule]:
     """Leaf rules in depth-first order (criterion references included as leaves)."""
     kids = rule.children()

@@ -165,7 +165,8 @@ def progress(args: argparse.Namespace) -> Callable[[str], None]:
     """A printer of progress lines on stderr, prefixed ``[command]``; silent under --quiet."""
 
     def say(msg: str) -> None:
-        if not args.quiet:
-            print(f"[{args.command}] {msg}", file=sys.stderr, flush=True)
+        if not args.quiet:  # one write per line: lines from several threads never mix
+            sys.stderr.write(f"[{args.command}] {msg}\n")
+            sys.stderr.flush()
 
     return say

@@ -96,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
     protocol = load_protocol(args.protocol)
     say(f"protocol {protocol.id}")
     order = order_from_args(args, protocol)
-    registry = load_registry(args.data, progress=not args.quiet)
+    # validating reads every table whole anyway: read them now, so a damaged file stops
+    # here with one line naming it
+    registry = load_registry(args.data, progress=not args.quiet, defer=args.no_validation)
     check_events(registry, index)
     if order:
         settings["funnel order"] = ", ".join(order)

@@ -51,6 +51,10 @@ from ._read import (
 from ._scan import deferrable, scan_normalised
 
 
+#: Serialises progress lines: a deferred table loads on whichever thread collects it.
+_SAY_LOCK = threading.Lock()
+
+
 class _Store:
     """The normalised tables held in memory, each loaded (typed, normalised, duplicates
     dropped, set-aside values counted) when first needed, once, even if asked from
@@ -65,8 +69,11 @@ class _Store:
         self.locks = {t: threading.Lock() for t in TABLES}
 
     def say(self, message: str) -> None:
+        """One progress line on stderr, written whole (tables load on polars' threads)."""
         if self.progress:
-            print(message, file=sys.stderr, flush=True)
+            with _SAY_LOCK:
+                sys.stderr.write(message + "\n")
+                sys.stderr.flush()
 
     def loaded(self, table: str) -> bool:
         return table in self.frames
