@@ -50,7 +50,6 @@ from ._read import (
 )
 from ._scan import deferrable, scan_normalised
 
-
 #: Serialises progress lines: a deferred table loads on whichever thread collects it.
 _SAY_LOCK = threading.Lock()
 
