@@ -148,7 +148,8 @@ class IndexEvents:
             return self.date_column
         if self.table not in EVENT_DATE:
             raise FeasibilityError(
-                f"index events: table {self.table!r} has no event date; use one of {sorted(EVENT_DATE)}"
+                f"--index-events: table {self.table!r} has no event date; use one of "
+                f"{sorted(EVENT_DATE)}"
             )
         return EVENT_DATE[self.table]
 
