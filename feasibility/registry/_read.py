@@ -107,11 +107,17 @@ _OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 
 def _csv_header(file: Path) -> list[str] | None:
     """The header row of a CSV file as written (None if it cannot be read: the reader
-    reports that with its own message)."""
+    reports that with its own message); a header that is not UTF-8 is refused here."""
     try:
         with file.open(encoding="utf-8", newline="") as handle:
             return next(csv.reader(handle), None)
-    except (UnicodeDecodeError, csv.Error, OSError):
+    except UnicodeDecodeError as exc:
+        raise RegistryError(
+            f"{file.name}: the header is not UTF-8 (byte {exc.start}); registry CSV files must "
+            "be UTF-8: re-export them as UTF-8",
+            table=file.stem,
+        ) from None
+    except (csv.Error, OSError):
         return None
 
 
