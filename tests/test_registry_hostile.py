@@ -247,3 +247,33 @@ def test_every_row_read_is_used_or_set_aside_by_reason(tmp_path: Path, fmt: str)
         assert rec["rows_read"] == rec["rows_used"] + sum(reasons.values()), rec
         assert rec["rows_set_aside"] == sum(reasons.values())
     assert reg.rows_set_aside("measurements").get("implausible_value (value)", 0) > 0
+
+
+# --------------------------------------------------------------- shown to the reader
+
+
+def test_report_names_missing_columns_and_accounts_for_rows(tmp_path: Path) -> None:
+    """Issue 10 points 3 and 5: the report's data section carries a banner for a missing
+    column and the rows read / used / set aside per table."""
+    from feasibility.cli import main
+
+    patients = csv_table(
+        "patient_id,sex,birth_date",
+        *(f"P{i},{'FM'[i % 2]},19{40 + i}-01-01" for i in range(30)),
+    )
+    measurements = csv_table(
+        "patient_id,test,value,unit,measured_on",
+        *(f"P{i},hemoglobin,{9 + i % 3},g/dL,2024-06-01" for i in range(30)),
+        *(f"P{i},hemoglobin,1e308,g/dL,2024-06-02" for i in range(12)),
+    )
+    root = write_registry(tmp_path / "r", {"patients": patients, "measurements": measurements})
+    out = tmp_path / "out"
+    code = main(
+        ["report", "--data", str(root), "--out", str(out), "--index-date", "2024-06-30",
+         "--quiet", "--no-validation"]
+    )  # fmt: skip
+    assert code == 0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="missing-columns"' in html and "patients.death_date" in html
+    assert "Rows read, used and set aside" in html
+    assert "implausible_value (value): 12" in html  # 12 > the suppression threshold of 10
