@@ -190,7 +190,7 @@ def test_validate_on_damaged_registries(clean, capsys, plan):
             for (table, column, problem), n in damaged.expected_set_aside().items():
                 row = loader.filter(pl.col("check") == f"{table}.{column}.set_aside[{problem}]")
                 assert row["unexpected_count"].to_list() == [str(n)], (table, column, problem)
-            accounted = loader.filter(pl.col("expectation") == "row_accounting")
+            accounted = summary.filter(pl.col("expectation") == "row_accounting")
             assert set(accounted["table"]) == set(damaged.frames)
             for table, column in damaged.dropped_columns:
                 row = summary.filter(pl.col("check") == f"{table}.{column}.present")

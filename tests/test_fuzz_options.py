@@ -165,3 +165,26 @@ def test_subprocess_error_is_one_line_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_validate_progress_lines_are_whole_and_in_order(tmp_path):
+    """Issue 10: validate's progress lines never interleave -- every table is read before
+    validation starts (no deferred table loading mid-way on another thread), and each
+    line is one of the known kinds."""
+    from feasibility.synth import generate_registry
+
+    root = tmp_path / "reg"
+    generate_registry(20, 4, root, format="parquet", defects="realistic")
+    proc = subprocess.run(
+        [sys.executable, "-m", "feasibility.cli", "validate", "--data", str(root),
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    start = lines.index("[validate] validating")
+    loader = lines[:start]
+    assert loader[0].startswith("loading registry") and loader[-1].startswith("registry loaded")
+    assert not any(" rows from " in line for line in lines[start:]), "a table loaded mid-way"
+    kinds = ("loading registry", "registry loaded", "  ", "[validate] ")
+    assert all(line.startswith(kinds) for line in lines), lines

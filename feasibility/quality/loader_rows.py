@@ -16,6 +16,10 @@ from typing import Any
 ABSENT_NOTE = "column absent from the table file: its facts are unknown for everyone"
 
 
+#: ``source`` of these rows (the loader's set-aside rows keep ``loader``).
+SOURCE = {"row_accounting": "loader_accounting", "column_present": "loader_columns"}
+
+
 def _base(table: str, column: str | None, check: str, expectation: str) -> dict[str, Any]:
     return {
         "check": check,
@@ -33,7 +37,7 @@ def _base(table: str, column: str | None, check: str, expectation: str) -> dict[
         "criteria": "",
         "examples": None,
         "rationale": None,
-        "source": "loader",
+        "source": SOURCE[expectation],
         "note": None,
     }
 
