@@ -13,6 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
+#: Optional columns criteria read (absent: those criteria are unknown): an ``error``; other
+#: absent optional columns (race, ethnicity, site) are a ``warning``.
+READ_BY_CRITERIA = frozenset(
+    {
+        ("patients", "death_date"),
+        ("medications", "end_date"),
+        ("medications", "route"),
+        ("therapies", "end_date"),
+    }
+)
 ABSENT_NOTE = "column absent from the table file: its facts are unknown for everyone"
 
 
@@ -84,7 +94,7 @@ def absent_column_rows(registry: Any, rows: list[dict[str, Any]]) -> list[dict[s
         for column in sorted(columns):
             row = _base(table, column, f"{table}.{column}.present", "column_present")
             row.update(
-                severity="error",
+                severity="error" if (table, column) in READ_BY_CRITERIA else "warning",
                 status="failed",
                 rationale="a missing column is unknown for everyone, never an empty value",
                 note=ABSENT_NOTE,
