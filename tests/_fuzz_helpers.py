@@ -23,8 +23,8 @@ from feasibility.plausibility import PLAUSIBLE_RANGES
 from feasibility.schema import TABLES, TESTS
 
 #: Values no lab produces, whatever the test and unit (every range starts at >= 0).
-IMPLAUSIBLE = [-1.0, -1e9, 1e19, 1e22, 1e308, math.inf, -math.inf]
-HUGE_DIAMETERS = [50.5, 51.0, 1e6, 1e308, math.inf]
+IMPLAUSIBLE = [-1.0, -1e9, 1e19, 1e22, 1e308, math.inf, -math.inf, math.nan]
+HUGE_DIAMETERS = [50.5, 51.0, 1e6, 1e308, math.inf, math.nan]
 #: Tables the value-level damage never removes (their planted counts must survive).
 REMOVABLE = ["diagnoses", "assessments", "medications", "procedures", "therapies"]
 OPTIONAL_COLUMNS = [("patients", "death_date"), ("therapies", "end_date"), ("medications", "route")]

@@ -68,7 +68,7 @@ def _load_or_refuse(path: Path) -> Protocol | ProtocolError:
         return exc
 
 
-@fuzz(120)
+@fuzz(80)
 @given(seed=st.integers(0, 2**31), n=st.integers(1, 4))
 def test_mutated_protocol_files_load_or_fail_cleanly(seed, n):
     text = _mutate_text(POM.read_text(encoding="utf-8"), seed, n)
@@ -117,7 +117,7 @@ yaml_values = st.recursive(
 )
 
 
-@fuzz(150)
+@fuzz(80)
 @given(criterion=st.sampled_from(["hemoglobin", "ecog", "hiv", "concurrent_therapy"]),
        field=st.sampled_from(["rule", "id", "section", "if_missing", "label", "source"]),
        value=yaml_values)  # fmt: skip

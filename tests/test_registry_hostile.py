@@ -38,7 +38,7 @@ def _status(result, criterion: str, pid: str = "P1") -> str:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-@pytest.mark.parametrize("bad", ["1e19", "1e22", "1e308", "inf", "-inf", "26", "-1", "0"])
+@pytest.mark.parametrize("bad", ["1e19", "1e22", "1e308", "inf", "-inf", "nan", "26", "-1", "0"])
 def test_implausible_measurement_is_set_aside_and_latest_plausible_decides(
     tmp_path: Path, fmt: str, bad: str
 ) -> None:

@@ -202,7 +202,9 @@ def test_unknown_test_and_missing_unit_and_value_are_counted(tmp_path: Path) -> 
     assert all(r["table"] == "measurements" for r in got.values())
 
 
-def test_nan_in_parquet_is_a_missing_value(tmp_path: Path) -> None:
+def test_nan_in_parquet_is_an_implausible_value(tmp_path: Path) -> None:
+    """Contract 5.2 (amended from "missing"): NaN is a value no lab produces: set aside and
+    counted as implausible."""
     frame = pl.DataFrame(
         {
             "patient_id": ["P1", "P1"],
@@ -214,4 +216,4 @@ def test_nan_in_parquet_is_a_missing_value(tmp_path: Path) -> None:
     )
     reg = load_registry(write_registry(tmp_path / "r", {"measurements": frame}, "parquet"))
     assert reg.tables["measurements"].collect()["value"].to_list() == [1500.0]
-    assert reg.set_aside.select("column", "problem").row(0) == ("value", "missing_value")
+    assert reg.set_aside.select("column", "problem").row(0) == ("value", "implausible_value")

@@ -216,11 +216,13 @@ def _typed(
             parsed = text.str.to_date("%Y-%m-%d", strict=False)
             return parsed.alias(column), text.is_not_null() & parsed.is_null()
     elif target == pl.Float64:
+        # NaN stays NaN: it is a value no lab produces (contract 5.2), which the normaliser
+        # sets aside and counts as implausible, not a missing value
         if source.is_numeric():
-            return col.cast(pl.Float64).fill_nan(None), None
+            return col.cast(pl.Float64), None
         if text is not None:
             parsed = text.cast(pl.Float64, strict=False)
-            return parsed.fill_nan(None).alias(column), text.is_not_null() & parsed.is_null()
+            return parsed.alias(column), text.is_not_null() & parsed.is_null()
     elif target == pl.Int64:
         if source.is_integer():
             return col.cast(pl.Int64, strict=False), col.is_not_null() & col.cast(
