@@ -4,6 +4,7 @@ any data is read (the registry given does not even exist unless the case needs o
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -188,3 +189,21 @@ def test_validate_progress_lines_are_whole_and_in_order(tmp_path):
     assert not any(" rows from " in line for line in lines[start:]), "a table loaded mid-way"
     kinds = ("loading registry", "registry loaded", "  ", "[validate] ")
     assert all(line.startswith(kinds) for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"start": dt.date(2024, 2, 1), "end": dt.date(2024, 1, 1)},
+        {"where": "line_number => 2"},
+        {"date_column": "regimen"},
+        {"table": "nosuch"},
+    ],
+)
+def test_python_api_index_events_refused_at_construction(kwargs):
+    """The Python API refuses the event settings the CLI refuses (issue 10 point 4)."""
+    from feasibility.engine import IndexEvents
+    from feasibility.errors import FeasibilityError
+
+    with pytest.raises(FeasibilityError):
+        IndexEvents(**{"table": "therapies", **kwargs})

@@ -121,6 +121,9 @@ class IndexEvents:
         )
         return f"each {self.table}.{self.column} in [{self.start or '-inf'}, {self.end or '+inf'}]{where}"
 
+    def __post_init__(self) -> None:
+        self.check()  # the Python API refuses what the CLI refuses, at construction
+
     def check(self) -> None:
         """Raise :class:`FeasibilityError` (one line, naming the option) unless the table,
         date column, window and filter are usable; reads no data."""
