@@ -48,6 +48,9 @@ PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
     name: (float(s["low"]), float(s["high"])) for name, s in _DATA["measurements"].items()
 }
 
+#: Plausible lesion longest diameter in cm, both inclusive (contract 5.2: above 50 cm is set aside).
+LESION_DIAMETER_RANGE: tuple[float, float] = (0.0, 50.0)
+
 #: Plausible age in whole years (at any event or index date), both inclusive.
 AGE_RANGE: tuple[int, int] = (
     int(_DATA["patients"]["age"]["low"]),

@@ -23,6 +23,8 @@ from typing import Any
 import yaml
 
 from feasibility.errors import ProtocolError
+from feasibility.plausibility import LESION_DIAMETER_RANGE
+from feasibility.protocol_yaml import read_protocol_yaml
 from feasibility.schema import (
     ASSESSMENT_ITEMS,
     DRUG_VOCABULARY_FILE,
@@ -38,6 +40,18 @@ OPS = (">=", ">", "<=", "<", "==", "!=")
 #: Assessment items whose values are ordinal grades (compared numerically).
 GRADED_ITEMS = frozenset({"ecog", "neuropathy_grade", "diarrhea_grade"})
 IF_MISSING = ("unknown", "pass", "fail")
+#: Ids a criterion or assumption may not take: columns and steps the outputs already use.
+RESERVED_IDS = frozenset(
+    {"patient_id", "eligible", "index_date", "index_event", "registry", "step", "_row"}
+)
+#: Criterion and assumption ids: a letter, then letters, digits or underscores (they become
+#: column names in patient_status.csv).
+ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+#: A protocol's own id: also the file name users type.
+PROTOCOL_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+#: Bounds of an ``age`` rule's value (years) and of a therapy ``min_line``.
+AGE_BOUNDS = (0.0, 130.0)
+MAX_LINE = 100
 
 
 # --------------------------------------------------------------------------- windows
@@ -58,20 +72,36 @@ class Window:
 _WINDOW_RE = re.compile(r"^\s*(\d+)\s*d(ays?)?\s*$")
 
 
+#: Longest window (and overlap) in days a protocol may give: 100 years. Anything longer is
+#: a typo (``ever`` says "any time"), and would overflow date arithmetic further on.
+MAX_DAYS = 36_525
+
+
+def _bounded_window(days: int, crit: str, fld: str) -> Window:
+    if days > MAX_DAYS:
+        raise ProtocolError(
+            f"criterion {crit!r}, field {fld!r}: a window of {days} days is longer than 100 "
+            f"years ({MAX_DAYS} days); use 'ever' for any time before index",
+            criterion=crit,
+            field=fld,
+        )
+    return Window(days)
+
+
 def parse_window(value: Any, crit: str, fld: str) -> Window:
-    """Accept ``30d``, ``30 days``, an integer number of days, or ``ever``."""
+    """Accept ``30d``, ``30 days``, an integer number of days (at most 100 years), or ``ever``."""
     if isinstance(value, bool):
         raise ProtocolError(
             f"{crit}: {fld} must be like '30d' or 'ever', got {value!r}", criterion=crit, field=fld
         )
     if isinstance(value, int) and value >= 0:
-        return Window(value)
+        return _bounded_window(value, crit, fld)
     if isinstance(value, str):
         if value.strip().lower() == "ever":
             return Window(None)
         m = _WINDOW_RE.match(value)
         if m:
-            return Window(int(m.group(1)))
+            return _bounded_window(int(m.group(1)), crit, fld)
     raise ProtocolError(
         f"{crit}: malformed {fld} {value!r} (expected e.g. '30d' or 'ever')",
         criterion=crit,
@@ -511,6 +541,23 @@ def _walk(rule: Rule) -> list[Rule]:
     return [rule] + [n for c in rule.children() for n in _walk(c)]
 
 
+def columns_needed(leaf: Rule) -> set[tuple[str, str]]:
+    """(table, column) pairs a leaf's answer depends on, optional columns included (a
+    medication overlap needs end_date, systemic_only needs route, an ongoing therapy
+    needs end_date). The engine makes a leaf unknown when one of them is absent from a
+    present table's file (``Registry.missing_columns``)."""
+    out = {(table, column) for table, column, _ in leaf.reads()}
+    if isinstance(leaf, Medication):
+        out |= {("medications", "start_date")}
+        if leaf.overlap_days is not None:
+            out.add(("medications", "end_date"))
+        if leaf.systemic_only:
+            out.add(("medications", "route"))
+    if isinstance(leaf, Therapy) and leaf.ongoing:
+        out.add(("therapies", "end_date"))
+    return out
+
+
 def leaves(rule: Rule) -> list[Rule]:
     """Leaf rules in depth-first order (criterion references included as leaves)."""
     kids = rule.children()
@@ -714,16 +761,41 @@ class _Parser:
             raise self.err(crit, f"{fld}.op", f"op must be one of {list(OPS)}, got {op!r}")
         return op
 
-    def number(self, spec: dict, key: str, crit: str, fld: str) -> float:
+    def number(
+        self,
+        spec: dict,
+        key: str,
+        crit: str,
+        fld: str,
+        bounds: tuple[float, float] | None = None,
+    ) -> float:
+        """A finite number (YAML int or float; no bool, no .nan/.inf), inside ``bounds``."""
         v = spec.get(key)
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise self.err(crit, f"{fld}.{key}", f"expected a number, got {v!r}")
-        return float(v)
+        try:
+            value = float(v)
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value):
+            raise self.err(crit, f"{fld}.{key}", f"expected a finite number, got {v!r}")
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            raise self.err(crit, f"{fld}.{key}", f"{v!r} is outside {bounds[0]:g}..{bounds[1]:g}")
+        return value
+
+    def flag(self, spec: dict, key: str, default: bool, crit: str, fld: str) -> bool:
+        """A YAML boolean (true/false); a string such as "false" is refused, not truthy."""
+        v = spec.get(key, default)
+        if not isinstance(v, bool):
+            raise self.err(crit, f"{fld}.{key}", f"expects true or false (unquoted), got {v!r}")
+        return v
 
     def check_keys(self, spec: dict, allowed: set[str], crit: str, fld: str) -> None:
         extra = set(spec) - allowed
         if extra:
-            raise self.err(crit, fld, f"unknown key(s) {sorted(extra)}; allowed {sorted(allowed)}")
+            raise self.err(
+                crit, fld, f"unknown key(s) {sorted(map(str, extra))}; allowed {sorted(allowed)}"
+            )
 
     def rule(self, spec: Any, crit: str, fld: str = "rule") -> Rule:
         if not isinstance(spec, dict) or len(spec) != 1:
@@ -762,11 +834,15 @@ class _Parser:
             raise self.err(crit, f, f"expects a mapping, got {body!r}")
         if kind == "age":
             self.check_keys(body, {"op", "value"}, crit, f)
-            return Age(self.op(body, crit, f), self.number(body, "value", crit, f))
+            return Age(self.op(body, crit, f), self.number(body, "value", crit, f, AGE_BOUNDS))
         if kind == "sex":
             self.check_keys(body, {"in"}, crit, f)
             vals = body.get("in")
-            if not isinstance(vals, list) or not set(vals) <= {"F", "M"}:
+            if (
+                not isinstance(vals, list)
+                or not all(isinstance(v, str) for v in vals)
+                or not set(vals) <= {"F", "M"}
+            ):
                 raise self.err(crit, f + ".in", f"expects a list of F/M, got {vals!r}")
             return Sex(tuple(vals))
         if kind == "latest":
@@ -775,8 +851,11 @@ class _Parser:
             self.check_keys(body, {"codes", "window"}, crit, f)
             name = body.get("codes")
             if isinstance(name, list):
-                cl = CodeList("inline", "inline", tuple(_norm_code(c) for c in name))
-            elif name in self.codes:
+                inline = tuple(_norm_code(c) for c in name if isinstance(c, str))
+                if not name or len(inline) != len(name) or not all(inline):
+                    raise self.err(crit, f + ".codes", "expects non-empty ICD-10 code strings")
+                cl = CodeList("inline", "inline", inline)
+            elif isinstance(name, str) and name in self.codes:
                 cl = self.codes[name]
             else:
                 raise self.err(
@@ -788,29 +867,26 @@ class _Parser:
                 body, {"drugs", "overlap_days", "systemic_only", "started_before_index"}, crit, f
             )
             name = body.get("drugs")
-            if name not in self.drugs:
+            if not isinstance(name, str) or name not in self.drugs:
                 raise self.err(
                     crit, f + ".drugs", f"unknown drug list {name!r}; known: {sorted(self.drugs)}"
                 )
             od = body.get("overlap_days")
             if od == "ever":
                 od = None
-            elif isinstance(od, bool) or not isinstance(od, int) or od < 0:
+            elif isinstance(od, bool) or not isinstance(od, int) or not 0 <= od <= MAX_DAYS:
                 raise self.err(
                     crit,
                     f + ".overlap_days",
-                    f"expects a whole number of days >= 0 or 'ever', got {od!r}",
+                    f"expects a whole number of days from 0 to {MAX_DAYS} or 'ever', got {od!r}",
                 )
-            return Medication(
-                self.drugs[name],
-                od,
-                bool(body.get("systemic_only", True)),
-                bool(body.get("started_before_index", False)),
-            )
+            systemic = self.flag(body, "systemic_only", True, crit, f)
+            started = self.flag(body, "started_before_index", False, crit, f)
+            return Medication(self.drugs[name], od, systemic, started)
         if kind == "procedure":
             self.check_keys(body, {"category", "window"}, crit, f)
             cat = body.get("category")
-            if cat not in PROCEDURE_CATEGORIES:
+            if not isinstance(cat, str) or cat not in PROCEDURE_CATEGORIES:
                 raise self.err(crit, f + ".category", f"unknown procedure category {cat!r}")
             return Procedure(cat, parse_window(body.get("window"), crit, f + ".window"))
         if kind == "lesion":
@@ -820,7 +896,7 @@ class _Parser:
                 raise self.err(crit, f + ".bone_contiguous", "expects true, false or absent")
             return Lesion(
                 parse_window(body.get("window"), crit, f + ".window"),
-                self.number(body, "min_diameter_cm", crit, f),
+                self.number(body, "min_diameter_cm", crit, f, LESION_DIAMETER_RANGE),
                 bc,
             )
         if kind == "therapy":
@@ -838,22 +914,32 @@ class _Parser:
                 f,
             )
             ml = body.get("min_line")
-            if ml is not None and (isinstance(ml, bool) or not isinstance(ml, int)):
-                raise self.err(crit, f + ".min_line", f"expects an integer, got {ml!r}")
+            if ml is not None and (
+                isinstance(ml, bool) or not isinstance(ml, int) or not 0 <= ml <= MAX_LINE
+            ):
+                raise self.err(
+                    crit,
+                    f + ".min_line",
+                    f"expects a whole number from 0 to {MAX_LINE}, got {ml!r}",
+                )
             dl = body.get("drugs")
-            if dl is not None and dl not in self.drugs:
+            if dl is not None and (not isinstance(dl, str) or dl not in self.drugs):
                 raise self.err(
                     crit, f + ".drugs", f"unknown drug list {dl!r}; known: {sorted(self.drugs)}"
                 )
             ew = body.get("ended_within_days")
-            if ew is not None and (isinstance(ew, bool) or not isinstance(ew, int) or ew < 0):
+            if ew is not None and (
+                isinstance(ew, bool) or not isinstance(ew, int) or not 0 <= ew <= MAX_DAYS
+            ):
                 raise self.err(
-                    crit, f + ".ended_within_days", f"expects a whole number >= 0, got {ew!r}"
+                    crit,
+                    f + ".ended_within_days",
+                    f"expects a whole number of days from 0 to {MAX_DAYS}, got {ew!r}",
                 )
             t = Therapy(
-                bool(body.get("started_before_index", False)),
-                bool(body.get("ongoing", False)),
-                bool(body.get("investigational", False)),
+                self.flag(body, "started_before_index", False, crit, f),
+                self.flag(body, "ongoing", False, crit, f),
+                self.flag(body, "investigational", False, crit, f),
                 ml,
                 None if dl is None else self.drugs[dl],
                 ew,
@@ -872,7 +958,7 @@ class _Parser:
                 )
             return CockcroftGault(
                 self.op(body, crit, f),
-                self.number(body, "value", crit, f),
+                self.number(body, "value", crit, f, (0.0, 1_000.0)),
                 parse_window(body.get("creatinine_window"), crit, f + ".creatinine_window"),
                 parse_window(body.get("weight_window"), crit, f + ".weight_window"),
             )
@@ -887,11 +973,11 @@ class _Parser:
             )
         if "test" in body:
             test = body["test"]
-            if test not in TESTS:
+            if not isinstance(test, str) or test not in TESTS:
                 raise self.err(crit, f + ".test", f"unknown test {test!r}; known: {sorted(TESTS)}")
             t = TESTS[test]
             unit = body.get("unit", t.canonical_unit)
-            if unit not in t.factors:
+            if not isinstance(unit, str) or unit not in t.factors:
                 raise self.err(
                     crit,
                     f + ".unit",
@@ -899,18 +985,25 @@ class _Parser:
                 )
             op = self.op(body, crit, f)
             stated = self.number(body, "value", crit, f)
+            canonical = stated * t.factors[unit]
+            if not math.isfinite(canonical):
+                raise self.err(
+                    crit,
+                    f + ".value",
+                    f"{stated!r} {unit} is not a finite value in {t.canonical_unit}",
+                )
             return Latest(
                 "measurements",
                 test,
                 window,
                 op,
-                stated * t.factors[unit],
+                canonical,
                 t.canonical_unit,
                 stated,
                 unit,
             )
         item = body["item"]
-        if item not in ASSESSMENT_ITEMS:
+        if not isinstance(item, str) or item not in ASSESSMENT_ITEMS:
             raise self.err(
                 crit, f + ".item", f"unknown item {item!r}; known: {sorted(ASSESSMENT_ITEMS)}"
             )
@@ -932,7 +1025,7 @@ class _Parser:
         if item not in GRADED_ITEMS:
             raise self.err(crit, f + ".op", f"{item} is categorical: use 'in' instead of op/value")
         op = self.op(body, crit, f)
-        v = self.number(body, "value", crit, f)
+        v = self.number(body, "value", crit, f, (0.0, 10.0))
         return Latest("assessments", item, window, op, v, None, v, None)
 
 
@@ -1065,6 +1158,18 @@ def parse_protocol(
     for key in ("id", "title", "eligibility", "steps"):
         if key not in data:
             raise ProtocolError(f"protocol file lacks {key!r}", field=key)
+    if not isinstance(data["id"], str) or not PROTOCOL_ID_PATTERN.match(data["id"]):
+        raise ProtocolError(
+            f"field 'id': {str(data['id'])[:40]!r} is not a valid protocol id (letters, digits, "
+            "'.', '_' or '-'; at most 100 characters)",
+            field="id",
+        )
+    if not isinstance(data["title"], str) or not data["title"].strip():
+        raise ProtocolError("field 'title': expected a line of text", field="title")
+    if len(data["title"]) > 1000:
+        raise ProtocolError("field 'title': longer than 1000 characters", field="title")
+    if not isinstance(data["eligibility"], list | None):
+        raise ProtocolError("field 'eligibility': expected a list of items", field="eligibility")
     codes, drugs = load_codelists(codelist_dir)
     parser = _Parser(codes, drugs)
     criteria: list[Criterion] = []
@@ -1075,6 +1180,20 @@ def parse_protocol(
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             raise ProtocolError(f"eligibility item #{n + 1} has no id", field="id")
         cid = item["id"]
+        if not ID_PATTERN.match(cid):
+            raise ProtocolError(
+                f"eligibility item #{n + 1}, field 'id': {cid[:40]!r} is not a valid id (a "
+                "letter, then letters, digits or _; at most 64 characters)",
+                criterion=cid[:64],
+                field="id",
+            )
+        if cid in RESERVED_IDS:
+            raise ProtocolError(
+                f"criterion {cid!r}, field 'id': {cid!r} is reserved (the outputs use it: "
+                f"{', '.join(sorted(RESERVED_IDS))}); choose another id",
+                criterion=cid,
+                field="id",
+            )
         if cid in seen:
             raise ProtocolError(f"duplicate id {cid!r}", criterion=cid, field="id")
         seen.add(cid)
@@ -1149,7 +1268,7 @@ def parse_protocol(
     if not isinstance(steps, list) or not steps:
         raise ProtocolError("steps must be a non-empty list of criterion ids", field="steps")
     for s in steps:
-        if s not in ids:
+        if not isinstance(s, str) or s not in ids:
             raise ProtocolError(f"steps: unknown criterion {s!r}", criterion=str(s), field="steps")
     if len(set(steps)) != len(steps):
         raise ProtocolError("steps: duplicate criterion", field="steps")
@@ -1207,7 +1326,10 @@ def available_protocols() -> list[str]:
 
 
 def load_protocol(ref: str | Path) -> Protocol:
-    """Load a protocol by id (a file in ``feasibility/protocols``) or by path."""
+    """Load a protocol by id (a file in ``feasibility/protocols``) or by path.
+
+    The file is read by :func:`feasibility.protocol_yaml.read_protocol_yaml`: a small UTF-8
+    YAML file without aliases; anything else is a :class:`ProtocolError`."""
     path = Path(ref)
     if not (path.suffix in (".yaml", ".yml") and path.exists()):
         candidate = PROTOCOL_DIR / f"{ref}.yaml"
@@ -1220,9 +1342,5 @@ def load_protocol(ref: str | Path) -> Protocol:
                 f"no protocol {str(ref)!r}: not a file and not one of {available_protocols()}",
                 field="id",
             )
-    raw = path.read_bytes()
-    try:
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except yaml.YAMLError as exc:
-        raise ProtocolError(f"{path}: not valid YAML: {exc}", field="file") from exc
+    data, raw = read_protocol_yaml(path)
     return parse_protocol(data, path=path, fingerprint=hashlib.sha256(raw).hexdigest())

@@ -344,7 +344,7 @@ def test_exact_duplicates_removed_first_row_kept(tmp_path: Path) -> None:
         (
             "patients",
             csv_table(
-                "patient_id,sex,birth_date", "P1,F,1960-01-01", "P1,F,1960-01-01", "P1,F,1960-01-02"
+                "patient_id,sex,birth_date", "P1,F,1960-01-01", "P1,F,1960-01-01", "P2,F,1960-01-02"
             ),
         ),
         (

@@ -16,6 +16,7 @@ DROPPING = {
         ("value", "missing_value"),
         ("unit", "missing_value"),
         ("test", "missing_value"),
+        ("value", "implausible_value"),  # contract 5.2
     },
     "assessments": {
         ("item", "unknown_assessment_item"),

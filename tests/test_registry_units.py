@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from _registry_helpers import measurements_csv, write_registry
 
+from feasibility.plausibility import PLAUSIBLE_RANGES
 from feasibility.registry import load_registry
 
 COUNT_UNITS = [
@@ -83,11 +84,18 @@ def _load(tmp_path: Path, rows: list[tuple[str, str, str, str]], fmt: str = "csv
     return load_registry(write_registry(tmp_path / "r", {"measurements": table}, fmt))
 
 
+def _plausible(test: str, factor: float) -> float:
+    """An amount in the unit of ``factor`` whose canonical value is mid-range for ``test``."""
+    low, high = PLAUSIBLE_RANGES[test]
+    return round((low + high) / 2 / factor, 6)
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_every_accepted_unit_converts_to_the_canonical_unit(tmp_path: Path, fmt: str) -> None:
+    # a plausible amount of each test (contract 5.2 sets implausible ones aside)
     rows = [
-        (test, "250", unit, f"2024-01-{i % 28 + 1:02d}")
-        for i, (test, unit, _, _) in enumerate(CONVERSIONS)
+        (test, repr(_plausible(test, factor)), unit, f"2024-01-{i % 28 + 1:02d}")
+        for i, (test, unit, factor, _) in enumerate(CONVERSIONS)
     ]
     reg = _load(tmp_path, rows, fmt)
     out = reg.tables["measurements"].collect().sort("_row")
@@ -98,8 +106,9 @@ def test_every_accepted_unit_converts_to_the_canonical_unit(tmp_path: Path, fmt:
     ):
         assert record["test"] == test
         assert record["unit"] == canonical, (test, unit)
-        assert record["value"] == pytest.approx(250 * factor, rel=1e-12), (test, unit)
-        assert record["source_value"] == 250.0
+        amount = _plausible(test, factor)
+        assert record["value"] == pytest.approx(amount * factor, rel=1e-12), (test, unit)
+        assert record["source_value"] == amount
         assert record["source_unit"] == unit
 
 
@@ -107,9 +116,10 @@ def test_every_accepted_unit_converts_to_the_canonical_unit(tmp_path: Path, fmt:
 def test_each_conversion_alone(
     tmp_path: Path, test: str, unit: str, factor: float, canonical: str
 ) -> None:
-    reg = _load(tmp_path, [(test, "3.5", unit, "2024-01-01")])
+    amount = _plausible(test, factor)
+    reg = _load(tmp_path, [(test, repr(amount), unit, "2024-01-01")])
     record = reg.tables["measurements"].collect().row(0, named=True)
-    assert record["value"] == pytest.approx(3.5 * factor, rel=1e-12)
+    assert record["value"] == pytest.approx(amount * factor, rel=1e-12)
     assert record["unit"] == canonical
 
 
@@ -192,7 +202,9 @@ def test_unknown_test_and_missing_unit_and_value_are_counted(tmp_path: Path) -> 
     assert all(r["table"] == "measurements" for r in got.values())
 
 
-def test_nan_in_parquet_is_a_missing_value(tmp_path: Path) -> None:
+def test_nan_in_parquet_is_an_implausible_value(tmp_path: Path) -> None:
+    """Contract 5.2 (amended from "missing"): NaN is a value no lab produces: set aside and
+    counted as implausible."""
     frame = pl.DataFrame(
         {
             "patient_id": ["P1", "P1"],
@@ -204,4 +216,4 @@ def test_nan_in_parquet_is_a_missing_value(tmp_path: Path) -> None:
     )
     reg = load_registry(write_registry(tmp_path / "r", {"measurements": frame}, "parquet"))
     assert reg.tables["measurements"].collect()["value"].to_list() == [1500.0]
-    assert reg.set_aside.select("column", "problem").row(0) == ("value", "missing_value")
+    assert reg.set_aside.select("column", "problem").row(0) == ("value", "implausible_value")

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import polars as pl
+
 from feasibility.errors import FeasibilityError
 
 INDEX_HELP = """\
@@ -32,12 +34,23 @@ index modes:
 """
 
 
+#: Dates accepted on the command line: a registry's index or event dates lie in this range,
+#: and windows of up to 100 years before an index stay valid dates.
+DATE_RANGE: tuple[dt.date, dt.date] = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
+
+
 def iso_date(text: str) -> dt.date:
-    """argparse type: an ISO-8601 date (YYYY-MM-DD)."""
+    """argparse type: an ISO-8601 date (YYYY-MM-DD) between 1900-01-01 and 2199-12-31."""
     try:
-        return dt.date.fromisoformat(text)
+        value = dt.date.fromisoformat(text.strip())
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from exc
+    low, high = DATE_RANGE
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is outside {low.isoformat()}..{high.isoformat()}; give a real index date"
+        )
+    return value
 
 
 def add_index_options(p: argparse.ArgumentParser) -> None:
@@ -80,7 +93,7 @@ def index_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         end=args.index_to,
         date_column=args.index_column,
     )
-    index.column  # noqa: B018 - validates the table before anything is read
+    index.check()  # table, date column, window and filter, before any data is read
     settings = {
         "mode": "event",
         "events table": args.index_events,
@@ -92,11 +105,51 @@ def index_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     return index, settings
 
 
-def order_from_args(args: argparse.Namespace) -> list[str] | None:
-    """The --order steps, or None."""
+def order_from_args(args: argparse.Namespace, protocol: Any = None) -> list[str] | None:
+    """The --order steps, or None; with ``protocol``, each must be one of its funnel steps
+    (checked before any data is read)."""
     if not args.order:
         return None
-    return [s.strip() for s in args.order.split(",") if s.strip()] or None
+    order = [s.strip() for s in args.order.split(",") if s.strip()] or None
+    if order and protocol is not None:
+        known = {"index_event", *protocol.steps}
+        unknown = [s for s in order if s not in known]
+        if unknown:
+            raise FeasibilityError(
+                f"--order: {', '.join(map(repr, unknown))} is not a funnel step of "
+                f"{protocol.id}; steps: {', '.join(protocol.steps)}"
+            )
+    return order
+
+
+def check_events(registry: Any, index: Any) -> None:
+    """Event mode: stop with one line when the events table is absent from the registry or
+    no row of it qualifies (so the screen never silently fails everyone on index_event)."""
+    from feasibility.engine import IndexEvents
+
+    if not isinstance(index, IndexEvents):
+        return
+    if not registry.has(index.table):
+        raise FeasibilityError(
+            f"--index-events {index.table}: the registry {registry.path} has no {index.table} "
+            f"table ({index.table}.parquet or {index.table}.csv); add it or use --index-date"
+        )
+    missing = getattr(registry, "missing_columns", {}).get(index.table, frozenset())
+    if index.column in missing:
+        raise FeasibilityError(
+            f"--index-events {index.table}: column {index.column!r} is absent from "
+            f"{registry.files[index.table].name}; add it or choose another --index-column"
+        )
+    lf = index.frame(registry.scan(index.table))
+    try:
+        n = lf.select(pl.len()).collect().item()
+    except pl.exceptions.PolarsError as exc:
+        raise registry.read_error(index.table, exc) from None
+    if n == 0:
+        raise FeasibilityError(
+            f"--index-events {index.table}: no row qualifies as an index "
+            f"({index.describe()}); widen --index-from/--index-to or loosen --index-where"
+        )
 
 
 def check_order(result: Any, order: list[str] | None) -> None:
@@ -112,7 +165,8 @@ def progress(args: argparse.Namespace) -> Callable[[str], None]:
     """A printer of progress lines on stderr, prefixed ``[command]``; silent under --quiet."""
 
     def say(msg: str) -> None:
-        if not args.quiet:
-            print(f"[{args.command}] {msg}", file=sys.stderr, flush=True)
+        if not args.quiet:  # one write per line: lines from several threads never mix
+            sys.stderr.write(f"[{args.command}] {msg}\n")
+            sys.stderr.flush()
 
     return say

@@ -12,6 +12,7 @@ import time
 
 from feasibility.commands._options import (
     add_index_options,
+    check_events,
     check_order,
     index_from_args,
     order_from_args,
@@ -95,8 +96,11 @@ def run(args: argparse.Namespace) -> int:
     index, settings = index_from_args(args)
     protocol = load_protocol(args.protocol)
     say(f"protocol {cite(protocol)}: {counts(protocol)}, {len(protocol.assumptions)} assumptions")
-    registry = load_registry(args.data, progress=not args.quiet)
-    order = order_from_args(args)
+    order = order_from_args(args, protocol)
+    # validating reads every table whole anyway: read them now, so a damaged file stops
+    # here with one line naming it
+    registry = load_registry(args.data, progress=not args.quiet, defer=args.no_validation)
+    check_events(registry, index)
     if order:
         settings["funnel order"] = ", ".join(order)
     validation = readiness = None

@@ -14,6 +14,7 @@ import time
 from feasibility.commands._options import (
     INDEX_HELP,
     add_index_options,
+    check_events,
     check_order,
     index_from_args,
     order_from_args,
@@ -74,12 +75,13 @@ def run(args: argparse.Namespace) -> int:
     say(
         f"protocol {cite(protocol)}: {counts(protocol)}, {len(protocol.assumptions)} assumptions",
     )
-    order = order_from_args(args)
+    order = order_from_args(args, protocol)
 
     from feasibility.registry import load_registry
 
     say(f"loading registry {args.data}")
     registry = load_registry(args.data, progress=not args.quiet)
+    check_events(registry, index)
     absent = [
         t
         for t in (

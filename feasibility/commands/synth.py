@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from feasibility.errors import FeasibilityError
 from feasibility.synth import DEFECT_LEVELS, generate_registry
 
 DESCRIPTION = """\
@@ -23,10 +24,28 @@ examples:
   feasibility synth --patients 20000 --seed 1 --out clean/ --defects none"""
 
 
+#: Largest registry synth writes (the benchmarks use 1M patients).
+MAX_PATIENTS = 10_000_000
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
 def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    value = _whole(text)
+    if not 1 <= value <= MAX_PATIENTS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_PATIENTS:,}, not {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = _whole(text)
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 2**63-1, not {value}")
     return value
 
 
@@ -40,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--patients", type=_positive, required=True, metavar="N",
                         help="number of patients to generate")  # fmt: skip
-    parser.add_argument("--seed", type=int, required=True, metavar="S",
+    parser.add_argument("--seed", type=_seed, required=True, metavar="S",
                         help="random seed; the same seed gives identical files")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="output directory (created; its table files are replaced)")  # fmt: skip
@@ -54,6 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out.exists() and not args.out.is_dir():
+        raise FeasibilityError(f"--out {args.out}: is a file, not a directory; choose another path")
     manifest = generate_registry(
         args.patients, args.seed, args.out, format=args.format, defects=args.defects,
         progress=not args.quiet,

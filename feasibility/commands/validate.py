@@ -69,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
         from feasibility.protocol import load_protocol
 
         protocol = load_protocol(args.protocol)
-    registry = load_registry(args.data, progress=not args.quiet)
+    # every table is read whole now (validation needs all rows): a damaged file stops
+    # here with one line naming it, and the loader's progress lines come before ours
+    registry = load_registry(args.data, progress=not args.quiet, defer=False)
     from feasibility.quality import criterion_readiness, validate_registry  # imports GX (slow)
 
     say("validating")

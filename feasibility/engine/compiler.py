@@ -66,6 +66,7 @@ from feasibility.protocol import (
     Undecidable,
     When,
     Window,
+    columns_needed,
     leaves,
 )
 
@@ -169,9 +170,16 @@ def attach(base: pl.LazyFrame, feats: list[pl.LazyFrame], key: str) -> pl.LazyFr
 class Compiler:
     """Walk the protocol, register each leaf's data needs, then build the query."""
 
-    def __init__(self, protocol: Protocol, present: set[str]):
+    def __init__(
+        self,
+        protocol: Protocol,
+        present: set[str],
+        absent_columns: frozenset[tuple[str, str]] = frozenset(),
+    ):
         self.protocol = protocol
         self.present = present
+        # (table, column) missing from a present table's file: leaves needing one are unknown
+        self.absent_columns = absent_columns
         self.latest_needs: dict[str, dict[str, int | None]] = {
             "measurements": {},
             "assessments": {},
@@ -378,6 +386,8 @@ class Compiler:
         if isinstance(rule, Ref):
             return self.criterion_expr(self.protocol.criterion(rule.criterion), sex)
         key = self._keys[id(rule), crit.id]
+        if self.absent_columns and columns_needed(rule) & self.absent_columns:
+            return NULL_BOOL, pl.lit(True)  # found: no if_missing default over an absent column
         truth, found = f"__{key}", f"__{key}_found"
         if sex is not None and key in self._sex_leaves:
             truth += f"@{sex}"

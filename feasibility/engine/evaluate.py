@@ -188,7 +188,9 @@ def screen(
         if "patients" not in present:
             raise FeasibilityError("registry has no patients table")
         _cache = TableCache(registry, present)
-    compiler = Compiler(proto, _cache.present)
+    missing = getattr(_cache.registry, "missing_columns", {})
+    absent = frozenset((t, c) for t, cols in missing.items() for c in cols)
+    compiler = Compiler(proto, _cache.present, absent)
     needed = set(compiler.needed_tables())
     events = index_date if isinstance(index_date, IndexEvents) else None
     if events is not None:

@@ -21,6 +21,7 @@ import polars as pl
 
 from feasibility.quality.coverage import window_frame
 from feasibility.quality.gxrun import BatchOutcome, GXRunner, schema_frame, to_gx_frame
+from feasibility.quality.loader_rows import absent_column_rows, accounting_rows
 from feasibility.quality.prep import ROW, TablePrep, inventory, patient_dates
 from feasibility.quality.result import (
     SUMMARY_SCHEMA,
@@ -386,6 +387,7 @@ def validate_registry(
         say(f"  validated {suite} ({time.perf_counter() - t0:.1f} s)")
 
     rows = col.rows + _set_aside_rows(registry, checks, counts)
+    rows += absent_column_rows(registry, rows) + accounting_rows(registry)  # issue 10
     summary = (
         pl.DataFrame(rows, schema=SUMMARY_SCHEMA, orient="row")
         if rows

@@ -28,6 +28,7 @@ import polars as pl
 from feasibility.errors import RegistryError
 from feasibility.schema import TABLES
 
+from ._accounting import ROW_ACCOUNTING_SCHEMA, RowCount
 from ._dedup import first_occurrence
 from ._files import find_table_files, fingerprint
 from ._normalise import (
@@ -49,6 +50,9 @@ from ._read import (
 )
 from ._scan import deferrable, scan_normalised
 
+#: Serialises progress lines: a deferred table loads on whichever thread collects it.
+_SAY_LOCK = threading.Lock()
+
 
 class _Store:
     """The normalised tables held in memory, each loaded (typed, normalised, duplicates
@@ -60,11 +64,15 @@ class _Store:
         self.sources: dict[str, SourceTable] = {}
         self.frames: dict[str, pl.DataFrame] = {}
         self.found: dict[str, list[SetAside]] = {}
+        self.counts: dict[str, RowCount] = {}
         self.locks = {t: threading.Lock() for t in TABLES}
 
     def say(self, message: str) -> None:
+        """One progress line on stderr, written whole (tables load on polars' threads)."""
         if self.progress:
-            print(message, file=sys.stderr, flush=True)
+            with _SAY_LOCK:
+                sys.stderr.write(message + "\n")
+                sys.stderr.flush()
 
     def loaded(self, table: str) -> bool:
         return table in self.frames
@@ -76,15 +84,17 @@ class _Store:
             return self.frames[table]
 
     def absent(self, table: str) -> None:
-        self.frames[table], self.found[table] = _normalise(table, [_typed_empty(table)])
+        self.frames[table], self.found[table], self.counts[table] = _normalise(
+            table, [_typed_empty(table)]
+        )
 
     def _load(self, table: str) -> None:
         t0 = time.perf_counter()
         src = self.sources[table]
         box = [read_typed(src, VOCABULARIES.get(table, {}))]
         rows = box[0].height
-        normal, problems = _normalise(table, box)
-        self.frames[table], self.found[table] = normal, problems
+        normal, problems, count = _normalise(table, box)
+        self.frames[table], self.found[table], self.counts[table] = normal, problems, count
         dropped = rows - normal.height
         note = f", {dropped:,} duplicate or unusable rows left out" if dropped else ""
         self.say(
@@ -153,6 +163,41 @@ class Registry:
         found = [vars(s) for t in TABLES for s in self._store.found.get(t, [])]
         return pl.DataFrame(found or None, schema=SET_ASIDE_SCHEMA)
 
+    @property
+    def missing_columns(self) -> dict[str, frozenset[str]]:
+        """Optional contract columns absent from a present table's file (e.g.
+        ``patients.death_date``): their facts are unknown for everyone, never "null"
+        (the engine treats a criterion reading one as unknown; validation fails its
+        checks). Only tables that have such a gap appear."""
+        out = {t: src.absent_columns for t, src in self._store.sources.items()}
+        return {t: cols for t, cols in out.items() if cols}
+
+    def row_accounting(self) -> pl.DataFrame:
+        """Per table: ``rows_read`` = ``rows_used`` + ``rows_set_aside``, with the rows set
+        aside by reason (``by_reason``: "reason n; ..."). Every row the loader read is either
+        in ``tables`` or counted under exactly one reason (exact duplicates included).
+        Loads every deferred table (the counts need all rows)."""
+        self.materialise()
+        rows = []
+        for table in TABLES:
+            count = self._store.counts[table]
+            rows.append(
+                {
+                    "table": table,
+                    "present": self.has(table),
+                    "rows_read": count.read,
+                    "rows_used": count.used,
+                    "rows_set_aside": count.read - count.used,
+                    "by_reason": "; ".join(f"{r} {n}" for r, n in count.reasons.items()),
+                }
+            )
+        return pl.DataFrame(rows, schema=ROW_ACCOUNTING_SCHEMA)
+
+    def rows_set_aside(self, table: str) -> dict[str, int]:
+        """Rows of ``table`` left out of ``tables``, by reason (see :meth:`row_accounting`)."""
+        self.materialise(table)
+        return dict(self._store.counts[table].reasons)
+
     @cached_property
     def fingerprint(self) -> str:
         """sha256 over the table files (names, sizes and bytes); computed on first use."""
@@ -173,8 +218,11 @@ def _typed_empty(table: str) -> pl.DataFrame:
     return empty_frame(table).with_columns(pl.col(c).cast(pl.Categorical) for c in vocab)
 
 
-def _normalise(table: str, box: list[pl.DataFrame]) -> tuple[pl.DataFrame, list[SetAside]]:
-    """Normalise, then drop exact duplicates (first ``_row`` kept).
+def _normalise(
+    table: str, box: list[pl.DataFrame]
+) -> tuple[pl.DataFrame, list[SetAside], RowCount]:
+    """Normalise, leave out rows without a patient_id, then drop exact duplicates (first
+    ``_row`` kept); count every row left out under one reason (``RowCount``).
 
     Duplicates are judged on the contract columns as written (``source_*`` where the
     normaliser rewrote a value), after trimming and case-folding vocabulary columns.
@@ -183,13 +231,18 @@ def _normalise(table: str, box: list[pl.DataFrame]) -> tuple[pl.DataFrame, list[
     """
     ctx = Context(table=table)
     normal, usable = NORMALISERS[table](box.pop(), ctx)
+    blank = normal.get_column("patient_id").is_null()
+    ctx.count(normal, "patient_id", "blank_patient_id", blank)
     columns = [f"source_{c}" if f"source_{c}" in normal.columns else c for c in TABLES[table]]
-    keep = first_occurrence(normal, columns)
+    first = first_occurrence(normal, columns)
+    keep = first & ~blank
     if usable is not None:
         keep = keep & usable
+    reasons = [("blank_patient_id (patient_id)", blank), *ctx.left_out, ("duplicate_row", ~first)]
+    count = RowCount.attribute(normal.height, keep, reasons)
     box.append(normal)
     del normal
-    return filter_columns(box, keep), ctx.found
+    return filter_columns(box, keep), ctx.found, count
 
 
 def load_registry(path: str | Path, *, progress: bool = False, defer: bool = True) -> Registry:
@@ -226,7 +279,9 @@ def load_registry(path: str | Path, *, progress: bool = False, defer: bool = Tru
         src = open_table(table, file)
         store.sources[table] = src
         raw[table] = raw_frame(src)
-        if defer and deferrable(src):
+        # patients are never deferred: conflicting duplicate rows must be merged (contract
+        # 5.1) before anyone reads them, and the lazy scan keeps duplicates
+        if defer and table != "patients" and deferrable(src):
             schema = _normalise(table, [_typed_empty(table)])[0].schema
             tables[table] = view(pl.defer(partial(store.frame, table), schema=schema))
             store.say(f"  {table}: {file.name} (typed; read when first needed)")

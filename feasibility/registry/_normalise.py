@@ -13,16 +13,19 @@ procedures). Each such case is counted in a :class:`SetAside` record.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
 
+from feasibility.plausibility import LESION_DIAMETER_RANGE, PLAUSIBLE_RANGES
 from feasibility.schema import (
     ASSESSMENT_ITEMS,
     NON_SYSTEMIC_ROUTES,
     PROCEDURE_CATEGORIES,
     SEX_CODES,
+    TABLES,
     TESTS,
     canonical_drug_expr,
 )
@@ -93,6 +96,9 @@ class Context:
     table: str
     found: list[SetAside] = field(default_factory=list)
     outside_masks: dict[str, pl.Series] = field(default_factory=dict)
+    #: Why rows leave the normalised table: (reason, mask), in the order recorded. The
+    #: loader attributes each row it leaves out to the first reason that holds for it.
+    left_out: list[tuple[str, pl.Series]] = field(default_factory=list)
 
     def resolve(
         self, df: pl.DataFrame, column: str, enum: pl.Enum, fn: Callable[[str], str | None]
@@ -142,11 +148,16 @@ class Context:
         problem: str,
         mask: pl.Series,
         show: Callable[[pl.Series], pl.Series] | None = None,
+        *,
+        leaves: bool = False,
     ) -> None:
-        """Record the rows where ``mask`` holds, with a few row numbers and values."""
+        """Record the rows where ``mask`` holds, with a few row numbers and values; with
+        ``leaves`` those rows also leave the normalised table for this reason."""
         total = int(mask.sum())
         if not total:
             return
+        if leaves:
+            self.left_out.append((f"{problem} ({column})", mask))
         index = mask.arg_true().head(200)
         rows = df.get_column(ROW).gather(index.head(EXAMPLES)).cast(pl.String).to_list()
         shown = (show or (lambda i: self.written(df, column, i)))(index)
@@ -274,10 +285,39 @@ def _in(vocabulary: object, fn: Callable[[str], str]) -> Callable[[str], str | N
 
 
 def patients(df: pl.DataFrame, ctx: Context) -> Normalised:
-    """Sex trimmed and upper-cased; outside F/M/U it becomes null and is counted."""
+    """Sex trimmed and upper-cased; outside F/M/U it becomes null and is counted.
+
+    Rows sharing a patient_id but differing in a field (contract 5.1): that field becomes
+    null for the patient on every such row (counted as ``conflicting_duplicate``), so the
+    rows become exact duplicates and one is kept; no row "wins"."""
     df = ctx.resolve(df, "sex", *SPELLINGS["sex"])
     ctx.count(df, "sex", "sex_outside_vocabulary", ctx.outside(df, "sex"))
-    return _drop_raw(df.with_columns(ids_expr(), pl.col("sex").cast(pl.String))), None
+    df = _drop_raw(df.with_columns(ids_expr(), pl.col("sex").cast(pl.String)))
+    return _null_conflicts(df, ctx), None
+
+
+def _null_conflicts(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """Null each field whose value differs between rows of the same patient_id."""
+    pid = pl.col("patient_id")
+    repeated = df.filter(pid.is_not_null() & pid.is_duplicated())
+    if repeated.is_empty():
+        return df
+    fields = [c for c in TABLES["patients"] if c != "patient_id"]
+    differs = repeated.group_by("patient_id").agg(pl.col(c).n_unique() > 1 for c in fields)
+    for column in fields:
+        ids = differs.filter(pl.col(column)).get_column("patient_id")
+        if ids.is_empty():
+            continue
+        mask = _mask(df, pid.is_in(ids.implode()))
+        ctx.count(
+            df,
+            column,
+            "conflicting_duplicate",
+            mask,
+            lambda i, frame=df: frame.get_column("patient_id").gather(i),
+        )
+        df = df.with_columns(pl.when(mask).then(None).otherwise(pl.col(column)).alias(column))
+    return df
 
 
 def _code_expr() -> pl.Expr:
@@ -354,10 +394,14 @@ def measurements(df: pl.DataFrame, ctx: Context) -> Normalised:
     unit_outside = ctx.outside(df, "unit")
     known = pl.col("test").is_not_null()
     usable = pl.col("__factor").is_not_null()
-    ctx.count(df, "test", "missing_value", _mask(df, ~known) & ~test_outside)
-    ctx.count(df, "test", "unknown_test", test_outside)
+    ctx.count(df, "test", "missing_value", _mask(df, ~known) & ~test_outside, leaves=True)
+    ctx.count(df, "test", "unknown_test", test_outside, leaves=True)
     ctx.count(
-        df, "unit", "missing_value", _mask(df, known & pl.col("unit").is_null()) & ~unit_outside
+        df,
+        "unit",
+        "missing_value",
+        _mask(df, known & pl.col("unit").is_null()) & ~unit_outside,
+        leaves=True,
     )
 
     def pair(index: pl.Series) -> pl.Series:
@@ -366,7 +410,12 @@ def measurements(df: pl.DataFrame, ctx: Context) -> Normalised:
 
     wrong_unit = _mask(df, known & pl.col("unit").is_not_null() & ~usable)
     ctx.count(
-        df, "unit", "unit_outside_vocabulary", (wrong_unit | unit_outside) & _mask(df, known), pair
+        df,
+        "unit",
+        "unit_outside_vocabulary",
+        (wrong_unit | unit_outside) & _mask(df, known),
+        pair,
+        leaves=True,
     )
     no_value = _mask(df, usable & pl.col("value").is_null())
     ctx.count(
@@ -375,15 +424,44 @@ def measurements(df: pl.DataFrame, ctx: Context) -> Normalised:
         "missing_value",
         no_value,
         lambda i: df.get_column("test").gather(i).cast(pl.String),
+        leaves=True,
     )
+
+    def written_value(index: pl.Series) -> pl.Series:
+        tests = df.get_column("test").gather(index).cast(pl.String)
+        values = df.get_column("value").gather(index).cast(pl.String)
+        return tests + ": " + values + " " + ctx.written(df, "unit", index).fill_null("")
+
+    implausible = _mask(df, usable & pl.col("value").is_not_null() & ~plausible_expr())
+    ctx.count(df, "value", "implausible_value", implausible, written_value, leaves=True)
 
     keep = _mask(df, measurement_usable())
     return df.select(stored_measurement_columns()), keep
 
 
 def measurement_usable() -> pl.Expr:
-    """A known test, a unit accepted for it and a value (test and unit normalised)."""
-    return _factor("test", "unit").is_not_null() & pl.col("value").is_not_null()
+    """A known test, a unit accepted for it and a value that is plausible once converted
+    to the canonical unit (contract 5.2; test and unit normalised)."""
+    return (
+        _factor("test", "unit").is_not_null()
+        & pl.col("value").is_not_null()
+        & plausible_expr().fill_null(False)
+    )
+
+
+#: PLAUSIBLE_RANGES per test, by the position of the test in TEST_ENUM (no bound: ±inf).
+_LOW = pl.Series([PLAUSIBLE_RANGES.get(t, (-math.inf, math.inf))[0] for t in TESTS])
+_HIGH = pl.Series([PLAUSIBLE_RANGES.get(t, (-math.inf, math.inf))[1] for t in TESTS])
+
+
+def plausible_expr() -> pl.Expr:
+    """``value`` (as written) times its unit factor lies in its test's plausible range:
+    finite, and inside ``feasibility.plausibility.PLAUSIBLE_RANGES`` (both inclusive)."""
+    canonical = pl.col("value") * _factor("test", "unit")
+    index = pl.col("test").to_physical().cast(pl.UInt32)
+    return canonical.is_finite() & canonical.is_between(
+        pl.lit(_LOW).gather(index), pl.lit(_HIGH).gather(index)
+    )
 
 
 def stored_measurement_columns() -> list[pl.Expr | str]:
@@ -439,8 +517,8 @@ def assessments(df: pl.DataFrame, ctx: Context) -> Normalised:
     item_outside = ctx.outside(df, "item")
     value_outside = ctx.outside(df, "value")
     known = pl.col("item").is_not_null()
-    ctx.count(df, "item", "missing_value", _mask(df, ~known) & ~item_outside)
-    ctx.count(df, "item", "unknown_item", item_outside)
+    ctx.count(df, "item", "missing_value", _mask(df, ~known) & ~item_outside, leaves=True)
+    ctx.count(df, "item", "unknown_item", item_outside, leaves=True)
     value_missing = _mask(df, known & pl.col("value").is_null()) & ~value_outside
 
     def pair(index: pl.Series) -> pl.Series:
@@ -453,9 +531,10 @@ def assessments(df: pl.DataFrame, ctx: Context) -> Normalised:
         "missing_value",
         value_missing,
         lambda i: df.get_column("item").gather(i).cast(pl.String),
+        leaves=True,
     )
     outside = _mask(df, known & ~valid.fill_null(False)) & ~value_missing
-    ctx.count(df, "value", "value_outside_vocabulary", outside, pair)
+    ctx.count(df, "value", "value_outside_vocabulary", outside, pair, leaves=True)
     return _drop_raw(df.with_columns(ids_expr())), _mask(df, valid)
 
 
@@ -475,8 +554,9 @@ def procedures(df: pl.DataFrame, ctx: Context) -> Normalised:
     """Category trimmed and lower-cased; outside the contract's four the row leaves the table."""
     df = ctx.resolve(df, "category", *SPELLINGS["category"])
     outside = ctx.outside(df, "category")
-    ctx.count(df, "category", "missing_value", _mask(df, pl.col("category").is_null()) & ~outside)
-    ctx.count(df, "category", "category_outside_vocabulary", outside)
+    missing = _mask(df, pl.col("category").is_null()) & ~outside
+    ctx.count(df, "category", "missing_value", missing, leaves=True)
+    ctx.count(df, "category", "category_outside_vocabulary", outside, leaves=True)
     keep = _mask(df, pl.col("category").is_not_null())
     return _drop_raw(df.with_columns(ids_expr(), pl.col("category").cast(pl.String))), keep
 
@@ -486,6 +566,22 @@ def ids_only(df: pl.DataFrame, ctx: Context) -> Normalised:
     return df.with_columns(ids_expr()), None
 
 
+def diameter_expr() -> pl.Expr:
+    """longest_diameter_cm, null when outside LESION_DIAMETER_RANGE (contract 5.2: a
+    diameter no lesion has is set aside; the lesion stays, its size unknown)."""
+    low, high = LESION_DIAMETER_RANGE
+    d = pl.col("longest_diameter_cm")
+    return pl.when(d.is_finite() & d.is_between(low, high)).then(d).alias("longest_diameter_cm")
+
+
+def lesions(df: pl.DataFrame, ctx: Context) -> Normalised:
+    """Booleans parsed when typing; a diameter outside LESION_DIAMETER_RANGE is set aside."""
+    d = pl.col("longest_diameter_cm")
+    implausible = _mask(df, d.is_not_null() & diameter_expr().is_null())
+    ctx.count(df, "longest_diameter_cm", "implausible_value", implausible)
+    return df.with_columns(ids_expr(), diameter_expr()), None
+
+
 NORMALISERS: dict[str, Callable[[pl.DataFrame, Context], Normalised]] = {
     "patients": patients,
     "diagnoses": diagnoses,
@@ -493,6 +589,6 @@ NORMALISERS: dict[str, Callable[[pl.DataFrame, Context], Normalised]] = {
     "assessments": assessments,
     "medications": medications,
     "procedures": procedures,
-    "lesions": ids_only,
+    "lesions": lesions,
     "therapies": ids_only,
 }

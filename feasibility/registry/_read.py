@@ -89,6 +89,11 @@ class SourceTable:
     def extra_columns(self) -> list[str]:
         return [c for c in self.schema.names() if c not in TABLES[self.table]]
 
+    @property
+    def absent_columns(self) -> frozenset[str]:
+        """Contract columns (optional ones: required ones stop the load) not in the file."""
+        return frozenset(c for c in TABLES[self.table] if c not in self.schema.names())
+
 
 def _scan(file: Path) -> pl.LazyFrame:
     if file.suffix.lower() == ".csv":
@@ -96,13 +101,63 @@ def _scan(file: Path) -> pl.LazyFrame:
     return pl.scan_parquet(file)
 
 
+#: Delimiters a CSV table written with the wrong settings commonly uses.
+_OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def _csv_header(file: Path) -> list[str] | None:
+    """The header row of a CSV file as written (None if it cannot be read: the reader
+    reports that with its own message); a header that is not UTF-8 is refused here."""
+    try:
+        with file.open(encoding="utf-8", newline="") as handle:
+            return next(csv.reader(handle), None)
+    except UnicodeDecodeError as exc:
+        raise RegistryError(
+            f"{file.name}: the header is not UTF-8 (byte {exc.start}); registry CSV files must "
+            "be UTF-8: re-export them as UTF-8",
+            table=file.stem,
+        ) from None
+    except (csv.Error, OSError):
+        return None
+
+
+def check_header(table: str, file: Path, names: list[str]) -> None:
+    """Refuse a header with the same column twice (after trimming and case-folding) and a
+    CSV file that looks delimited by something other than a comma."""
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name.strip().lower()
+        if key in seen:
+            raise RegistryError(
+                f"table {table!r}: column {key!r} appears twice in the header of {file.name} "
+                f"({seen[key]!r} and {name!r}); keep one",
+                table=table,
+                column=key,
+            )
+        seen[key] = name
+    if len(names) == 1:
+        for delimiter, word in _OTHER_DELIMITERS.items():
+            if delimiter in names[0]:
+                raise RegistryError(
+                    f"table {table!r}: {file.name} looks {word}-delimited (header "
+                    f"{names[0][:60]!r}); registry CSV files must be comma-separated: "
+                    "re-export with ',' as the delimiter",
+                    table=table,
+                )
+
+
 def open_table(table: str, file: Path) -> SourceTable:
     """Scan ``file``, match its header to the contract and check required columns."""
+    if file.suffix.lower() == ".csv":
+        header = _csv_header(file)
+        if header is not None:
+            check_header(table, file, header)
     try:
         frame = _scan(file)
         schema = frame.collect_schema()
     except Exception as exc:  # any reader failure means the file cannot be used
         raise _unreadable(table, file, exc) from None
+    check_header(table, file, schema.names())
     contract = TABLES[table]
     rename: dict[str, str] = {}
     names = schema.names()
@@ -161,11 +216,13 @@ def _typed(
             parsed = text.str.to_date("%Y-%m-%d", strict=False)
             return parsed.alias(column), text.is_not_null() & parsed.is_null()
     elif target == pl.Float64:
+        # NaN stays NaN: it is a value no lab produces (contract 5.2), which the normaliser
+        # sets aside and counts as implausible, not a missing value
         if source.is_numeric():
-            return col.cast(pl.Float64).fill_nan(None), None
+            return col.cast(pl.Float64), None
         if text is not None:
             parsed = text.cast(pl.Float64, strict=False)
-            return parsed.fill_nan(None).alias(column), text.is_not_null() & parsed.is_null()
+            return parsed.alias(column), text.is_not_null() & parsed.is_null()
     elif target == pl.Int64:
         if source.is_integer():
             return col.cast(pl.Int64, strict=False), col.is_not_null() & col.cast(

@@ -32,6 +32,7 @@ from ._normalise import (
     UNIT_ENUM,
     VIEWS,
     assessment_valid_expr,
+    diameter_expr,
     ids_expr,
     measurement_usable,
     stored_measurement_columns,
@@ -108,6 +109,10 @@ def _ids_only(lf: pl.LazyFrame) -> pl.LazyFrame:
     return lf.with_columns(ids_expr())
 
 
+def _lesions(lf: pl.LazyFrame) -> pl.LazyFrame:
+    return lf.with_columns(ids_expr(), diameter_expr())
+
+
 _SCANS: dict[str, Callable[[pl.LazyFrame], pl.LazyFrame]] = {
     "patients": _patients,
     "diagnoses": _diagnoses,
@@ -115,7 +120,7 @@ _SCANS: dict[str, Callable[[pl.LazyFrame], pl.LazyFrame]] = {
     "assessments": _assessments,
     "medications": _medications,
     "procedures": _procedures,
-    "lesions": _ids_only,
+    "lesions": _lesions,
     "therapies": _ids_only,
 }
 
@@ -129,7 +134,8 @@ def scan_normalised(src: SourceTable) -> pl.LazyFrame:
     typed = src.frame.with_row_index(ROW, offset=1).select(
         ROW, *(expr for _, expr, _ in _columns(src))
     )
-    return _SCANS[src.table](typed)
+    # a blank patient_id is never a patient (contract 5.1): left out as by the loader
+    return _SCANS[src.table](typed).filter(pl.col("patient_id").is_not_null())
 
 
 __all__ = ["deferrable", "scan_normalised"]

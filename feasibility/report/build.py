@@ -23,6 +23,7 @@ import polars as pl
 from feasibility import charts, citation, disclosure
 from feasibility.report import html as H
 from feasibility.report import tables
+from feasibility.report.loader_notes import missing_columns_banner, row_accounting_table
 
 PACKAGES = (
     "feasibility",
@@ -46,6 +47,8 @@ class RegistryInfo:
     set_aside: pl.DataFrame | None = None
     patients: pl.DataFrame | None = None
     absent: tuple[str, ...] = field(default=())
+    missing_columns: dict[str, frozenset[str]] = field(default_factory=dict)
+    row_accounting: pl.DataFrame | None = None
 
     @classmethod
     def from_registry(cls, registry: Any) -> RegistryInfo:
@@ -64,6 +67,10 @@ class RegistryInfo:
             set_aside=getattr(registry, "set_aside", None),
             patients=patients,
             absent=tuple(t for t in TABLES if t not in present),
+            missing_columns=dict(getattr(registry, "missing_columns", {}) or {}),
+            row_accounting=registry.row_accounting()
+            if hasattr(registry, "row_accounting")
+            else None,
         )
 
 
@@ -673,6 +680,7 @@ def _quality_section(validation, dq, info: RegistryInfo, pol) -> str:
             + ". Facts they hold are unknown for every patient (criteria that need them are "
             "unknown, or pass where the protocol treats an absent record as absence).</div>"
         )
+    body.append(missing_columns_banner(info.missing_columns))  # issue 10
     for w in info.warnings:
         body.append(f'<div class="warnbox">{H.esc(w)}</div>')
     if validation is not None and dq is not None and dq.height:
@@ -738,6 +746,7 @@ def _quality_section(validation, dq, info: RegistryInfo, pol) -> str:
                 ],
             )
         )
+    body.append(row_accounting_table(info.row_accounting, pol))  # issue 10
     return _section(
         "quality",
         "Data quality",
