@@ -48,6 +48,7 @@ PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
 
 #: Plausible age in whole years (at any event or index date), both inclusive.
 AGE_RANGE: tuple[int, int] = (18, 110)
+LESION_DIAMETER_RANGE: tuple[float, float] = (0.0, 50.0)
 
 
 def is_plausible(test: str, canonical_value: float) -> bool:
