@@ -732,7 +732,12 @@ def lesions() -> list[dict[str, Any]]:
         *null_checks("lesions"),
         expectation(
             "expect_column_values_to_be_between",
-            {"column": "longest_diameter_cm", "min_value": low, "max_value": high, "strict_min": True},
+            {
+                "column": "longest_diameter_cm",
+                "min_value": low,
+                "max_value": high,
+                "strict_min": True,
+            },
             check="lesions.longest_diameter_cm.plausible",
             field="longest_diameter_cm",
             category="plausibility",

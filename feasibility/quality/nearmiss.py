@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from feasibility.schema import canonical_drug
 
+
 #: Edit distance allowed for a name of this many characters (after removing punctuation):
 #: shorter names need an exact letter sequence, else every short word is "near" something.
 #: Team decision: 1 edit for 5-7 letters, 2 from 8 letters (typing slips: one or two

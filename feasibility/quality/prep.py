@@ -98,7 +98,11 @@ def patient_dates(raw_patients: pl.LazyFrame) -> pl.DataFrame:
             pl.col("patient_id").str.strip_chars().alias("__pid"),
             col("birth_date", pl.Date()).alias("__birth"),
             col("death_date", pl.Date()).alias("__death"),
-            col("sex", pl.String()).cast(pl.String).str.strip_chars().str.to_uppercase().alias("__sex"),
+            col("sex", pl.String())
+            .cast(pl.String)
+            .str.strip_chars()
+            .str.to_uppercase()
+            .alias("__sex"),
             pl.lit(True).alias("__known"),
         )
         .drop_nulls("__pid")

@@ -98,10 +98,12 @@ def _selector_matcher(table: str, selector: str | None):
             return lambda v: v is not None and codes[selector].matches(v)
         if table == "medications" and selector in drugs:
             spellings = drugs[selector].spellings
-            return lambda v: v is not None and (
-                canonical_drug(v) in spellings or v.strip().lower() in spellings
+            return lambda v: (
+                v is not None and (canonical_drug(v) in spellings or v.strip().lower() in spellings)
             )
     return lambda v: v is not None and v.strip().lower() == selector
+
+
 _IDX = "__index"
 
 
@@ -259,8 +261,7 @@ def _reaching(status: pl.DataFrame, protocol: Any, cid: str) -> pl.Series | None
         parents = [
             c.id
             for c in protocol.criteria
-            if c.id in steps
-            and any(getattr(leaf, "criterion", None) == cid for leaf in _leaves(c))
+            if c.id in steps and any(getattr(leaf, "criterion", None) == cid for leaf in _leaves(c))
         ]
         step = parents[0] if parents else None
     if step is None:
@@ -305,9 +306,7 @@ def criterion_readiness(
         closed = getattr(crit, "if_missing", "unknown") != "unknown"
         reach = _reaching(screened_status, protocol, crit.id) if col is not None else None
         reaching = None if reach is None else int(reach.sum())
-        decided_reaching = (
-            None if reach is None else int(((col != "unknown") & reach).sum())
-        )
+        decided_reaching = None if reach is None else int(((col != "unknown") & reach).sum())
         reasons = {"structural": None, "set_aside": None, "window": None, "other": None}
         with_record = structural = flip = None
         if facts is not None and col is not None:

@@ -86,14 +86,40 @@ class ValidationResult:
     protocol: Any = field(default=None, repr=False)
     today: dt.date | None = None
     run_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    #: rows and patients per table (and test/item) and month; the data cut-off
+    coverage: pl.DataFrame | None = None
+    cutoff: dt.date | None = None
+    index_span: tuple[dt.date, dt.date] | None = None
 
-    def for_protocol(self, protocol: Any) -> ValidationResult:
-        """The same result with ``criteria`` linked to ``protocol``'s criteria."""
+    def for_protocol(
+        self, protocol: Any, index_span: tuple[dt.date, dt.date] | None = None
+    ) -> ValidationResult:
+        """The same result with ``criteria`` linked to ``protocol``'s criteria (and the
+        coverage-over-time findings placed for indexes in ``index_span``)."""
         from feasibility.quality.runner import link_criteria
+        from feasibility.quality.timeline import timeline_findings
 
-        if protocol is None or protocol is self.protocol:
+        span = index_span or self.index_span
+        if protocol is None or (protocol is self.protocol and span == self.index_span):
             return self
-        return replace(self, summary=link_criteria(self.summary, protocol), protocol=protocol)
+        summary = link_criteria(self.summary.filter(pl.col("source") != "timeline"), protocol)
+        if self.coverage is not None:
+            found = timeline_findings(
+                self.coverage, self.cutoff, protocol=protocol, index_span=span
+            )
+            if found:
+                summary = pl.concat(
+                    [summary, pl.DataFrame(found, schema=SUMMARY_SCHEMA, orient="row")]
+                )
+        return replace(self, summary=summary, protocol=protocol, index_span=span)
+
+    def write_coverage(self, out_dir: str | Path) -> Path | None:
+        """Write ``coverage_by_month.csv`` (table, selector, month, rows, patients)."""
+        if self.coverage is None:
+            return None
+        path = Path(out_dir) / "coverage_by_month.csv"
+        self.coverage.write_csv(path)
+        return path
 
     def stamped(self, index_settings: str | None = None) -> pl.DataFrame:
         """The summary with ``run_date`` (UTC, ISO) and ``index_settings`` columns first."""

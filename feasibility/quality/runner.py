@@ -20,8 +20,8 @@ from typing import Any
 import polars as pl
 
 from feasibility.quality.coverage import window_frame
-from feasibility.quality.links import criteria_for, criterion_uses, field_text, parse_fields
 from feasibility.quality.gxrun import BatchOutcome, GXRunner, schema_frame, to_gx_frame
+from feasibility.quality.links import criteria_for, criterion_uses, field_text, parse_fields
 from feasibility.quality.prep import ROW, TablePrep, inventory, patient_dates
 from feasibility.quality.result import (
     SUMMARY_SCHEMA,
@@ -29,6 +29,7 @@ from feasibility.quality.result import (
     ValidationResult,
 )
 from feasibility.quality.suites import Check, load_checks
+from feasibility.quality.timeline import coverage_by_month, data_cutoff, timeline_findings
 
 EXAMPLES = 5
 #: Up to this many cells (rows x columns) a condition group is validated in one GX batch;
@@ -293,7 +294,11 @@ SET_ASIDE_CHECKS: dict[tuple[str, str, str], str] = {
     ("assessments", "item", "unknown_item"): "assessments.item.vocabulary",
     ("assessments", "value", "value_outside_vocabulary"): "assessments.value.vocabulary[",
     ("procedures", "category", "category_outside_vocabulary"): "procedures.category.vocabulary",
-    ("lesions", "longest_diameter_cm", "implausible_value"): "lesions.longest_diameter_cm.plausible",
+    (
+        "lesions",
+        "longest_diameter_cm",
+        "implausible_value",
+    ): "lesions.longest_diameter_cm.plausible",
 }
 
 
@@ -367,9 +372,7 @@ def link_criteria(summary: pl.DataFrame, protocol: Any) -> pl.DataFrame:
     for t in set(texts):
         ids = criteria_for(parse_fields(t), uses)
         cache[t] = ";".join(ids) or None
-    return summary.with_columns(
-        pl.Series("criteria", [cache[t] for t in texts], dtype=pl.String)
-    )
+    return summary.with_columns(pl.Series("criteria", [cache[t] for t in texts], dtype=pl.String))
 
 
 def validate_registry(
@@ -381,11 +384,14 @@ def validate_registry(
     progress: bool = False,
     chunk_rows: int = CHUNK_ROWS,
     protocol: Any = None,
+    index_span: tuple[dt.date, dt.date] | None = None,
 ) -> ValidationResult:
     """Validate a loaded registry (``feasibility.registry.load_registry``) with the GX suites.
 
     ``index_date`` enables the per-patient window-coverage checks and makes the age check
     use age at index. ``today`` (default: the current date) bounds "not in the future".
+    ``index_span`` (first, last index date; default the index date) places the criteria's
+    windows for the coverage-over-time findings (:mod:`feasibility.quality.timeline`).
     With a ``protocol`` the summary's ``criteria`` lists, per check, the criteria of that
     protocol reading an affected field (else use :meth:`ValidationResult.for_protocol`).
     Progress lines go to stderr only with ``progress=True``. Tables longer than
@@ -450,6 +456,11 @@ def validate_registry(
         say(f"  validated {suite} ({time.perf_counter() - t0:.1f} s)")
 
     rows = col.rows + _set_aside_rows(registry, col.rows, counts)
+    if index_span is None and index_date is not None:
+        index_span = (index_date, index_date)
+    coverage = coverage_by_month(registry, today)
+    cutoff = data_cutoff(coverage, registry)
+    rows += timeline_findings(coverage, cutoff, protocol=protocol, index_span=index_span)
     summary = (
         pl.DataFrame(rows, schema=SUMMARY_SCHEMA, orient="row")
         if rows
@@ -460,6 +471,12 @@ def validate_registry(
     )
     if protocol is not None:
         summary = link_criteria(summary, protocol)
+        summary = summary.with_columns(
+            pl.when(pl.col("source") == "timeline")
+            .then(pl.Series([r["criteria"] for r in rows], dtype=pl.String))
+            .otherwise(pl.col("criteria"))
+            .alias("criteria")
+        )
     return ValidationResult(
         summary=summary,
         unexpected=unexpected,
@@ -470,4 +487,7 @@ def validate_registry(
         registry=registry,
         protocol=protocol,
         today=today,
+        coverage=coverage,
+        cutoff=cutoff,
+        index_span=index_span,
     )

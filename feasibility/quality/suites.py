@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 #: Where the suites are read from: the package copy (override with FEASIBILITY_EXPECTATIONS).
-SUITE_DIR = Path(os.environ.get("FEASIBILITY_EXPECTATIONS", Path(__file__).resolve().parent / "suites"))
+SUITE_DIR = Path(
+    os.environ.get("FEASIBILITY_EXPECTATIONS", Path(__file__).resolve().parent / "suites")
+)
 
 CATEGORIES = ("conformance", "completeness", "plausibility")
 SEVERITIES = ("error", "warning", "info")
