@@ -341,12 +341,8 @@ def build_report(
         parts.append(_cohort_section(cohort, comparison, funnel))
     if hists:
         parts.append(_threshold_section(hists))
-    parts.append(
-        quality_section.render(
-            validation, dq, readiness, protocol, pol,
-            absent=tuple(info.absent), warnings=tuple(info.warnings), section=_section,
-        )  # fmt: skip
-    )
+    kw = {"absent": tuple(info.absent), "warnings": tuple(info.warnings), "section": _section}
+    parts.append(quality_section.render(validation, dq, readiness, protocol, pol, **kw))
     parts.append(_provenance(protocol, info, settings, pol, now))
     parts.append(_method_section(pol))
 
