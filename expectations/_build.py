@@ -510,8 +510,12 @@ def _near_miss(table: str, column: str, what: str) -> dict[str, Any]:
             0,
             TEAM.format(
                 why="no near miss tolerated: a listed value read as absent flips an exclusion "
-                "to pass (DQD sourceValueCompleteness tolerates 10% of unmapped source values; "
-                "too lax for listed values)"
+                "to pass; DQD's sourceValueCompleteness tolerates 10% of unmapped source "
+                "values, too lax for listed values"
+            )
+            + "; cf. "
+            + DQD.format(
+                level="Field_Level", name="sourceValueCompletenessThreshold", value="10 (%)"
             ),
         ),
     )

@@ -9,8 +9,8 @@ or item. ``timeline_findings`` turns two patterns into findings:
   holding the cut-off pro-rated to the days it covers) with fewer than ``DROP_SHARE`` of
   the median monthly rows of the ``BASELINE_MONTHS`` before them: records are still
   arriving, or were lost, and windows ending there see less data than earlier ones;
-* **gap**: a month without rows between a series' first and last month, in a series
-  with a median of at least ``MIN_ROWS`` rows a month.
+* **gap**: a month without rows among the ``GAP_MONTHS`` months before the cut-off, in a
+  series with a median of at least ``MIN_ROWS`` rows a month over those months.
 
 Each finding names the criteria whose look-back windows touch the months concerned
 (from the protocol's own rules and the index settings). Thresholds are team decisions.
@@ -31,6 +31,8 @@ TAIL_MONTHS = 3
 BASELINE_MONTHS = 12
 DROP_SHARE = 0.5
 MIN_ROWS = 10
+#: Months before the cut-off searched for gaps.
+GAP_MONTHS = 60
 SELECTOR = {"measurements": "test", "assessments": "item"}
 
 COVERAGE_SCHEMA = {
@@ -163,9 +165,11 @@ def _series_findings(
                     ),
                 }
             )
-    overall = sorted(rows)[len(rows) // 2] if rows else 0
-    gaps = [m for m, r in zip(months, rows, strict=True) if r == 0]
-    if gaps and overall >= MIN_ROWS:
+    # gaps: in the recent years a screen's windows can reach, where the series is dense
+    recent = list(zip(months, rows, strict=True))[-GAP_MONTHS:]
+    level = sorted(r for _, r in recent)[len(recent) // 2] if recent else 0
+    gaps = [m for m, r in recent if r == 0]
+    if gaps and level >= MIN_ROWS:
         out.append(
             {
                 "kind": "gap",
