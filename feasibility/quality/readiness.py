@@ -35,7 +35,7 @@ import polars as pl
 
 from feasibility.quality.links import Use, criterion_uses, field_text
 from feasibility.quality.result import FINDING, STATUS_RANK, ValidationResult
-from feasibility.schema import EVENT_DATE
+from feasibility.schema import EVENT_DATE, INTERVALS
 
 #: Team decisions (percent of screened patients).
 STRUCTURAL_PCT = 5.0
@@ -86,21 +86,38 @@ NO_FLIP = (".row.not_duplicate",)
 
 def _selector_matcher(table: str, selector: str | None):
     """A predicate on a raw selector value: does the row belong to ``selector`` (a code
-    list, drug list or procedure category; test and item names compare equal)?"""
+    list, drug list or procedure category; test and item names compare equal)? A value
+    that nearly spells a listed one (:mod:`.nearmiss`) belongs too: it is the defect that
+    could flip the status."""
     if selector is None:
         return lambda v: True
     if table in ("diagnoses", "medications"):
         from feasibility.protocol import load_codelists
+        from feasibility.quality.nearmiss import code_near_miss, drug_near_miss
         from feasibility.schema import canonical_drug
 
         codes, drugs = load_codelists()
         if table == "diagnoses" and selector in codes:
-            return lambda v: v is not None and codes[selector].matches(v)
+            cl = codes[selector]
+
+            def code(v: str | None) -> bool:
+                if v is None:
+                    return False
+                near = code_near_miss(v)
+                return cl.matches(v) or (near is not None and cl.matches(near))
+
+            return code
         if table == "medications" and selector in drugs:
             spellings = drugs[selector].spellings
-            return lambda v: (
-                v is not None and (canonical_drug(v) in spellings or v.strip().lower() in spellings)
-            )
+
+            def drug(v: str | None) -> bool:
+                if v is None:
+                    return False
+                if canonical_drug(v) in spellings or v.strip().lower() in spellings:
+                    return True
+                return drug_near_miss(v) in set(spellings.values())
+
+            return drug
     return lambda v: v is not None and v.strip().lower() == selector
 
 
@@ -237,6 +254,8 @@ class _Facts:
                     values = [v for v in part.get_column("__sel").unique().to_list() if match(v)]
                     part = part.filter(pl.col("__sel").is_in(values))
                 days = u.window_days if u.window_days is not None and u.window_days >= 0 else None
+                if table in INTERVALS:
+                    days = None  # an exposure started any time may still run at the index
                 undated = part.filter(pl.col("__date").is_null())
                 out |= set(undated.get_column("patient_id").to_list())
                 out |= set(self._in_window(part, days).get_column("patient_id").to_list())
