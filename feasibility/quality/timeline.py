@@ -116,8 +116,8 @@ def data_cutoff(coverage: pl.DataFrame, registry: Any = None) -> dt.date | None:
         dates = pl.concat(parts).get_column("d") if parts else pl.Series([], dtype=pl.Date)
         if dates.is_empty():
             return None
-        days = dates.cast(pl.Int32).quantile(CUTOFF_QUANTILE, interpolation="lower")
-        return dt.date(1970, 1, 1) + dt.timedelta(days=int(days))
+        stray = int(dates.len() * (1 - CUTOFF_QUANTILE))  # rows allowed after the cut-off
+        return dates.sort(descending=True)[stray]
     if coverage.is_empty():
         return None
     month = coverage.get_column("month").max()
