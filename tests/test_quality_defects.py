@@ -13,6 +13,8 @@ from feasibility.quality import validate_registry
 from feasibility.registry import load_registry
 from feasibility.synth import generate_registry
 from feasibility.synth.defects import DEFECT_CLASSES
+from feasibility.synth.defects_dq import CLASSES as DQ_CLASSES
+from feasibility.synth.defects_dq import enabled
 
 INDEX = dt.date(2024, 6, 30)
 
@@ -20,7 +22,8 @@ INDEX = dt.date(2024, 6, 30)
 @pytest.fixture(scope="module")
 def heavy(tmp_path_factory):
     root = tmp_path_factory.mktemp("heavy")
-    generate_registry(2000, 11, root, defects="heavy")
+    with enabled():  # the screening-specific classes too (synth/defects_dq.py)
+        generate_registry(2000, 11, root, defects="heavy")
     registry = load_registry(root)
     manifest = pl.read_csv(root / "_defects.csv", schema_overrides={"column": pl.String})
     return registry, manifest, validate_registry(registry, index_date=INDEX)
@@ -28,7 +31,7 @@ def heavy(tmp_path_factory):
 
 def test_every_defect_class_is_planted(heavy):
     _, manifest, _ = heavy
-    assert set(manifest.get_column("defect")) == set(DEFECT_CLASSES)
+    assert set(manifest.get_column("defect")) == set(DEFECT_CLASSES) | set(DQ_CLASSES)
 
 
 def test_every_planted_row_is_flagged_and_counts_match(heavy):
@@ -46,7 +49,7 @@ def test_every_planted_row_is_flagged_and_counts_match(heavy):
             continue
         assert got == want, (defect, table, column, sorted(want - got)[:5], sorted(got - want)[:5])
         seen.add(defect)
-    assert seen == set(DEFECT_CLASSES)
+    assert seen == set(DEFECT_CLASSES) | set(DQ_CLASSES)
 
 
 def test_summary_counts_equal_manifest_counts(heavy):
@@ -133,3 +136,15 @@ def test_clean_registry_has_no_findings_above_info(tmp_path):
     findings = result.failing("warning").filter(pl.col("source") != "timeline")
     assert findings.height == 0, findings.select("check", "unexpected_count", "examples")
     assert result.summary.filter(pl.col("source") == "loader").height == 0
+
+
+def test_the_new_classes_are_off_by_default_and_leave_the_draw_untouched(tmp_path):
+    a = generate_registry(300, 4, tmp_path / "a", defects="realistic")
+    assert not set(a["defect_counts"]) & set(DQ_CLASSES)
+    with enabled():
+        b = generate_registry(300, 4, tmp_path / "b", defects="realistic")
+    assert set(b["defect_counts"]) >= set(DQ_CLASSES)
+    from feasibility.synth import defects
+
+    assert not set(DQ_CLASSES) & set(defects.DEFECT_CLASSES)  # restored after the block
+    assert not set(DQ_CLASSES) & set(defects.REALISTIC_RATES)

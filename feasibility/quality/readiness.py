@@ -204,7 +204,7 @@ class _Facts:
             keep = keep & (pl.col("__date") >= pl.col(_IDX) - pl.duration(days=days))
         return joined.filter(keep)
 
-    def patients(self, kind: str, use: Use) -> set[str]:
+    def patients(self, kind: str, use: Use) -> pl.Series:
         """Screened patients with: ``usable`` (a usable record in the window), ``set_aside``
         (a record in the window the screen cannot use), ``ever`` (any record, any date)."""
         key = (kind, use.table, use.selector if use.kind == "latest" else None, use.window_days)
@@ -214,11 +214,11 @@ class _Facts:
         if use.kind == "latest":
             frame = frame.filter(pl.col("__sel") == use.selector)
         if kind == "ever":
-            out = set(frame.get_column("patient_id").to_list())
+            out = frame.get_column("patient_id").unique()
         else:
             win = self._in_window(frame, use.window_days if use.kind == "latest" else None)
             pick = pl.col("usable") if kind == "usable" else ~pl.col("usable")
-            out = set(win.filter(pick).get_column("patient_id").to_list())
+            out = win.filter(pick).get_column("patient_id").unique()
         self._cache[key] = out
         return out
 
@@ -262,7 +262,49 @@ class _Facts:
         if any(u.table == "patients" for u in uses):
             pats = rows.filter(pl.col("table") == "patients").get_column("patient_id")
             out |= set(pats.drop_nulls().str.strip_chars().to_list())
-        return out & set(self.screened.get_column("patient_id").to_list())
+        if not hasattr(self, "_screened_ids"):
+            self._screened_ids = set(self.screened.get_column("patient_id").to_list())
+        return out & self._screened_ids
+
+
+def _distinct(uses) -> list[Use]:
+    """One use per (table, selector, window): a latest value and its date are one fact."""
+    out: dict[tuple, Use] = {}
+    for u in uses:
+        key = (u.table, u.selector if u.kind == "latest" else None, u.window_days, u.kind)
+        if u.kind == "latest":
+            out.setdefault(key, u)
+        else:
+            out.setdefault((*key, u.column), u)
+    return list(out.values())
+
+
+def _reasons(
+    unknown: pl.DataFrame, latest: list[Use], structural: list[Use], absent: bool, facts: _Facts
+) -> dict[str, int]:
+    """Why each unknown patient is unknown, first reason that applies: a structurally
+    absent field (or table) lacking, a set-aside value in the window, no value in the
+    window, other."""
+    pid = pl.col("patient_id")
+    lack = [~pid.is_in(facts.patients("usable", u).implode()) for u in latest]
+    aside = [pid.is_in(facts.patients("set_aside", u).implode()) for u in latest]
+    none = pl.lit(False)
+    is_structural = pl.lit(absent) | pl.any_horizontal(
+        none, *(lk for lk, u in zip(lack, latest, strict=True) if u in structural)
+    )
+    is_aside = pl.any_horizontal(none, *(lk & a for lk, a in zip(lack, aside, strict=True)))
+    is_window = pl.any_horizontal(none, *lack)
+    reason = (
+        pl.when(is_structural)
+        .then(pl.lit("structural"))
+        .when(is_aside)
+        .then(pl.lit("set_aside"))
+        .when(is_window)
+        .then(pl.lit("window"))
+        .otherwise(pl.lit("other"))
+    )
+    got = dict(unknown.select(reason.alias("r")).group_by("r").len().iter_rows())
+    return {k: int(got.get(k, 0)) for k in ("structural", "set_aside", "window", "other")}
 
 
 def _leaves(crit: Any) -> list[Any]:
@@ -329,35 +371,27 @@ def criterion_readiness(
         reasons = {"structural": None, "set_aside": None, "window": None, "other": None}
         with_record = structural = flip = None
         if facts is not None and col is not None:
-            unknown_ids = screened_status.filter(unknown_mask).get_column("patient_id").to_list()
-            latest = [u for u in uses if u.kind == "latest" and u.table in present]
-            events = [u for u in uses if u.kind == "event" and u.table in present]
+            latest = _distinct(u for u in uses if u.kind == "latest" and u.table in present)
+            events = _distinct(u for u in uses if u.kind == "event" and u.table in present)
             structural_uses = [
                 u
                 for u in latest + events
-                if len(facts.patients("ever", u)) < STRUCTURAL_PCT / 100 * n
+                if facts.patients("ever", u).len() < STRUCTURAL_PCT / 100 * n
             ]
             structural = [field_text([(u.table, u.column, u.selector)]) for u in structural_uses]
             structural += [f"{t} (table absent)" for t in absent]
-            counts = dict.fromkeys(reasons, 0)
-            for pid in unknown_ids:
-                lacking = [u for u in latest if pid not in facts.patients("usable", u)]
-                if any(u in structural_uses for u in lacking) or absent:
-                    counts["structural"] += 1
-                elif any(pid in facts.patients("set_aside", u) for u in lacking):
-                    counts["set_aside"] += 1
-                elif lacking:
-                    counts["window"] += 1
-                else:
-                    counts["other"] += 1
-            reasons = counts
-            have: set[str] = set()
-            for u in latest:
-                have |= facts.patients("usable", u)
-            for u in events:
-                have |= facts.patients("usable", u) | facts.patients("set_aside", u)
+            reasons = _reasons(
+                screened_status.filter(unknown_mask).select("patient_id"),
+                latest,
+                structural_uses,
+                bool(absent),
+                facts,
+            )
             if latest or events:
-                with_record = len(have & set(screened.get_column("patient_id").to_list()))
+                have = [facts.patients("usable", u) for u in latest + events]
+                have += [facts.patients("set_aside", u) for u in events]
+                ids = pl.concat(have).unique() if have else pl.Series([], dtype=pl.String)
+                with_record = int(screened.get_column("patient_id").is_in(ids.implode()).sum())
             elif closed:
                 with_record = None  # a patient attribute: its null means something
             flip = len(facts.flagged_patients(crit.id, summary, uses))

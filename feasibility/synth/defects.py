@@ -54,7 +54,6 @@ DEFECT_CLASSES: tuple[str, ...] = (
     "orphan_patient_id",
     "sex_outside_vocabulary",
     "unknown_assessment_item",
-    *defects_dq.CLASSES,  # screening-specific classes (issue 15), see defects_dq.py
 )
 LEVELS: tuple[str, ...] = ("none", "realistic", "heavy")
 EVENT_TABLES: tuple[str, ...] = (
@@ -89,7 +88,6 @@ REALISTIC_RATES: dict[str, dict[str, float]] = {
     "orphan_patient_id": {t: 0.001 for t in EVENT_TABLES},
     "sex_outside_vocabulary": {"patients": 0.004},
     "unknown_assessment_item": {"assessments": 0.003},
-    **defects_dq.REALISTIC_RATES,
 }
 #: "heavy" multiplies every realistic rate by this factor.
 HEAVY_FACTOR = 5.0
@@ -319,7 +317,7 @@ def plant_table(
     else:
         orphan_rows = np.zeros(0, dtype=np.int64)
 
-    defects_dq.plant(pl_, rng, table, df, rate, first)
+    defects_dq.plant(pl_, rng, table, df, rate, first)  # issue 15 classes, when enabled
     return _finish(pl_, first, orphan_rows, rate.get("duplicate_row", 0.0))
 
 

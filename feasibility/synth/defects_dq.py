@@ -15,10 +15,19 @@ line_overlap               therapies.start_date: line n starts before line n-1 e
 
 Rows are chosen among rows no other class touched; the two therapy-line classes only among
 patients none of whose therapy rows carries another defect (so the previous line is intact).
+
+Opt-in (``with enabled(): generate_registry(...)``): with the classes off (the default) the
+hook draws no random number, so every existing level writes byte-identical registries and
+the committed sample stays valid. Turning them on for every level is a merge decision: the
+generator's from-scratch defect truth (tests/_synth_helpers.py) must then learn them, and a
+therapy line orphaned or moved by another class leaves a real gap or overlap behind that no
+record names (the quality tests allow exactly that).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -43,6 +52,26 @@ REALISTIC_RATES: dict[str, dict[str, float]] = {
     "line_gap": {"therapies": 0.004},
     "line_overlap": {"therapies": 0.004},
 }
+
+
+@contextlib.contextmanager
+def enabled() -> Iterator[None]:
+    """Plant these classes too (at every level's factor) while the block runs: they join
+    the generator's defect classes, rates and manifest."""
+    from feasibility.synth import defects, generate
+
+    saved = (defects.DEFECT_CLASSES, dict(defects.REALISTIC_RATES), generate.DEFECT_CLASSES)
+    classes = (*defects.DEFECT_CLASSES, *CLASSES)
+    defects.DEFECT_CLASSES = generate.DEFECT_CLASSES = classes
+    defects.REALISTIC_RATES.update(REALISTIC_RATES)
+    try:
+        yield
+    finally:
+        defects.DEFECT_CLASSES, rates, generate.DEFECT_CLASSES = saved
+        defects.REALISTIC_RATES.clear()
+        defects.REALISTIC_RATES.update(rates)
+
+
 #: One letter dropped, added or swapped in a listed drug (each within the near-miss distance).
 MISSPELT_DRUGS: tuple[str, ...] = (
     "carbamazepin",
@@ -66,9 +95,14 @@ _SEX: dict[int, np.ndarray] = {}
 
 def plant(pl_: Any, rng: np.random.Generator, table: str, df: pl.DataFrame, rate, first: int):
     """Plant this module's classes into one chunk table (``pl_``: the table's planter)."""
-    if table == "patients":
-        _SEX[first] = np.asarray(pl_.cols["sex"].to_list(), dtype=object)
+    if table == "patients":  # kept for the chunk's assessments (no random draw)
+        if "sex_implausible" in rate:
+            _SEX[first] = np.asarray(pl_.cols["sex"].to_list(), dtype=object)
         return
+    if not any(rate.get(c, 0.0) > 0 for c in CLASSES):
+        if table == "therapies":
+            _SEX.pop(first, None)
+        return  # off: no random draw, the registry is exactly as without this module
     p = df["p"].to_numpy()
     if table == "medications":
         rows = pl_.choose(rate.get("near_miss_drug", 0.0))
