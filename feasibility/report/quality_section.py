@@ -408,8 +408,12 @@ def render(
             )
         )
     if dq is not None and dq.height:
+        from feasibility.charts import quality_chart
+
         act, profiles = _findings(dq, labels)
         body.append("<h3>Findings</h3>")
+        # numbers of checks, not of patients: nothing to suppress
+        body.append(H.chart_slot("quality", configured(quality_chart(validation.summary))))
         if act:
             body.append(
                 "<p>Checks with rows to look at, the worst first. <i>Within tolerance</i>: "
