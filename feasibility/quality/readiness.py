@@ -245,14 +245,22 @@ class _Facts:
             if mine.is_empty() or table not in self.present:
                 continue
             frame = self.rows(table).join(mine, left_on="_row", right_on="row", how="semi")
-            for u in (u for u in uses if u.table == table):
+            mine_uses = [u for u in uses if u.table == table]
+            # an event criterion reads only the rows of its code list, drug list or category:
+            # a flagged row of another code cannot change it (its date column included)
+            lists = sorted({u.selector for u in mine_uses if u.kind == "event" and u.selector})
+            if lists:
+                matchers = [_selector_matcher(table, sel) for sel in lists]
+                values = [
+                    v
+                    for v in frame.get_column("__sel").unique().to_list()
+                    if any(m(v) for m in matchers)
+                ]
+                frame = frame.filter(pl.col("__sel").is_in(values))
+            for u in mine_uses:
                 part = frame
                 if u.kind == "latest":
                     part = part.filter(pl.col("__sel") == u.selector)
-                elif u.selector is not None:
-                    match = _selector_matcher(table, u.selector)
-                    values = [v for v in part.get_column("__sel").unique().to_list() if match(v)]
-                    part = part.filter(pl.col("__sel").is_in(values))
                 days = u.window_days if u.window_days is not None and u.window_days >= 0 else None
                 if table in INTERVALS:
                     days = None  # an exposure started any time may still run at the index
