@@ -39,7 +39,12 @@ P01,ciprofloxacin,oral,2024-06-01,
 P02,carbamazepin,oral,2024-06-01,
 P03,aspirin,oral,2024-01-01,
 """
-DIAGNOSES = "patient_id,code,diagnosed_on\n" + "".join(f"{p},C90.0,2020-01-01\n" for p in IDS[:6])
+DIAGNOSES = (
+    "patient_id,code,diagnosed_on\n"
+    + "".join(f"{p},C90.0,2020-01-01\n" for p in IDS[:6])
+    # P12 died 2024-01-01: both rows are dated after death (flagged)
+    + "P12,C90.0,2024-02-01\nP12,E11.9,2024-02-01\n"
+)
 THERAPIES = """patient_id,line_number,regimen,start_date,end_date,investigational
 P01,1,VRd,2020-01-01,2021-01-01,false
 P01,2,KPd,2024-03-01,,false
@@ -117,8 +122,11 @@ def test_vocabulary_set_aside_and_near_miss_count_as_flippable(table):
 
 def test_ready_badge_and_patient_attributes(table):
     myeloma = _row(table, "myeloma_diagnosis")
-    assert (myeloma["decided"], myeloma["with_record"], myeloma["could_flip"]) == (12, 6, 0)
-    assert myeloma["badge"] == "ready"
+    # P12's myeloma row dated after death could flip it; its diabetes row could not
+    assert (myeloma["decided"], myeloma["with_record"], myeloma["could_flip"]) == (12, 7, 1)
+    assert myeloma["badge"] == "partly"
+    other = _row(table, "other_malignancy")  # reads C00-C96: neither of P12's rows
+    assert (other["with_record"], other["could_flip"], other["badge"]) == (7, 0, "ready")
     alive = _row(table, "alive_at_index")
     assert alive["decided"] == 12 and alive["with_record"] is None  # null death_date = alive
     assert alive["badge"] == "ready"
