@@ -49,6 +49,7 @@ from feasibility.plausibility import (  # noqa: E402
     LESION_DIAMETER_RANGE,
     PLAUSIBLE_RANGES,
 )
+from feasibility.quality.prep import FEMALE_ITEMS  # noqa: E402
 from feasibility.schema import (  # noqa: E402
     ASSESSMENT_ITEMS,
     EVENT_DATE,
@@ -529,7 +530,12 @@ def _sex_plausible(table: str, what: str) -> dict[str, Any]:
         field="patient_id",
         category="plausibility",
         severity="warning",
-        affects=_field(table, "*") + _field("patients", "sex"),
+        affects=(
+            [["assessments", "value", i] for i in FEMALE_ITEMS]
+            if table == "assessments"
+            else _field(table, "code")
+        )
+        + _field("patients", "sex"),
         title=f"{what} recorded for men",
         tol=tolerance(5, DQD_CONCEPT_5.format(check="plausibleGender")),
         rationale="female-only records (pregnancy, childbearing potential, breastfeeding; ICD-10 O00-O9A, Z32-Z36, Z3A) for a patient of sex M (DQD plausibleGender)",
