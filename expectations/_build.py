@@ -1,8 +1,9 @@
 """Write the data-quality suites ``expectations/<table>.json`` from the contract constants.
 
 Run ``python expectations/_build.py`` after changing ``feasibility/schema.py`` or
-``feasibility/plausibility.py``; ``tests/test_quality_suites.py`` fails when the committed
-JSON differs from what this script writes, so the suites, the loader's vocabularies and
+``feasibility/plausibility.py``; it also writes the package's copy
+(``feasibility/quality/suites/``, what an installed ``feasibility`` reads).
+``tests/test_quality_suites.py`` fails when the committed JSON (either copy) differs from what this script writes, so the suites, the loader's vocabularies and
 the generator's plausible ranges cannot drift apart.
 
 The suites are GX Core 1.x JSON (``gx.ExpectationSuite(**json.load(f))``). Every
@@ -13,8 +14,13 @@ expectation carries ``meta``:
   ``completeness``, ``plausibility``; eGEMs 2016;4(1):1244);
 * ``severity``: ``error`` (the data cannot be screened as it is), ``warning`` (rows are
   unusable or suspicious, the screen still runs), ``info`` (reported, no threshold);
-* ``criteria``: ids of the criteria of protocol ``pomalidomide-ixazomib-dex`` that read
-  the field (listed by hand below, contract section 3);
+* ``affects``: the fields (``[table, column, selector]``) its failing rows make unusable;
+  the criteria reading them are found at run time from any protocol's rules
+  (``feasibility/quality/links.py``), never listed here;
+* ``title``: the readable name of a finding ("measurements dated after death");
+* ``tolerance_pct``/``tolerance_source``: the share of failing rows tolerated before the
+  check fails (GX ``mostly``) and where that number comes from (OHDSI DQD default, or a
+  stated team decision); ``severity_source`` likewise;
 * ``rationale``: one line, with the source of any threshold;
 * ``field``: the registry column the check is about (some checks run on a column derived
   on the polars side, see ``feasibility/quality/prep.py``);
@@ -38,7 +44,12 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from feasibility.plausibility import AGE_RANGE, PLAUSIBLE_RANGES  # noqa: E402
+from feasibility.plausibility import (  # noqa: E402
+    AGE_RANGE,
+    LESION_DIAMETER_RANGE,
+    PLAUSIBLE_RANGES,
+)
+from feasibility.quality.prep import FEMALE_ITEMS  # noqa: E402
 from feasibility.schema import (  # noqa: E402
     ASSESSMENT_ITEMS,
     EVENT_DATE,
@@ -51,97 +62,56 @@ from feasibility.schema import (  # noqa: E402
     TESTS,
 )
 
-PROTOCOL = "pomalidomide-ixazomib-dex"
+# --------------------------------------------------------------------------- fields
+# A check names the registry fields its failing rows make unusable (``meta.affects``:
+# ``[table, column, selector]``, ``*`` = any table or column, selector null = every test,
+# item, code or drug). Which criteria read those fields is decided at run time from the
+# protocol's own rules (feasibility/quality/links.py), for any protocol file.
 
-# --------------------------------------------------------------------------- criteria
-# Which criteria of pomalidomide-ixazomib-dex read which field (contract section 3).
+ANY_PATIENT = [["*", "*", None]]
 
-ALL_CRITERIA = [
-    "alive_at_index",
-    "myeloma_diagnosis",
-    "previously_treated",
-    "measurable_disease",
-    "extramedullary_disease",
-    "plasma_cell_leukemia",
-    "creatinine_clearance",
-    "neutrophils",
-    "platelets",
-    "hemoglobin",
-    "ecog",
-    "pregnancy_test",
-    "other_malignancy",
-    "nursing",
-    "concurrent_therapy",
-    "peripheral_neuropathy",
-    "major_surgery",
-    "cyp_interacting_drugs",
-    "cardiovascular",
-    "qtc",
-    "hiv",
-    "hepatitis",
-    "gi_absorption",
-    "diarrhea",
-]
-PLASMA = ["measurable_disease", "plasma_cell_leukemia"]
-TEST_CRITERIA: dict[str, list[str]] = {
-    "creatinine": ["creatinine_clearance"],
-    "weight": ["creatinine_clearance"],
-    "anc": ["neutrophils"],
-    "platelets": ["platelets"],
-    "hemoglobin": ["hemoglobin"],
-    "wbc": [],  # no criterion of this protocol reads wbc
-    "plasma_cells_pct": PLASMA,
-    "plasma_cells_abs": PLASMA,
-    "plasma_cells_flow": PLASMA,
-    "qtc": ["qtc"],
-}
-ITEM_CRITERIA: dict[str, list[str]] = {
-    "ecog": ["ecog"],
-    "neuropathy_grade": ["peripheral_neuropathy"],
-    "neuropathy_pain": ["peripheral_neuropathy"],
-    "diarrhea_grade": ["diarrhea"],
-    "childbearing_potential": ["pregnancy_test"],
-    "pregnancy_test": ["pregnancy_test"],
-    "breastfeeding": ["nursing"],
-}
-TABLE_CRITERIA: dict[str, list[str]] = {
-    "patients": ALL_CRITERIA,  # every criterion counts patients by patient_id
-    "diagnoses": [
-        "myeloma_diagnosis",
-        "other_malignancy",
-        "cardiovascular",
-        "hiv",
-        "hepatitis",
-        "gi_absorption",
-    ],
-    "measurements": sorted({c for cs in TEST_CRITERIA.values() for c in cs}),
-    "assessments": sorted({c for cs in ITEM_CRITERIA.values() for c in cs}),
-    "medications": ["cyp_interacting_drugs"],
-    "procedures": ["major_surgery"],
-    "lesions": ["measurable_disease", "extramedullary_disease"],
-    "therapies": ["previously_treated", "concurrent_therapy"],
-}
-PATIENT_FIELD_CRITERIA: dict[str, list[str]] = {
-    "patient_id": ALL_CRITERIA,
-    "sex": ["creatinine_clearance", "pregnancy_test"],
-    "birth_date": ["creatinine_clearance"],
-    "death_date": ["alive_at_index"],
-    "race": [],
-    "ethnicity": [],
-    "site": [],
-}
-FIELD_CRITERIA: dict[tuple[str, str], list[str]] = {
-    ("therapies", "investigational"): ["concurrent_therapy"],
-    ("therapies", "line_number"): ["previously_treated"],
-    ("therapies", "regimen"): [],
-    ("therapies", "end_date"): ["concurrent_therapy"],
-    ("medications", "end_date"): ["cyp_interacting_drugs"],
-    ("medications", "route"): ["cyp_interacting_drugs"],
-    ("lesions", "site"): [],
+
+def _field(table: str, column: str = "*", selector: str | None = None) -> list[list[Any]]:
+    return [[table, column, selector]]
+
+
+def _affects(table: str, column: str) -> list[list[Any]]:
+    """The fields a failing row of ``table.column`` makes unusable."""
+    if column == "patient_id":
+        return ANY_PATIENT if table == "patients" else _field(table)
+    if table == "patients":
+        return _field(table, column)
+    if column == EVENT_DATE.get(table):
+        return _field(table)  # an undatable row is unusable whatever it holds
+    return _field(table, column)
+
+
+# --------------------------------------------------------------------------- sources
+# Tolerances and severities, each with its source (recorded in the check's meta).
+DQD = (
+    "OHDSI DataQualityDashboard inst/csv/OMOP_CDMv5.4_{level}.csv "
+    "(github.com/OHDSI/DataQualityDashboard, commit 2f81ca9), {name} = {value}"
+)
+DQD_FIELD_1 = DQD.format(level="Field_Level", name="{check}Threshold", value="1 (%)")
+DQD_CONCEPT_5 = DQD.format(level="Concept_Level", name="{check}Threshold", value="5 (%)")
+DQD_ZERO = DQD.format(level="Field_Level", name="{check}Threshold", value="0 (%)")
+TEAM = "team decision: {why}"
+
+SEVERITY_SOURCE = {
+    "error": TEAM.format(why="the data cannot be screened as it is (DQD: fatal)"),
+    "warning": TEAM.format(why="rows are unusable or suspicious; the screen still runs"),
+    "info": TEAM.format(why="a profile to read, no pass/fail threshold (DQD: characterization)"),
 }
 
-#: Default look-back windows (days before index) of the criteria that read each test or
-#: item, contract section 3; None means "on or before index".
+
+def tolerance(pct: float, source: str) -> dict[str, Any]:
+    """``mostly`` kwarg and meta for a check tolerating ``pct`` percent of failing rows."""
+    return {"mostly": None if pct == 0 else round(1 - pct / 100, 6), "pct": pct, "source": source}
+
+
+#: Look-back windows (days before index) of the per-patient coverage profiles: the contract's
+#: default for each test or item (section 3); None means "on or before index". They are
+#: profiles only: criterion readiness uses each protocol's own windows.
 TEST_WINDOWS: dict[str, int] = {t: 30 for t in TESTS} | {"weight": 90}
 ITEM_WINDOWS: dict[str, int | None] = {
     "ecog": 30,
@@ -176,11 +146,15 @@ ROUTES = sorted(
 #: Column types as GX's pandas engine reports them for Arrow-backed columns.
 GX_TYPE = {"String": "str", "Date": "date", "Float64": "float", "Int64": "int", "Boolean": "bool"}
 
-#: Missing-value tolerance of required fields before the check fails (the rows still count).
-MOSTLY_REQUIRED = 0.99
-MISSING_NOTE = "project default: up to 1% missing tolerated before the check fails"
-
 ICD10_PATTERN = r"^[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}$"
+
+#: Fields whose null carries a meaning (contract section 1): profiled, never a defect.
+NULL_MEANS = {
+    ("patients", "death_date"): "alive",
+    ("medications", "end_date"): "ongoing",
+    ("medications", "route"): "systemic",
+    ("therapies", "end_date"): "ongoing",
+}
 
 # --------------------------------------------------------------------------- helpers
 
@@ -197,34 +171,45 @@ def expectation(
     field: str,
     category: str,
     severity: str,
-    criteria: list[str],
+    affects: list[list[Any]],
     rationale: str,
+    title: str,
+    tol: dict[str, Any] | None = None,
     frame: str = "rows",
     condition: tuple[str, str] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """One expectation in GX JSON form with the project's meta."""
+    """One expectation in GX JSON form with the project's meta.
+
+    ``title`` is the readable name a PI sees ("measurements dated after death");
+    ``tol`` (from :func:`tolerance`) the share of failing rows tolerated and its source.
+    """
     kw = dict(kwargs)
+    tol = tol or tolerance(0, TEAM.format(why="no failing row is tolerated"))
+    if tol["mostly"] is not None and "mostly" not in kw:
+        kw["mostly"] = tol["mostly"]
     if condition is not None:
         kw["row_condition"] = _condition(*condition)
     meta = {
+        "affects": affects,
         "category": category,
         "check": check,
-        "criteria": sorted(set(criteria)),
         "field": field,
         "frame": frame,
         "rationale": rationale,
         "severity": severity,
+        "severity_source": SEVERITY_SOURCE[severity],
+        "title": title,
+        "tolerance_pct": tol["pct"],
+        "tolerance_source": tol["source"],
         **extra,
     }
     gx_severity = {"error": "critical", "warning": "warning", "info": "info"}[severity]
     return {"type": type_, "kwargs": kw, "meta": meta, "severity": gx_severity}
 
 
-def _criteria(table: str, column: str) -> list[str]:
-    if table == "patients":
-        return PATIENT_FIELD_CRITERIA[column]
-    return FIELD_CRITERIA.get((table, column), TABLE_CRITERIA[table])
+def _profile(pct: float = 100.0) -> dict[str, Any]:
+    return tolerance(pct, TEAM.format(why="a profile: the share is reported, no threshold"))
 
 
 # --------------------------------------------------------------------------- common checks
@@ -241,7 +226,8 @@ def schema_checks(table: str) -> list[dict[str, Any]]:
             field="*",
             category="conformance",
             severity="error",
-            criteria=TABLE_CRITERIA[table],
+            affects=ANY_PATIENT if table == "patients" else _field(table),
+            title=f"{table}: contract columns present",
             rationale="contract section 1: every contract column is present (extra columns are kept and ignored)",
             frame="schema",
         )
@@ -255,7 +241,8 @@ def schema_checks(table: str) -> list[dict[str, Any]]:
                 field=column,
                 category="conformance",
                 severity="error",
-                criteria=_criteria(table, column),
+                affects=_affects(table, column),
+                title=f"{table}.{column} has the contract type",
                 rationale=f"contract section 1: {column} is {type(dtype).__name__.lower()}",
                 frame="schema",
             )
@@ -264,7 +251,8 @@ def schema_checks(table: str) -> list[dict[str, Any]]:
 
 
 def null_checks(table: str) -> list[dict[str, Any]]:
-    """Null rate per field: required fields fail above 1% missing, optional ones report."""
+    """Null rate per field: required fields fail above 1% missing, optional ones report,
+    and fields whose null means something are profiled with that meaning."""
     out = []
     nullable = NULLABLE.get(table, frozenset())
     for column in TABLES[table]:
@@ -277,44 +265,72 @@ def null_checks(table: str) -> list[dict[str, Any]]:
                     field=column,
                     category="completeness",
                     severity="error",
-                    criteria=TABLE_CRITERIA[table],
-                    rationale="a row without patient_id belongs to nobody; no tolerance",
+                    affects=_affects(table, column),
+                    title=f"{table} rows without a patient_id",
+                    tol=tolerance(0, DQD_ZERO.format(check="isRequired")),
+                    rationale="a row without patient_id belongs to nobody",
                 )
             )
         elif column not in nullable:
             out.append(
                 expectation(
                     "expect_column_values_to_not_be_null",
-                    {"column": column, "mostly": MOSTLY_REQUIRED},
+                    {"column": column},
                     check=f"{table}.{column}.not_null",
                     field=column,
                     category="completeness",
                     severity="warning",
-                    criteria=_criteria(table, column),
-                    rationale=f"contract: {column} is required; {MISSING_NOTE}",
+                    affects=_affects(table, column),
+                    title=f"{table} rows with {column} missing",
+                    tol=tolerance(
+                        1,
+                        TEAM.format(
+                            why="1% missing tolerated in a required field (DQD isRequired "
+                            "tolerates 0%; registries are not CDM-conformant extracts)"
+                        ),
+                    ),
+                    rationale=f"contract: {column} is required; the row cannot be used without it",
                 )
             )
-        elif column in {"race", "ethnicity", "site"}:
+        elif (table, column) in NULL_MEANS:
+            means = NULL_MEANS[(table, column)]
             out.append(
                 expectation(
                     "expect_column_values_to_not_be_null",
-                    {"column": column, "mostly": 0.0},
+                    {"column": column},
+                    check=f"{table}.{column}.null_means_{means}",
+                    field=column,
+                    category="completeness",
+                    severity="info",
+                    affects=_affects(table, column),
+                    title=f"{table}.{column} empty, read as {means}",
+                    tol=_profile(),
+                    rationale=f"contract section 1: {column} null means {means}; the share read that way is profiled (DQD measureValueCompleteness, characterization)",
+                    null_means=means,
+                )
+            )
+        else:
+            out.append(
+                expectation(
+                    "expect_column_values_to_not_be_null",
+                    {"column": column},
                     check=f"{table}.{column}.not_null",
                     field=column,
                     category="completeness",
                     severity="info",
-                    criteria=_criteria(table, column),
+                    affects=_affects(table, column),
+                    title=f"{table}.{column} empty",
+                    tol=_profile(),
                     rationale="contract allows null; the null rate is reported, no threshold",
                 )
             )
-        # death_date, route and end_date: null carries meaning (alive, systemic, ongoing).
     return out
 
 
 def event_checks(table: str) -> list[dict[str, Any]]:
     """Orphans, exact duplicates, event dates against birth, death and today, intervals."""
     ev = EVENT_DATE[table]
-    crit = TABLE_CRITERIA[table]
+    whole = _field(table)
     out = [
         expectation(
             "expect_column_values_to_be_in_set",
@@ -323,7 +339,9 @@ def event_checks(table: str) -> list[dict[str, Any]]:
             field="patient_id",
             category="plausibility",
             severity="warning",
-            criteria=crit,
+            affects=whole,
+            title=f"{table} rows of patients not in patients",
+            tol=tolerance(0, DQD_ZERO.format(check="isForeignKey")),
             rationale="every patient_id must exist in patients (Kahn: relational conformance); orphan rows screen nobody",
         ),
         expectation(
@@ -333,7 +351,9 @@ def event_checks(table: str) -> list[dict[str, Any]]:
             field="*",
             category="plausibility",
             severity="warning",
-            criteria=crit,
+            affects=whole,
+            title=f"{table} rows repeated exactly",
+            tol=tolerance(0, DQD_ZERO.format(check="isPrimaryKey")),
             rationale="contract section 2: exact duplicate rows count once; each copy is reported (Kahn: uniqueness plausibility)",
         ),
         expectation(
@@ -343,7 +363,9 @@ def event_checks(table: str) -> list[dict[str, Any]]:
             field=ev,
             category="plausibility",
             severity="warning",
-            criteria=crit,
+            affects=whole,
+            title=f"{table} dated before birth",
+            tol=tolerance(1, DQD_FIELD_1.format(check="plausibleAfterBirth")),
             rationale="an event cannot precede the patient's birth_date (Kahn: temporal plausibility)",
         ),
         expectation(
@@ -353,7 +375,9 @@ def event_checks(table: str) -> list[dict[str, Any]]:
             field=ev,
             category="plausibility",
             severity="warning",
-            criteria=crit,
+            affects=whole,
+            title=f"{table} dated after death",
+            tol=tolerance(1, DQD_FIELD_1.format(check="plausibleBeforeDeath")),
             rationale="an event cannot follow the patient's death_date (Kahn: temporal plausibility)",
         ),
         expectation(
@@ -363,7 +387,9 @@ def event_checks(table: str) -> list[dict[str, Any]]:
             field=ev,
             category="plausibility",
             severity="warning",
-            criteria=crit,
+            affects=whole,
+            title=f"{table} dated in the future",
+            tol=tolerance(1, DQD_FIELD_1.format(check="plausibleDuringLife")),
             rationale="a recorded event cannot lie after the day of validation",
         ),
     ]
@@ -377,7 +403,9 @@ def event_checks(table: str) -> list[dict[str, Any]]:
                 field=end,
                 category="plausibility",
                 severity="warning",
-                criteria=_criteria(table, end),
+                affects=_field(table, end) + _field(table, start),
+                title=f"{table} ending before they start",
+                tol=tolerance(1, DQD_FIELD_1.format(check="plausibleStartBeforeEnd")),
                 rationale=f"{start} <= {end}; an interval cannot end before it starts",
             )
         )
@@ -388,7 +416,6 @@ def event_checks(table: str) -> list[dict[str, Any]]:
 
 
 def patients() -> list[dict[str, Any]]:
-    crit = PATIENT_FIELD_CRITERIA
     low, high = AGE_RANGE
     return [
         *schema_checks("patients"),
@@ -400,7 +427,9 @@ def patients() -> list[dict[str, Any]]:
             field="patient_id",
             category="plausibility",
             severity="error",
-            criteria=crit["patient_id"],
+            affects=ANY_PATIENT,
+            title="patient_id repeated in patients",
+            tol=tolerance(0, DQD_ZERO.format(check="isPrimaryKey")),
             rationale="contract section 1: patient_id is unique in patients (every occurrence of a repeated id counts)",
         ),
         expectation(
@@ -410,7 +439,8 @@ def patients() -> list[dict[str, Any]]:
             field="sex",
             category="conformance",
             severity="warning",
-            criteria=crit["sex"],
+            affects=_affects("patients", "sex"),
+            title="sex outside F/M/U",
             rationale="contract: sex is F, M or U (compared trimmed, upper-cased, as the loader does)",
         ),
         expectation(
@@ -420,7 +450,9 @@ def patients() -> list[dict[str, Any]]:
             field="birth_date",
             category="plausibility",
             severity="warning",
-            criteria=crit["birth_date"],
+            affects=_affects("patients", "birth_date"),
+            title=f"age outside {low}-{high} years",
+            tol=tolerance(1, DQD_FIELD_1.format(check="plausibleValueLow")),
             rationale=f"age {low}-{high} years at the index date (else at death or today): feasibility.plausibility.AGE_RANGE",
         ),
         expectation(
@@ -430,7 +462,8 @@ def patients() -> list[dict[str, Any]]:
             field="birth_date",
             category="plausibility",
             severity="warning",
-            criteria=crit["birth_date"],
+            affects=_affects("patients", "birth_date"),
+            title="birth dates in the future",
             rationale="a birth_date cannot lie after the day of validation",
         ),
         expectation(
@@ -440,7 +473,9 @@ def patients() -> list[dict[str, Any]]:
             field="death_date",
             category="plausibility",
             severity="warning",
-            criteria=crit["death_date"],
+            affects=_affects("patients", "death_date"),
+            title="death dated before birth",
+            tol=tolerance(1, DQD_FIELD_1.format(check="plausibleAfterBirth")),
             rationale="death_date cannot precede birth_date (Kahn: temporal plausibility)",
         ),
         expectation(
@@ -450,10 +485,61 @@ def patients() -> list[dict[str, Any]]:
             field="death_date",
             category="plausibility",
             severity="warning",
-            criteria=crit["death_date"],
+            affects=_affects("patients", "death_date"),
+            title="death dates in the future",
             rationale="a death_date cannot lie after the day of validation",
         ),
     ]
+
+
+def _near_miss(table: str, column: str, what: str) -> dict[str, Any]:
+    return expectation(
+        "expect_column_values_to_be_null",
+        {"column": f"{column}_near_miss"},
+        check=f"{table}.{column}.near_miss",
+        field=column,
+        category="conformance",
+        severity="warning",
+        affects=_field(table, column),
+        title=f"{what} nearly matching a listed one (misspelt?)",
+        rationale=(
+            f"a {what} within a small edit distance of one on a code/drug list but matching none "
+            "is likely a misspelling the screen silently misses (feasibility.quality.nearmiss; "
+            "the near value is named in the examples)"
+        ),
+        tol=tolerance(
+            0,
+            TEAM.format(
+                why="no near miss tolerated: a listed value read as absent flips an exclusion "
+                "to pass; DQD's sourceValueCompleteness tolerates 10% of unmapped source "
+                "values, too lax for listed values"
+            )
+            + "; cf. "
+            + DQD.format(
+                level="Field_Level", name="sourceValueCompletenessThreshold", value="10 (%)"
+            ),
+        ),
+    )
+
+
+def _sex_plausible(table: str, what: str) -> dict[str, Any]:
+    return expectation(
+        "expect_column_values_to_be_in_set",
+        {"column": "sex_plausible", "value_set": [True]},
+        check=f"{table}.sex.plausible",
+        field="patient_id",
+        category="plausibility",
+        severity="warning",
+        affects=(
+            [["assessments", "value", i] for i in FEMALE_ITEMS]
+            if table == "assessments"
+            else _field(table, "code")
+        )
+        + _field("patients", "sex"),
+        title=f"{what} recorded for men",
+        tol=tolerance(5, DQD_CONCEPT_5.format(check="plausibleGender")),
+        rationale="female-only records (pregnancy, childbearing potential, breastfeeding; ICD-10 O00-O9A, Z32-Z36, Z3A) for a patient of sex M (DQD plausibleGender)",
+    )
 
 
 def diagnoses() -> list[dict[str, Any]]:
@@ -467,9 +553,12 @@ def diagnoses() -> list[dict[str, Any]]:
             field="code",
             category="conformance",
             severity="warning",
-            criteria=TABLE_CRITERIA["diagnoses"],
+            affects=_affects("diagnoses", "code"),
+            title="diagnosis codes not shaped like ICD-10-CM",
             rationale="ICD-10-CM shape: letter, digit, alphanumeric, up to 4 more (after removing dot and spaces, upper case)",
         ),
+        _near_miss("diagnoses", "code", "diagnosis code"),
+        _sex_plausible("diagnoses", "pregnancy diagnoses"),
         *event_checks("diagnoses"),
     ]
 
@@ -485,7 +574,8 @@ def measurements() -> list[dict[str, Any]]:
             field="test",
             category="conformance",
             severity="warning",
-            criteria=TABLE_CRITERIA["measurements"],
+            affects=_field("measurements", "value"),
+            title="measurements of a test outside the vocabulary",
             rationale="contract section 1 test vocabulary (trimmed, lower-cased, as the loader does)",
         ),
     ]
@@ -499,8 +589,11 @@ def measurements() -> list[dict[str, Any]]:
                 condition=("test_key", name),
                 category="conformance",
                 severity="warning",
-                criteria=TEST_CRITERIA[name],
+                affects=_field("measurements", "value", name),
+                title=f"{name} in a unit that cannot be converted",
+                tol=tolerance(5, DQD_CONCEPT_5.format(check="plausibleUnitConceptIds")),
                 rationale=f"contract unit table: {name} accepts {', '.join(test.factors)}; other units make the value unusable",
+                selector=name,
             )
         )
     for name in TESTS:
@@ -515,25 +608,28 @@ def measurements() -> list[dict[str, Any]]:
                 condition=("test_key", name),
                 category="plausibility",
                 severity="warning",
-                criteria=TEST_CRITERIA[name],
+                affects=_field("measurements", "value", name),
+                title=f"{name} outside {low:g}-{high:g} {unit}",
+                tol=tolerance(5, DQD_CONCEPT_5.format(check="plausibleValueLow")),
                 rationale=f"{low:g}-{high:g} {unit} after unit conversion: feasibility.plausibility.PLAUSIBLE_RANGES",
+                selector=name,
             )
         )
     out += event_checks("measurements")
     for name in TESTS:
-        if not TEST_CRITERIA[name]:
-            continue
         days = TEST_WINDOWS[name]
         out.append(
             expectation(
                 "expect_column_values_to_be_in_set",
-                {"column": f"has_{name}", "value_set": [True], "mostly": 0.0},
+                {"column": f"has_{name}", "value_set": [True]},
                 check=f"measurements.value.in_window[{name}]",
                 field="value",
                 category="completeness",
                 severity="info",
-                criteria=TEST_CRITERIA[name],
-                rationale=f"share of patients with a usable {name} within {days} days before index (contract section 3); reported, no threshold",
+                affects=_field("measurements", "value", name),
+                title=f"patients without a usable {name} in the {days} days before index",
+                tol=_profile(),
+                rationale=f"share of patients with a usable {name} within {days} days before index (contract default window; criterion readiness uses each protocol's own)",
                 frame="patient_window",
                 selector=name,
                 window_days=days,
@@ -553,7 +649,8 @@ def assessments() -> list[dict[str, Any]]:
             field="item",
             category="conformance",
             severity="warning",
-            criteria=TABLE_CRITERIA["assessments"],
+            affects=_field("assessments", "value"),
+            title="assessments of an item outside the vocabulary",
             rationale="contract section 1 assessment items (trimmed, lower-cased, as the loader does)",
         ),
     ]
@@ -567,24 +664,29 @@ def assessments() -> list[dict[str, Any]]:
                 condition=("item_key", item),
                 category="conformance",
                 severity="warning",
-                criteria=ITEM_CRITERIA[item],
+                affects=_field("assessments", "value", item),
+                title=f"{item} with a value outside {', '.join(values)}",
                 rationale=f"contract: {item} takes {', '.join(values)} (case-insensitive)",
+                selector=item,
             )
         )
+    out.append(_sex_plausible("assessments", "pregnancy, childbearing or breastfeeding records"))
     out += event_checks("assessments")
     for item in ASSESSMENT_ITEMS:
         days = ITEM_WINDOWS[item]
-        span = "on or before index" if days is None else f"within {days} days before index"
+        span = "on or before index" if days is None else f"in the {days} days before index"
         out.append(
             expectation(
                 "expect_column_values_to_be_in_set",
-                {"column": f"has_{item}", "value_set": [True], "mostly": 0.0},
+                {"column": f"has_{item}", "value_set": [True]},
                 check=f"assessments.value.in_window[{item}]",
                 field="value",
                 category="completeness",
                 severity="info",
-                criteria=ITEM_CRITERIA[item],
-                rationale=f"share of patients with a usable {item} {span} (contract section 3); reported, no threshold",
+                affects=_field("assessments", "value", item),
+                title=f"patients without a usable {item} {span}",
+                tol=_profile(),
+                rationale=f"share of patients with a usable {item} {span} (contract default window; criterion readiness uses each protocol's own)",
                 frame="patient_window",
                 selector=item,
                 window_days=days,
@@ -604,9 +706,12 @@ def medications() -> list[dict[str, Any]]:
             field="route",
             category="conformance",
             severity="info",
-            criteria=_criteria("medications", "route"),
+            affects=_affects("medications", "route"),
+            title="routes outside the known list (read as systemic)",
+            tol=_profile(),
             rationale="common routes (FDA route of administration list, subset) plus the contract's topical/ophthalmic/otic; others are read as systemic",
         ),
+        _near_miss("medications", "drug", "drug name"),
         *event_checks("medications"),
     ]
 
@@ -622,7 +727,8 @@ def procedures() -> list[dict[str, Any]]:
             field="category",
             category="conformance",
             severity="warning",
-            criteria=TABLE_CRITERIA["procedures"],
+            affects=_affects("procedures", "category"),
+            title="procedure categories outside the vocabulary",
             rationale="contract section 1 procedure categories (trimmed, lower-cased, as the loader does)",
         ),
         *event_checks("procedures"),
@@ -630,24 +736,39 @@ def procedures() -> list[dict[str, Any]]:
 
 
 def lesions() -> list[dict[str, Any]]:
+    low, high = LESION_DIAMETER_RANGE
     return [
         *schema_checks("lesions"),
         *null_checks("lesions"),
         expectation(
             "expect_column_values_to_be_between",
-            {"column": "longest_diameter_cm", "min_value": 0, "strict_min": True},
-            check="lesions.longest_diameter_cm.positive",
+            {
+                "column": "longest_diameter_cm",
+                "min_value": low,
+                "max_value": high,
+                "strict_min": True,
+            },
+            check="lesions.longest_diameter_cm.plausible",
             field="longest_diameter_cm",
             category="plausibility",
             severity="warning",
-            criteria=TABLE_CRITERIA["lesions"],
-            rationale="a measured lesion has a positive diameter (definition, no external threshold)",
+            affects=_affects("lesions", "longest_diameter_cm"),
+            title=f"lesion diameters outside ({low:g}, {high:g}] cm",
+            tol=tolerance(1, DQD_FIELD_1.format(check="plausibleValueHigh")),
+            rationale="a measured lesion has a positive diameter up to 50 cm (contract 5.2; feasibility.plausibility.LESION_DIAMETER_RANGE)",
         ),
         *event_checks("lesions"),
     ]
 
 
 def therapies() -> list[dict[str, Any]]:
+    seq_tol = tolerance(
+        5,
+        TEAM.format(
+            why="5% of lines tolerated, as DQD's concept-level default; registries often miss "
+            "a line given elsewhere"
+        ),
+    )
     return [
         *schema_checks("therapies"),
         *null_checks("therapies"),
@@ -658,8 +779,33 @@ def therapies() -> list[dict[str, Any]]:
             field="line_number",
             category="plausibility",
             severity="warning",
-            criteria=_criteria("therapies", "line_number"),
+            affects=_affects("therapies", "line_number"),
+            title="therapy lines numbered below 1",
             rationale="lines of therapy are numbered from 1 (definition, no external threshold)",
+        ),
+        expectation(
+            "expect_column_values_to_be_null",
+            {"column": "line_gap"},
+            check="therapies.line_number.sequence_gap",
+            field="line_number",
+            category="plausibility",
+            severity="warning",
+            affects=_field("therapies", "line_number") + _field("therapies", "start_date"),
+            title="therapy lines skipping a number (e.g. line 1 then line 3)",
+            tol=seq_tol,
+            rationale="a patient's lines run 1, 2, 3...; a skipped number means a line is missing (the row of the line after the gap is flagged; its previous line in the examples)",
+        ),
+        expectation(
+            "expect_column_values_to_be_null",
+            {"column": "line_overlap"},
+            check="therapies.start_date.line_overlap",
+            field="start_date",
+            category="plausibility",
+            severity="warning",
+            affects=_field("therapies", "start_date") + _field("therapies", "end_date"),
+            title="therapy lines starting before the previous line ended",
+            tol=seq_tol,
+            rationale="line n+1 starts after line n ends; an overlap suggests a mis-dated or mis-numbered line (the later line's row is flagged)",
         ),
         *event_checks("therapies"),
     ]
@@ -679,7 +825,8 @@ def registry() -> list[dict[str, Any]]:
                 condition=("table", table),
                 category="completeness",
                 severity="error" if required else "warning",
-                criteria=TABLE_CRITERIA[table],
+                affects=ANY_PATIENT if required else _field(table),
+                title=f"{table} table supplied",
                 rationale=(
                     "contract section 1: patients is required"
                     if required
@@ -703,16 +850,16 @@ SUITES = {
     "therapies": therapies,
 }
 
+#: The installed copy: the package ships the suites (``feasibility/quality/suites/``).
+PACKAGE_COPY = HERE.parent / "feasibility" / "quality" / "suites"
+
 
 def suite_dict(name: str) -> dict[str, Any]:
     """The suite ``name`` as GX JSON (plain dict)."""
     return {
         "name": name,
         "expectations": SUITES[name](),
-        "meta": {
-            "protocol": PROTOCOL,
-            "generated_by": "expectations/_build.py",
-        },
+        "meta": {"generated_by": "expectations/_build.py"},
         "notes": f"Data-quality checks for the {name} {'inventory' if name == 'registry' else 'table'} (contract section 1).",
     }
 
@@ -723,9 +870,12 @@ def render(name: str) -> str:
 
 
 def main() -> None:
+    PACKAGE_COPY.mkdir(parents=True, exist_ok=True)
     for name in SUITES:
-        (HERE / f"{name}.json").write_text(render(name), encoding="utf-8")
-        print(f"wrote expectations/{name}.json")
+        text = render(name)
+        (HERE / f"{name}.json").write_text(text, encoding="utf-8")
+        (PACKAGE_COPY / f"{name}.json").write_text(text, encoding="utf-8")
+        print(f"wrote expectations/{name}.json and its package copy")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,20 @@ def check_for(defect: str, table: str, column: str) -> str | None:
         return "patients.sex.vocabulary"
     if defect == "unknown_assessment_item":
         return "assessments.item.vocabulary"
-    return None
+    return NEW_CLASSES.get(defect)
+
+
+#: The screening-specific classes (feasibility/synth/defects_dq.py) and their checks.
+NEW_CLASSES = {
+    "near_miss_drug": "medications.drug.near_miss",
+    "near_miss_code": "diagnoses.code.near_miss",
+    "sex_implausible": "assessments.sex.plausible",
+    "line_gap": "therapies.line_number.sequence_gap",
+    "line_overlap": "therapies.start_date.line_overlap",
+}
+#: Checks that also flag rows made wrong by *other* planted defects: a therapy line
+#: orphaned, moved before birth or after death leaves a gap or an overlap behind.
+SEQUENCE_CHECKS = {NEW_CLASSES["line_gap"], NEW_CLASSES["line_overlap"]}
 
 
 #: Classes checked per test (their check ids carry a [test] suffix).

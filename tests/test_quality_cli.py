@@ -78,3 +78,36 @@ def test_bad_registry_exits_2_with_a_message(tmp_path):
     assert proc.returncode == 2
     assert "patients" in proc.stderr
     assert not (tmp_path / "out" / "validation_summary.csv").exists()
+
+
+def test_event_mode_writes_readiness_coverage_and_stamps(boundary, tmp_path):
+    out = tmp_path / "events"
+    proc = _run(
+        "--data", str(boundary), "--out", str(out),
+        "--protocol", "isatuximab-pomalidomide-dex",
+        "--index-events", "therapies", "--index-where", "line_number >= 1",
+        "--index-from", "2023-01-01", "--index-to", "2023-12-31", "--quiet",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = pl.read_csv(out / "validation_summary.csv", infer_schema_length=None)
+    assert summary.columns[:3] == ["check", "run_date", "index_settings"]
+    assert summary.get_column("index_settings").unique().to_list() == [
+        "mode=event; events table=therapies; where=line_number >= 1; from=2023-01-01; to=2023-12-31"
+    ]
+    for col in ("patients_affected", "tolerance_pct", "title", "affects", "tolerance_source"):
+        assert col in summary.columns, col
+    assert "mostly" not in summary.columns  # one percentage scale: 0-100
+    cov = pl.read_csv(out / "coverage_by_month.csv", infer_schema_length=None)
+    assert cov.columns == ["table", "selector", "month", "rows", "patients"]
+    readiness = pl.read_csv(out / "criterion_readiness.csv", infer_schema_length=None)
+    assert readiness.get_column("criterion").to_list()[:2] == [
+        "alive_at_index",
+        "myeloma_diagnosis",
+    ]
+    # only P1 (lines 1 and 2 in 2023) has an index event; P2's line is numbered 0
+    assert readiness.get_column("screened").unique().to_list() == [1]
+
+
+def test_event_options_without_events_exit_2(boundary, tmp_path):
+    proc = _run("--data", str(boundary), "--out", str(tmp_path / "x"), "--index-from", "2023-01-01")
+    assert proc.returncode == 2 and "--index-events" in proc.stderr

@@ -61,9 +61,14 @@ def test_absent_table_means_no_data_even_when_absence_passes(readiness):
 def test_findings_are_joined_on_the_criteria_meta(readiness):
     _, validation, _, table = readiness
     hb = table.filter(pl.col("criterion") == "hemoglobin").row(0, named=True)
-    expected = validation.failing("warning").filter(
-        (pl.col("severity") == "warning")
-        & pl.col("criteria").str.split(";").list.contains("hemoglobin")
+    protocol = load_protocol("pomalidomide-ixazomib-dex")
+    expected = (
+        validation.for_protocol(protocol)
+        .failing("warning")
+        .filter(
+            (pl.col("severity") == "warning")
+            & pl.col("criteria").str.split(";").list.contains("hemoglobin")
+        )
     )
     assert hb["n_findings_warning"] == expected.height > 0
     assert hb["worst_status"] == "failed"

@@ -64,12 +64,12 @@ def test_failed_without_tolerance(result):
 
 
 def test_mostly_boundary_exactly_one_percent_missing_is_tolerated(result):
-    # 1 of 100 values missing: 99% present == mostly 0.99 -> passed_with_failures
+    # 1 of 100 values missing: 1% tolerated (mostly 0.99) -> passed_with_failures
     row = _row(result, "measurements.value.not_null")
-    assert (row["status"], row["unexpected_count"], row["mostly"]) == (
+    assert (row["status"], row["unexpected_count"], row["tolerance_pct"]) == (
         "passed_with_failures",
         1,
-        0.99,
+        1.0,
     )
     assert row["unexpected_percent"] == pytest.approx(1.0)
 
@@ -158,27 +158,41 @@ def test_age_without_index_is_taken_at_death_or_today(result_no_index):
     assert flagged == {"P5"}
 
 
-def test_loader_set_aside_values_appear_in_the_summary(result, registry):
-    loader = result.summary.filter(pl.col("source") == "loader")
-    expected = {
+def test_loader_set_aside_values_are_reconciled_not_listed_twice(result, registry):
+    s = result.summary
+    loader = s.filter(pl.col("source") == "loader")
+    records = {
         (r["table"], r["column"], r["problem"], r["rows"])
         for r in registry.set_aside.iter_rows(named=True)
     }
-    got = {
+    assert ("measurements", "unit", "unit_outside_vocabulary", 1) in records
+    own = {
         (r["table"], r["column"], r["note"], r["unexpected_count"])
         for r in loader.iter_rows(named=True)
     }
-    assert got == expected
-    assert ("measurements", "unit", "unit_outside_vocabulary", 1) in got
-    assert ("procedures", "category", "category_outside_vocabulary", 1) in got
-    assert set(loader.get_column("status")) == {"failed"}
+    # every record the checks already flag row by row marks those checks instead
+    for table, _column, problem, n in records - own:
+        marked = s.filter(
+            pl.col("table") == table,
+            pl.col("note").str.ends_with(problem),
+            pl.col("source") == "gx",
+        )
+        assert marked.get_column("unexpected_count").sum() == n, (table, problem)
+    unit = _row(result, "measurements.unit.accepted[hemoglobin]")
+    assert unit["note"].startswith("the loader sets these rows aside")
+    assert not own & {("measurements", "unit", "unit_outside_vocabulary", 1)}
+    assert set(loader.get_column("status")) <= {"failed"}
 
 
 def test_by_category_and_failing_filters(result):
     cats = result.by_category()
     assert set(cats.get_column("category")) == {"conformance", "completeness", "plausibility"}
     assert cats.get_column("checks").sum() == result.summary.height
-    hb = result.failing(criterion="hemoglobin")
+    from feasibility.protocol import load_protocol
+
+    assert result.summary.get_column("criteria").null_count() == result.summary.height
+    linked = result.for_protocol(load_protocol("pomalidomide-ixazomib-dex"))
+    hb = linked.failing(criterion="hemoglobin")
     assert "measurements.value.plausible[hemoglobin]" in set(hb.get_column("check"))
     assert "measurements.value.plausible[anc]" not in set(hb.get_column("check"))
     assert result.failing("error").height == 0

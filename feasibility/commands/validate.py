@@ -1,9 +1,12 @@
 """``feasibility validate``: data-quality validation of a registry with Great Expectations.
 
-Writes OUT/validation_summary.csv (one row per check: table, column, expectation,
-category, severity, status, unexpected_count, unexpected_percent, criteria, examples,
-...), OUT/validation_failing_rows.csv (the failing rows' ids) and, with --protocol and
---index-date, OUT/criterion_readiness.csv. The exit code is 0 unless --fail-on is given
+Writes OUT/validation_summary.csv (one row per check: stable check id, run date, index
+settings, table, column, readable title, category, severity, status, unexpected_count,
+unexpected_percent and tolerance_pct (both 0-100), patients_affected, affected fields,
+criteria, examples, sources of tolerance and severity, ...), OUT/validation_failing_rows.csv
+(the failing rows' ids), OUT/coverage_by_month.csv (rows and patients per table, test or
+item and month) and, with --protocol and an index (--index-date or --index-events ...),
+OUT/criterion_readiness.csv (per criterion, for the screened patients). The exit code is 0 unless --fail-on is given
 and a check of that severity or worse failed.
 """
 
@@ -24,6 +27,9 @@ examples:
   feasibility validate --data reg --out out/quality
   feasibility validate --data reg --out out/quality --protocol pomalidomide-ixazomib-dex \\
       --index-date 2024-06-30 --fail-on error
+  feasibility validate --data reg --out out/quality --protocol pomalidomide-ixazomib-dex \\
+      --index-events therapies --index-where "line_number >= 2" \\
+      --index-from 2022-01-01 --index-to 2024-12-31
 """
 
 
@@ -49,12 +55,40 @@ def register(subparsers) -> None:
         help="index date (YYYY-MM-DD): enables window-coverage checks, age at index, readiness",
     )
     p.add_argument(
+        "--index-events",
+        metavar="TABLE",
+        help="event mode for readiness: each qualifying row of TABLE is an index date",
+    )
+    p.add_argument("--index-where", help='event filter, e.g. "line_number >= 2"')
+    p.add_argument("--index-from", type=iso_date, help="first event date included")
+    p.add_argument("--index-to", type=iso_date, help="last event date included")
+    p.add_argument("--index-column", help="event date column (default: the table's)")
+    p.add_argument(
         "--fail-on",
         choices=("error", "warning", "info"),
         help="exit 1 when a check of this severity or worse failed",
     )
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
+
+
+def _index(args: argparse.Namespace):
+    """(index for the screen or None, index_span for the timeline, settings text)."""
+    from feasibility.commands._options import index_from_args
+    from feasibility.errors import FeasibilityError
+
+    if args.index_date is not None and args.index_events is not None:
+        raise FeasibilityError("give --index-date or --index-events, not both")
+    if args.index_date is None and args.index_events is None:
+        if any(v is not None for v in (args.index_where, args.index_from, args.index_to)):
+            raise FeasibilityError("--index-where/--index-from/--index-to need --index-events")
+        return None, None, "no index date"
+    index, settings = index_from_args(args)
+    text = "; ".join(f"{k}={v}" for k, v in settings.items() if v is not None)
+    if args.index_date is not None:
+        return index, (args.index_date, args.index_date), text
+    span = (args.index_from, args.index_to) if args.index_from and args.index_to else None
+    return index, span, text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,25 +103,33 @@ def run(args: argparse.Namespace) -> int:
         from feasibility.protocol import load_protocol
 
         protocol = load_protocol(args.protocol)
+    index, span, settings = _index(args)
     # every table is read whole now (validation needs all rows): a damaged file stops
     # here with one line naming it, and the loader's progress lines come before ours
     registry = load_registry(args.data, progress=not args.quiet, defer=False)
     from feasibility.quality import criterion_readiness, validate_registry  # imports GX (slow)
 
     say("validating")
-    result = validate_registry(registry, index_date=args.index_date, progress=not args.quiet)
+    result = validate_registry(
+        registry,
+        index_date=args.index_date,
+        index_span=span,
+        protocol=protocol,
+        progress=not args.quiet,
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    result.write(out)
+    result.write(out, index_settings=settings)
     result.unexpected.write_csv(out / "validation_failing_rows.csv")
-    if protocol is not None and args.index_date is not None:
+    result.write_coverage(out)
+    if protocol is not None and index is not None:
         from feasibility.engine import screen
 
-        say(f"screening {protocol.id} at {args.index_date} for readiness")
-        screened = screen(registry, protocol, index_date=args.index_date)
+        say(f"screening {protocol.id} ({settings}) for readiness")
+        screened = screen(registry, protocol, index)
         criterion_readiness(protocol, result, screened).write_csv(out / "criterion_readiness.csv")
     elif protocol is not None:
-        say("criterion readiness needs --index-date; skipped")
+        say("criterion readiness needs --index-date or --index-events; skipped")
 
     counts = result.summary.group_by("status").len().sort("status").iter_rows()
     say(

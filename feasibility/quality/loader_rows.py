@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from feasibility.quality.links import field_text
+
 #: Optional columns criteria read (absent: those criteria are unknown): an ``error``; other
 #: absent optional columns (race, ethnicity, site) are a ``warning``.
 READ_BY_CRITERIA = frozenset(
@@ -43,10 +45,20 @@ def _base(table: str, column: str | None, check: str, expectation: str) -> dict[
         "element_count": None,
         "unexpected_count": None,
         "unexpected_percent": None,
-        "mostly": None,
-        "criteria": "",
+        "tolerance_pct": 0.0,
+        "patients_affected": None,
+        "title": (
+            f"{table}: rows read, used and set aside"
+            if column is None
+            else f"{table}.{column}: column absent from the file"
+        ),
+        # the criteria are linked at run time from the protocol's rules (quality/links.py)
+        "affects": field_text([(table, column or "*", None)]),
+        "criteria": None,
         "examples": None,
         "rationale": None,
+        "tolerance_source": "team decision: every row read is accounted for, every column present",
+        "severity_source": "team decision (issue 10): a missing column makes its facts unknown",
         "source": SOURCE[expectation],
         "note": None,
     }

@@ -21,6 +21,13 @@ validates it. Derived columns (all computed from the RAW table, duplicates kept)
 ``code_key``                    ICD-10 code without dots and spaces, upper case
 ``value_canonical``             measurement value in the canonical unit of its test (null when
                                 the test or unit is outside the contract table)
+``drug_near_miss``,             the listed drug / ICD-10 prefix the value nearly matches, null
+``code_near_miss``              when it matches one or none is near (:mod:`.nearmiss`)
+``sex_plausible``               false for a female-only record (pregnancy, childbearing,
+                                breastfeeding items; ICD-10 O, Z32-Z36, Z3A) of a patient of
+                                sex M, true for other sexes, null for other records
+``line_gap``, ``line_overlap``  on the first row of a therapy line: the previous line's number
+                                when this line skips a number / starts before it ended
 ==============================  ==============================================================
 
 Large tables are prepared in row chunks (:meth:`TablePrep.chunk`) so that memory stays
@@ -35,9 +42,16 @@ from collections.abc import Callable
 
 import polars as pl
 
+from feasibility.quality.nearmiss import near_miss_map
 from feasibility.schema import TABLES, TESTS
 
 ROW = "_row"
+
+#: Assessment items and ICD-10 prefixes that only a woman can have (DQD plausibleGender).
+FEMALE_ITEMS = ("breastfeeding", "childbearing_potential", "pregnancy_test")
+FEMALE_CODES = ("O", "Z32", "Z33", "Z34", "Z35", "Z36", "Z3A")
+#: derived near-miss column -> (source column, kind)
+NEAR_MISS = {"drug_near_miss": ("drug", "drug"), "code_near_miss": ("code", "code")}
 
 
 #: key column -> (source column, normalisation of one distinct value)
@@ -74,11 +88,21 @@ def patient_dates(raw_patients: pl.LazyFrame) -> pl.DataFrame:
 
     A repeated patient_id keeps its first row (the repeat is reported by the uniqueness check).
     """
+    names = raw_patients.collect_schema().names()
+
+    def col(name: str, dtype: pl.DataType) -> pl.Expr:
+        return pl.col(name) if name in names else pl.lit(None, dtype)
+
     return (
         raw_patients.select(
             pl.col("patient_id").str.strip_chars().alias("__pid"),
-            pl.col("birth_date").alias("__birth"),
-            pl.col("death_date").alias("__death"),
+            col("birth_date", pl.Date()).alias("__birth"),
+            col("death_date", pl.Date()).alias("__death"),
+            col("sex", pl.String())
+            .cast(pl.String)
+            .str.strip_chars()
+            .str.to_uppercase()
+            .alias("__sex"),
             pl.lit(True).alias("__known"),
         )
         .drop_nulls("__pid")
@@ -114,6 +138,45 @@ def duplicate_rows(raw: pl.LazyFrame, columns: list[str]) -> pl.DataFrame:
     )
 
 
+def line_sequence(raw: pl.LazyFrame) -> pl.DataFrame:
+    """(``_row``, ``line_gap``, ``line_overlap``) for the first row of each therapy line
+    that skips a number or starts before the previous line ended (a previous line still
+    open, end_date null, is not counted: null means ongoing, often just not recorded)."""
+    lines = (
+        raw.select(
+            pl.col(ROW).cast(pl.Int64),
+            pl.col("patient_id").str.strip_chars().alias("__pid"),
+            "line_number",
+            "start_date",
+            "end_date",
+        )
+        .drop_nulls(["__pid", "line_number"])
+        .group_by("__pid", "line_number")
+        .agg(
+            pl.col(ROW).min(),
+            pl.col("start_date").min().alias("__start"),
+            pl.col("end_date").max().alias("__end"),
+        )
+        .sort("__pid", "line_number")
+        .with_columns(
+            pl.col("line_number").shift(1).over("__pid").alias("__prev"),
+            pl.col("__end").shift(1).over("__pid").alias("__prev_end"),
+        )
+        .collect()
+    )
+    return lines.select(
+        ROW,
+        pl.when(pl.col("line_number") - pl.col("__prev") > 1)
+        .then(pl.col("__prev"))
+        .cast(pl.Int64)
+        .alias("line_gap"),
+        pl.when(pl.col("__start") < pl.col("__prev_end"))
+        .then(pl.col("__prev"))
+        .cast(pl.Int64)
+        .alias("line_overlap"),
+    ).filter(pl.col("line_gap").is_not_null() | pl.col("line_overlap").is_not_null())
+
+
 class TablePrep:
     """Whole-table preparation of one raw table; :meth:`chunk` yields row ranges with the
     derived columns in ``needed``."""
@@ -140,16 +203,23 @@ class TablePrep:
         keys = {k: src for k, (src, _) in KEYS.items() if k in needed and src in schema}
         if "value_canonical" in needed:
             keys.update({"test_key": "test", "unit_key": "unit"})
+        if "sex_plausible" in needed:
+            if table == "assessments" and "item" in schema:
+                keys["item_key"] = "item"
+            if table == "diagnoses" and "code" in schema:
+                keys["code_key"] = "code"
+        near = {k: src for k, (src, _) in NEAR_MISS.items() if k in needed and src in schema}
         self.keys = keys
         self.join_patients = (
             table != "patients"
             and patients is not None
             and (
                 "patient_known" in needed
+                or "sex_plausible" in needed
                 or any(n.endswith(("_days_after_birth", "_days_before_death")) for n in needed)
             )
         )
-        cols = {c for c in needed if c in schema} | set(keys.values())
+        cols = {c for c in needed if c in schema} | set(keys.values()) | set(near.values())
         if "days_start_to_end" in needed:
             cols |= {"start_date", "end_date"}
         cols |= {c for c in self.date_cols if any(n.startswith(c + "_days_") for n in needed)}
@@ -161,9 +231,14 @@ class TablePrep:
         self.columns = sorted(cols)
         self.height = raw.select(pl.len()).collect(engine="streaming").item()
         self.dups = duplicate_rows(raw, contract) if "duplicate_of_row" in needed else None
+        self.lines = (
+            line_sequence(raw)
+            if table == "therapies" and {"line_gap", "line_overlap"} & needed
+            else None
+        )
         self.patients = patients
         # distinct values of every vocabulary column, in one pass over the table
-        sources = sorted(set(keys.values()))
+        sources = sorted(set(keys.values()) | set(near.values()))
         distinct = (
             raw.select(pl.col(c).cast(pl.String).unique().implode() for c in sources).collect(
                 engine="streaming"
@@ -176,6 +251,20 @@ class TablePrep:
         }
         self.key_dtypes: dict[str, pl.DataType] = {}
         self.key_exprs = {k: self._key_expr(k, src) for k, src in keys.items()}
+        for k, src in near.items():
+            found = {
+                v: m
+                for v, m in near_miss_map(self.distinct[src], NEAR_MISS[k][1]).items()
+                if m is not None
+            }
+            self.key_exprs[k] = (
+                pl.col(src)
+                .cast(pl.String)
+                .replace_strict(found, default=None, return_dtype=pl.String)
+                .alias(k)
+                if found
+                else pl.lit(None, pl.String).alias(k)
+            )
 
     def _key_expr(self, key: str, source: str) -> pl.Expr:
         """Map each distinct raw value once (trim/case as the loader), blank -> null."""
@@ -235,6 +324,20 @@ class TablePrep:
                 derived.append(_days(pl.col(c), pl.col("__death")).alias(f"{c}_days_before_death"))
             if f"{c}_days_before_today" in needed:
                 derived.append(_days(pl.col(c), today).alias(f"{c}_days_before_today"))
+        if "sex_plausible" in needed and self.join_patients:
+            female = None
+            if self.table == "assessments":
+                female = pl.col("item_key").cast(pl.String).is_in(FEMALE_ITEMS)
+            elif self.table == "diagnoses":
+                female = pl.any_horizontal(
+                    pl.col("code_key").str.starts_with(p) for p in FEMALE_CODES
+                )
+            if female is not None:
+                derived.append(
+                    pl.when(female & pl.col("__sex").is_not_null())
+                    .then(pl.col("__sex") != "M")
+                    .alias("sex_plausible")
+                )
         if "days_start_to_end" in needed:
             derived.append(
                 _days(pl.col("start_date"), pl.col("end_date")).alias("days_start_to_end")
@@ -252,6 +355,8 @@ class TablePrep:
         lf = lf.with_columns(derived)
         if self.dups is not None:
             lf = lf.join(self.dups.lazy(), on=ROW, how="left", maintain_order="left")
+        if self.lines is not None:
+            lf = lf.join(self.lines.lazy(), on=ROW, how="left", maintain_order="left")
         keep = [ROW, *sorted(c for c in needed if c != ROW)]
         return lf.select([c for c in keep if c in lf.collect_schema()]).collect()
 

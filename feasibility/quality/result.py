@@ -10,8 +10,9 @@ exception; the message is in ``note``). Rows set aside by the loader appear with
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -39,13 +40,20 @@ SUMMARY_SCHEMA: dict[str, pl.DataType] = {
     "element_count": pl.Int64(),
     "unexpected_count": pl.Int64(),
     "unexpected_percent": pl.Float64(),
-    "mostly": pl.Float64(),
+    "tolerance_pct": pl.Float64(),
+    "patients_affected": pl.Int64(),
+    "title": pl.String(),
+    "affects": pl.String(),
     "criteria": pl.String(),
     "examples": pl.String(),
     "rationale": pl.String(),
+    "tolerance_source": pl.String(),
+    "severity_source": pl.String(),
     "source": pl.String(),
     "note": pl.String(),
 }
+#: Every percentage this package writes is on the 0-100 scale (``*_percent``, ``*_pct``).
+PERCENT_CONVENTION = "0-100"
 UNEXPECTED_SCHEMA: dict[str, pl.DataType] = {
     "check": pl.String(),
     "table": pl.String(),
@@ -58,8 +66,11 @@ UNEXPECTED_SCHEMA: dict[str, pl.DataType] = {
 class ValidationResult:
     """What :func:`~feasibility.quality.validate_registry` returns.
 
-    ``summary``: one row per check (columns in ``SUMMARY_SCHEMA``; ``criteria`` is a
-    ``;``-separated list of protocol criterion ids). ``unexpected``: one row per failing
+    ``summary``: one row per check (columns in ``SUMMARY_SCHEMA``; ``check`` is a stable
+    id; ``affects`` the fields its failing rows make unusable; ``criteria`` a ``;``-separated
+    list of the criteria of the protocol given that read them, else empty; percentages are
+    0-100: ``unexpected_percent`` of the rows checked, ``tolerance_pct`` the share tolerated
+    before the check fails). ``unexpected``: one row per failing
     row of each check (``row`` = 1-based data row in the file, or null for per-patient
     checks), with its patient_id; for per-patient window checks only the first few
     patients without data are listed (the count is in the summary).
@@ -71,6 +82,56 @@ class ValidationResult:
     registry_path: Path | None = None
     seconds: float = 0.0
     present: frozenset[str] = field(default_factory=frozenset)
+    registry: Any = field(default=None, repr=False)
+    protocol: Any = field(default=None, repr=False)
+    today: dt.date | None = None
+    run_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    #: rows and patients per table (and test/item) and month; the data cut-off
+    coverage: pl.DataFrame | None = None
+    cutoff: dt.date | None = None
+    index_span: tuple[dt.date, dt.date] | None = None
+
+    def for_protocol(
+        self, protocol: Any, index_span: tuple[dt.date, dt.date] | None = None
+    ) -> ValidationResult:
+        """The same result with ``criteria`` linked to ``protocol``'s criteria (and the
+        coverage-over-time findings placed for indexes in ``index_span``)."""
+        from feasibility.quality.runner import link_criteria
+        from feasibility.quality.timeline import timeline_findings
+
+        span = index_span or self.index_span
+        if protocol is None or (protocol is self.protocol and span == self.index_span):
+            return self
+        summary = link_criteria(self.summary.filter(pl.col("source") != "timeline"), protocol)
+        if self.coverage is not None:
+            found = timeline_findings(
+                self.coverage, self.cutoff, protocol=protocol, index_span=span
+            )
+            if found:
+                summary = pl.concat(
+                    [summary, pl.DataFrame(found, schema=SUMMARY_SCHEMA, orient="row")]
+                )
+        return replace(self, summary=summary, protocol=protocol, index_span=span)
+
+    def write_coverage(self, out_dir: str | Path) -> Path | None:
+        """Write ``coverage_by_month.csv`` (table, selector, month, rows, patients)."""
+        if self.coverage is None:
+            return None
+        path = Path(out_dir) / "coverage_by_month.csv"
+        self.coverage.write_csv(path)
+        return path
+
+    def stamped(self, index_settings: str | None = None) -> pl.DataFrame:
+        """The summary with ``run_date`` (UTC, ISO) and ``index_settings`` columns first."""
+        settings = index_settings or (
+            f"index_date={self.index_date.isoformat()}" if self.index_date else "no index date"
+        )
+        return self.summary.select(
+            "check",
+            pl.lit(self.run_at.strftime("%Y-%m-%dT%H:%M:%SZ")).alias("run_date"),
+            pl.lit(settings).alias("index_settings"),
+            pl.exclude("check"),
+        )
 
     def by_category(self) -> pl.DataFrame:
         """Counts of checks per Kahn category and status, and the failing rows in each."""
@@ -117,10 +178,11 @@ class ValidationResult:
         """The failing rows (``row``, ``patient_id``) of one check."""
         return self.unexpected.filter(pl.col("check") == check).select("row", "patient_id")
 
-    def write(self, out_dir: str | Path) -> Path:
-        """Write ``validation_summary.csv`` into ``out_dir``; returns its path."""
+    def write(self, out_dir: str | Path, index_settings: str | None = None) -> Path:
+        """Write ``validation_summary.csv`` (the summary stamped with run date and index
+        settings) into ``out_dir``; returns its path."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         path = out / "validation_summary.csv"
-        self.summary.write_csv(path)
+        self.stamped(index_settings).write_csv(path)
         return path

@@ -22,6 +22,7 @@ import polars as pl
 from feasibility.quality.coverage import window_frame
 from feasibility.quality.gxrun import BatchOutcome, GXRunner, schema_frame, to_gx_frame
 from feasibility.quality.loader_rows import absent_column_rows, accounting_rows
+from feasibility.quality.links import criteria_for, criterion_uses, field_text, parse_fields
 from feasibility.quality.prep import ROW, TablePrep, inventory, patient_dates
 from feasibility.quality.result import (
     SUMMARY_SCHEMA,
@@ -29,6 +30,7 @@ from feasibility.quality.result import (
     ValidationResult,
 )
 from feasibility.quality.suites import Check, load_checks
+from feasibility.quality.timeline import coverage_by_month, data_cutoff, timeline_findings
 
 EXAMPLES = 5
 #: Up to this many cells (rows x columns) a condition group is validated in one GX batch;
@@ -61,10 +63,15 @@ def _row(check: Check, **values: Any) -> dict[str, Any]:
         "element_count": None,
         "unexpected_count": None,
         "unexpected_percent": None,
-        "mostly": check.kwargs.get("mostly"),
-        "criteria": ";".join(check.criteria),
+        "tolerance_pct": check.meta.get("tolerance_pct"),
+        "patients_affected": None,
+        "title": check.title,
+        "affects": field_text(check.affects),
+        "criteria": None,
         "examples": None,
         "rationale": check.rationale,
+        "tolerance_source": check.meta.get("tolerance_source"),
+        "severity_source": check.meta.get("severity_source"),
         "source": "gx",
         "note": None,
     }
@@ -89,6 +96,13 @@ class _Collector:
         if status != "not_evaluated" and out.element_count == 0:
             status, note = "not_applicable", "no rows"
         examples = None
+        patients = None
+        if check.frame == "patient_window":
+            patients = out.unexpected_count
+        elif ids is not None and "label" not in ids.columns:
+            patients = ids.get_column("patient_id").drop_nulls().n_unique()
+        elif out.unexpected_count == 0:
+            patients = 0
         if ids is not None and "label" in ids.columns:
             examples = "; ".join(ids.get_column("label").head(EXAMPLES).to_list())
         elif ids is not None and ids.height:
@@ -114,6 +128,7 @@ class _Collector:
                 element_count=out.element_count,
                 unexpected_count=out.unexpected_count,
                 unexpected_percent=out.unexpected_percent,
+                patients_affected=patients,
                 examples=examples,
                 note=note,
             )
@@ -270,21 +285,53 @@ def _needed(checks: list[Check]) -> set[str]:
     return out
 
 
+#: Loader set-aside problems and the GX checks that flag the same rows (check id or a
+#: family prefix ending in ``[``): such records are not listed twice; the checks say so.
+SET_ASIDE_CHECKS: dict[tuple[str, str, str], str] = {
+    ("patients", "sex", "sex_outside_vocabulary"): "patients.sex.vocabulary",
+    ("measurements", "test", "unknown_test"): "measurements.test.vocabulary",
+    ("measurements", "unit", "unit_outside_vocabulary"): "measurements.unit.accepted[",
+    ("measurements", "value", "implausible_value"): "measurements.value.plausible[",
+    ("assessments", "item", "unknown_item"): "assessments.item.vocabulary",
+    ("assessments", "value", "value_outside_vocabulary"): "assessments.value.vocabulary[",
+    ("procedures", "category", "category_outside_vocabulary"): "procedures.category.vocabulary",
+    (
+        "lesions",
+        "longest_diameter_cm",
+        "implausible_value",
+    ): "lesions.longest_diameter_cm.plausible",
+}
+
+
+def _covers(prefix: str, check: str) -> bool:
+    return check.startswith(prefix) if prefix.endswith("[") else check == prefix
+
+
 def _set_aside_rows(
-    registry: Any, checks: list[Check], counts: dict[str, int]
+    registry: Any, rows: list[dict[str, Any]], counts: dict[str, int]
 ) -> list[dict[str, Any]]:
-    """One summary row per loader set-aside record (values the loader could not use)."""
+    """Reconcile the loader's set-aside records with the checks: a record a check already
+    flags row by row marks that check's summary row (``note``); any other record becomes
+    its own summary row (``source = loader``)."""
     set_aside = getattr(registry, "set_aside", None)
     if set_aside is None or set_aside.is_empty():
         return []
-    criteria: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for c in checks:
-        criteria[(c.table, c.field)].update(c.criteria)
     out = []
     for rec in set_aside.iter_rows(named=True):
         table, column, problem = rec["table"], rec["column"], rec["problem"]
-        total = counts.get(table)
         n = int(rec["rows"])
+        prefix = SET_ASIDE_CHECKS.get((table, column, problem))
+        if prefix is None and problem == "missing_value":
+            prefix = f"{table}.{column}.not_null"
+        covered = [r for r in rows if prefix and _covers(prefix, r["check"])]
+        if covered:
+            for r in covered:
+                if r["unexpected_count"]:
+                    r["note"] = (
+                        f"the loader sets these rows aside (never used by the screen): {problem}"
+                    )
+            continue
+        total = counts.get(table)
         examples = f"rows {rec['example_rows']}"
         if rec.get("example_values"):
             examples += f"; values {rec['example_values']}"
@@ -301,15 +348,32 @@ def _set_aside_rows(
                 "element_count": total,
                 "unexpected_count": n,
                 "unexpected_percent": (100.0 * n / total) if total else None,
-                "mostly": None,
-                "criteria": ";".join(sorted(criteria.get((table, column), set()))),
+                "tolerance_pct": 0.0,
+                "patients_affected": None,
+                "title": f"{table}.{column}: values set aside by the loader ({problem.replace('_', ' ')})",
+                "affects": field_text([(table, column, None)]),
+                "criteria": None,
                 "examples": examples,
                 "rationale": "the loader left these values out of the screen (never guessed)",
+                "tolerance_source": "team decision: every value the screen cannot use is reported",
+                "severity_source": "team decision: rows are unusable; the screen still runs",
                 "source": "loader",
                 "note": problem,
             }
         )
     return out
+
+
+def link_criteria(summary: pl.DataFrame, protocol: Any) -> pl.DataFrame:
+    """``summary`` with ``criteria`` (``;``-separated ids, protocol order) filled from the
+    protocol's own rules: the criteria using a field the check's rows affect."""
+    uses = criterion_uses(protocol)
+    texts = summary.get_column("affects").to_list()
+    cache: dict[str | None, str | None] = {}
+    for t in set(texts):
+        ids = criteria_for(parse_fields(t), uses)
+        cache[t] = ";".join(ids) or None
+    return summary.with_columns(pl.Series("criteria", [cache[t] for t in texts], dtype=pl.String))
 
 
 def validate_registry(
@@ -320,11 +384,17 @@ def validate_registry(
     suites_dir: Path | None = None,
     progress: bool = False,
     chunk_rows: int = CHUNK_ROWS,
+    protocol: Any = None,
+    index_span: tuple[dt.date, dt.date] | None = None,
 ) -> ValidationResult:
     """Validate a loaded registry (``feasibility.registry.load_registry``) with the GX suites.
 
     ``index_date`` enables the per-patient window-coverage checks and makes the age check
     use age at index. ``today`` (default: the current date) bounds "not in the future".
+    ``index_span`` (first, last index date; default the index date) places the criteria's
+    windows for the coverage-over-time findings (:mod:`feasibility.quality.timeline`).
+    With a ``protocol`` the summary's ``criteria`` lists, per check, the criteria of that
+    protocol reading an affected field (else use :meth:`ValidationResult.for_protocol`).
     Progress lines go to stderr only with ``progress=True``. Tables longer than
     ``chunk_rows`` are validated in row chunks whose counts are added up.
     """
@@ -386,8 +456,13 @@ def validate_registry(
                 _run_chunks(gxr, col, [wf], window_checks, f"{suite}@index", index="patient_id")
         say(f"  validated {suite} ({time.perf_counter() - t0:.1f} s)")
 
-    rows = col.rows + _set_aside_rows(registry, checks, counts)
+    rows = col.rows + _set_aside_rows(registry, col.rows, counts)
     rows += absent_column_rows(registry, rows) + accounting_rows(registry)  # issue 10
+    if index_span is None and index_date is not None:
+        index_span = (index_date, index_date)
+    coverage = coverage_by_month(registry, today)
+    cutoff = data_cutoff(coverage, registry)
+    rows += timeline_findings(coverage, cutoff, protocol=protocol, index_span=index_span)
     summary = (
         pl.DataFrame(rows, schema=SUMMARY_SCHEMA, orient="row")
         if rows
@@ -396,6 +471,14 @@ def validate_registry(
     unexpected = (
         pl.concat(col.unexpected) if col.unexpected else pl.DataFrame(schema=UNEXPECTED_SCHEMA)
     )
+    if protocol is not None:
+        summary = link_criteria(summary, protocol)
+        summary = summary.with_columns(
+            pl.when(pl.col("source") == "timeline")
+            .then(pl.Series([r["criteria"] for r in rows], dtype=pl.String))
+            .otherwise(pl.col("criteria"))
+            .alias("criteria")
+        )
     return ValidationResult(
         summary=summary,
         unexpected=unexpected,
@@ -403,4 +486,10 @@ def validate_registry(
         registry_path=getattr(registry, "path", None),
         seconds=time.perf_counter() - started,
         present=present,
+        registry=registry,
+        protocol=protocol,
+        today=today,
+        coverage=coverage,
+        cutoff=cutoff,
+        index_span=index_span,
     )

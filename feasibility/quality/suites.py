@@ -1,8 +1,12 @@
-"""Load the data-quality suites (``expectations/*.json``) into GX suites and plain check records.
+"""Load the data-quality suites into GX suites and plain check records.
 
-The JSON files are GX Core 1.x suites; each expectation's ``meta`` names the project's
-check id, Kahn category, severity, protocol criteria and rationale (see
-``expectations/_build.py``). :class:`Check` is the runner's view of one expectation:
+The JSON files are GX Core 1.x suites, reviewed in ``expectations/`` and shipped inside the
+package as ``feasibility/quality/suites/*.json`` (both written by ``expectations/_build.py``;
+a test keeps them identical), so an installed ``feasibility`` validates without the source
+tree. Each expectation's ``meta`` names the project's check id, Kahn category, severity,
+the fields its failing rows affect, tolerance and rationale (see ``expectations/_build.py``);
+which protocol criteria read those fields is worked out at run time
+(:mod:`feasibility.quality.links`). :class:`Check` is the runner's view of one expectation:
 which frame it runs on, its row condition, and the GX expectation to run *without* the
 condition (the runner filters rows on the polars side, once per condition).
 """
@@ -15,15 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: Where the suites live: ``<repo>/expectations`` (override with FEASIBILITY_EXPECTATIONS).
+#: Where the suites are read from: the package copy (override with FEASIBILITY_EXPECTATIONS).
 SUITE_DIR = Path(
-    os.environ.get("FEASIBILITY_EXPECTATIONS", Path(__file__).resolve().parents[2] / "expectations")
+    os.environ.get("FEASIBILITY_EXPECTATIONS", Path(__file__).resolve().parent / "suites")
 )
 
 CATEGORIES = ("conformance", "completeness", "plausibility")
 SEVERITIES = ("error", "warning", "info")
 FRAMES = ("rows", "schema", "inventory", "patient_window")
-META_KEYS = ("category", "check", "criteria", "field", "frame", "rationale", "severity")
+META_KEYS = ("affects", "category", "check", "field", "frame", "rationale", "severity", "title")
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ class Check:
     field: str
     category: str
     severity: str
-    criteria: tuple[str, ...]
+    affects: tuple[tuple[str, str, str | None], ...]
     rationale: str
     frame: str
     condition: tuple[str, str] | None = None
@@ -52,6 +56,11 @@ class Check:
     def column(self) -> str | None:
         """The column GX reads (may be derived, e.g. ``value_canonical``)."""
         return self.kwargs.get("column")
+
+    @property
+    def title(self) -> str:
+        """The readable name of a finding of this check."""
+        return str(self.meta.get("title") or self.check)
 
     @property
     def condition_text(self) -> str:
@@ -117,7 +126,7 @@ def load_checks(directory: Path | None = None) -> list[Check]:
                     field=meta["field"],
                     category=meta["category"],
                     severity=meta["severity"],
-                    criteria=tuple(meta["criteria"]),
+                    affects=tuple((t, c, sel) for t, c, sel in meta["affects"]),
                     rationale=meta["rationale"],
                     frame=meta["frame"],
                     condition=_condition(exp["kwargs"].get("row_condition")),

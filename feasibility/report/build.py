@@ -22,7 +22,7 @@ import polars as pl
 
 from feasibility import charts, citation, disclosure
 from feasibility.report import html as H
-from feasibility.report import tables
+from feasibility.report import quality_section, tables
 from feasibility.report.loader_notes import missing_columns_banner, row_accounting_table
 
 PACKAGES = (
@@ -176,10 +176,13 @@ def build_report(
         RegistryInfo.from_registry(registry) if registry is not None else RegistryInfo()
     )
     now = now or dt.datetime.now(dt.UTC)
+    if hasattr(validation, "for_protocol"):  # data quality linked to this protocol (i15)
+        validation = validation.for_protocol(protocol, quality_section.index_span(result))
     if validation is not None and readiness is None:
         from feasibility.quality import criterion_readiness
 
         readiness = criterion_readiness(protocol, validation, result)
+    readiness = quality_section.disclose_readiness(readiness, pol)
 
     raw_funnel = result.funnel(order)
     funnel = disclosure.suppress_funnel(raw_funnel, pol.threshold, enabled=pol.enabled)
@@ -268,8 +271,9 @@ def build_report(
         )
     dq = None
     if validation is not None and getattr(validation, "summary", None) is not None:
-        dq = _quality_table(validation.summary, pol)
+        dq = quality_section.quality_csv(validation, pol, _index_settings(result, index_settings))
         _csv(dq, out / "data_quality.csv")
+        quality_section.write_tables(out, validation, readiness, pol)
 
     # ---------------------------------------------------------------- page
     last = funnel.row(-1, named=True)
@@ -344,7 +348,14 @@ def build_report(
         parts.append(_cohort_section(cohort, comparison, funnel))
     if hists:
         parts.append(_threshold_section(hists))
-    parts.append(_quality_section(validation, dq, info, pol))
+    kw = {
+        "absent": tuple(info.absent),
+        "warnings": tuple(info.warnings),
+        "section": _section,
+        "before": (missing_columns_banner(info.missing_columns),),  # issue 10
+        "after": (row_accounting_table(info.row_accounting, pol),),  # issue 10
+    }
+    parts.append(quality_section.render(validation, dq, readiness, protocol, pol, **kw))
     parts.append(_provenance(protocol, info, settings, pol, now))
     parts.append(_method_section(pol))
 
@@ -423,6 +434,7 @@ READINESS_PILL = {
     "error": ("not-ready", "errors"),
     "absent": ("not-ready", "table absent"),
     "not_applicable": ("", "no checks apply"),
+    **{f"badge:{k}": v for k, v in quality_section.BADGE_PILL.items()},
 }
 
 
@@ -431,6 +443,8 @@ def _readiness_level(r: dict[str, Any] | None) -> str | None:
     absent table first, then errors, warnings, info) or, failing those, its worst status."""
     if not r:
         return None
+    if r.get("badge"):  # i15: one readiness badge per criterion
+        return f"badge:{r['badge']}"
     if r.get("tables_absent"):
         return "absent"
     for key, level in (
@@ -450,6 +464,8 @@ def _readiness_cell(r: dict[str, Any] | None) -> str:
     """Readiness of one criterion as short HTML: status pill, share with data, findings."""
     if not r:
         return "—"
+    if r.get("badge"):
+        return quality_section.readiness_cell(r)
     bits = []
     level = _readiness_level(r)
     if level in READINESS_PILL:

@@ -39,6 +39,7 @@ import polars as pl
 
 from feasibility.plausibility import PLAUSIBLE_RANGES
 from feasibility.schema import EVENT_DATE, INTERVALS, TESTS
+from feasibility.synth import defects_dq
 from feasibility.synth.dates import NO_DATE
 from feasibility.synth.units import decimals
 
@@ -316,6 +317,7 @@ def plant_table(
     else:
         orphan_rows = np.zeros(0, dtype=np.int64)
 
+    defects_dq.plant(pl_, rng, table, df, rate, first)  # issue 15 classes, when enabled
     return _finish(pl_, first, orphan_rows, rate.get("duplicate_row", 0.0))
 
 
