@@ -21,8 +21,8 @@ import polars as pl
 
 from feasibility.quality.coverage import window_frame
 from feasibility.quality.gxrun import BatchOutcome, GXRunner, schema_frame, to_gx_frame
-from feasibility.quality.loader_rows import absent_column_rows, accounting_rows
 from feasibility.quality.links import criteria_for, criterion_uses, field_text, parse_fields
+from feasibility.quality.loader_rows import absent_column_rows, accounting_rows
 from feasibility.quality.prep import ROW, TablePrep, inventory, patient_dates
 from feasibility.quality.result import (
     SUMMARY_SCHEMA,
