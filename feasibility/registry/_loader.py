@@ -167,6 +167,12 @@ class Registry:
         return f"Registry({str(self.path)!r}, present={sorted(self.present)})"
 
 
+def _looks_omop(root: Path) -> bool:
+    from feasibility.omop.source import is_omop
+
+    return is_omop(root)
+
+
 def _typed_empty(table: str) -> pl.DataFrame:
     """What :func:`read_typed` returns for a file with a header and no rows."""
     vocab = VOCABULARIES.get(table, {})
@@ -192,7 +198,13 @@ def _normalise(table: str, box: list[pl.DataFrame]) -> tuple[pl.DataFrame, list[
     return filter_columns(box, keep), ctx.found
 
 
-def load_registry(path: str | Path, *, progress: bool = False, defer: bool = True) -> Registry:
+def load_registry(
+    path: str | Path,
+    *,
+    progress: bool = False,
+    defer: bool = True,
+    format: str = "auto",  # noqa: A002
+) -> Registry:
     """Load the registry directory at ``path`` (contract section 1).
 
     Raises :class:`~feasibility.errors.RegistryError` naming the table, column, row and
@@ -202,8 +214,18 @@ def load_registry(path: str | Path, *, progress: bool = False, defer: bool = Tru
     such errors surface here; typed Parquet tables have nothing to parse and, with
     ``defer`` (the default), are read when first needed (see :class:`Registry`).
     With ``progress`` a short line per table goes to stderr.
+
+    ``format``: ``"native"``, ``"omop"`` (an OMOP CDM 5.4 database, read through
+    ``feasibility.omop``) or ``"auto"``: OMOP if ``path`` is a DuckDB file or a directory
+    with a ``person`` table and no ``patients`` table.
     """
     root = Path(path)
+    if format not in ("auto", "native", "omop"):
+        raise ValueError(f"format must be auto, native or omop, not {format!r}")
+    if format == "omop" or format == "auto" and _looks_omop(root):
+        from feasibility.omop import load_omop
+
+        return load_omop(root, progress=progress, defer=defer)
     started = time.perf_counter()
     store = _Store(progress)
 
