@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -150,6 +151,16 @@ def open_omop(path: str | Path) -> OmopSource:
     return OmopSource(root, kinds.pop() if len(kinds) == 1 else "mixed", tables, files)
 
 
+def fetch_arrow(con: Any, query: str) -> Any:
+    """The Arrow table of a DuckDB query (the method's name varies by duckdb version)."""
+    relation = con.sql(query)
+    for name in ("to_arrow_table", "fetch_arrow_table", "arrow"):
+        method = getattr(relation, name, None)
+        if method is not None:
+            return method()
+    raise RegistryError("this duckdb version offers no Arrow result")
+
+
 def _open_duckdb(file: Path) -> OmopSource:
     try:
         import duckdb
@@ -176,8 +187,7 @@ def _open_duckdb(file: Path) -> OmopSource:
             raise RegistryError(f"DuckDB database {file.name} has no person table", table="person")
         tables = {}
         for key, (schema, name) in found.items():
-            arrow = con.execute(f'select * from "{schema}"."{name}"').arrow()
-            frame = pl.from_arrow(arrow)
+            frame = pl.from_arrow(fetch_arrow(con, f'select * from "{schema}"."{name}"'))
             assert isinstance(frame, pl.DataFrame)
             tables[key] = _typed_dates(frame.lazy())
     finally:
