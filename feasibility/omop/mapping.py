@@ -65,6 +65,7 @@ class Mapping:
     bone_contiguous: tuple[tuple[ConceptRef, bool], ...]
     therapy_episodes: tuple[ConceptRef, ...]
     investigational: tuple[ConceptRef, ...]
+    investigational_unknown: tuple[ConceptRef, ...] = ()
 
     def local_concepts(self) -> list[ConceptRef]:
         """Every concept the mapping names (for the writer's vocabulary rows)."""
@@ -77,7 +78,7 @@ class Mapping:
         for concepts in self.procedures.values():
             refs += concepts
         refs += self.lesion_concepts + tuple(r for r, _ in self.bone_contiguous)
-        refs += self.therapy_episodes + self.investigational
+        refs += self.therapy_episodes + self.investigational + self.investigational_unknown
         return refs
 
 
@@ -123,6 +124,7 @@ def parse_mapping(data: dict[str, Any]) -> Mapping:
         ),
         therapy_episodes=_refs(therapies.get("episode_concepts")),
         investigational=_refs(therapies.get("investigational")),
+        investigational_unknown=_refs(therapies.get("investigational_unknown")),
     )
 
 

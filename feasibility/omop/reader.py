@@ -79,6 +79,7 @@ def _patients(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFr
             "race_source_value",
             "ethnicity_source_value",
             "care_site_id",
+            "person_source_value",
         ),
     )
     gender = pl.DataFrame(
@@ -118,7 +119,6 @@ def _patients(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFr
             how="left",
         )
         .with_columns(
-            pl.col("sex").fill_null("U"),
             pl.when(month.is_not_null() & day.is_not_null())
             .then(from_parts)
             .otherwise(pl.coalesce(from_dt, from_parts))
@@ -140,11 +140,19 @@ def _patients(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFr
                 pl.when(pl.col("ethnicity_concept_id") != 0).then(pl.col("ethnicity_name")),
                 pl.col("ethnicity_source_value").cast(pl.String),
             ).alias("ethnicity"),
-            pl.col("care_site_id").cast(pl.Int64, strict=False).cast(pl.String).alias("site"),
+            pl.col("care_site_id").cast(pl.Int64, strict=False).alias("care_site_id"),
             pl.lit("person").alias("source_table"),
             pl.col("gender_concept_id").alias("concept_id"),
         )
     )
+    sites = pl.col("care_site_id").cast(pl.String)
+    if src.has("care_site") and "care_site_name" in src.get("care_site").collect_schema():
+        names_ = src.get("care_site").select(
+            _int("care_site_id").alias("care_site_id"), pl.col("care_site_name").cast(pl.String)
+        )
+        out = out.join(names_, on="care_site_id", how="left")
+        sites = pl.coalesce(pl.col("care_site_name"), sites)
+    out = out.with_columns(sites.alias("site"))
     if src.has("death"):
         death = (
             src.get("death")
@@ -339,7 +347,7 @@ def _medications(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Dat
         _pid(),
         _int("drug_concept_id").alias("concept_id"),
         *[e.cast(pl.Int64, strict=False) for e in _has_cols(de, "route_concept_id")],
-        *[e.cast(pl.String) for e in _has_cols(de, "drug_source_value")],
+        *[e.cast(pl.String) for e in _has_cols(de, "drug_source_value", "route_source_value")],
         pl.col("drug_exposure_start_date").alias("start_date"),
         pl.col("drug_exposure_end_date").alias("end_date"),
     ).collect()
@@ -358,9 +366,14 @@ def _medications(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Dat
         .join(routes.lazy(), on="route_concept_id", how="left")
         .join(route_names, on="route_concept_id", how="left")
         .with_columns(
-            pl.coalesce("ingredient", "drug_name", "drug_source_value").alias("drug"),
+            pl.coalesce(
+                "ingredient",
+                pl.when(pl.col("concept_id").fill_null(0) != 0).then("drug_name"),
+                "drug_source_value",
+            ).alias("drug"),
             pl.when(pl.col("route_concept_id").fill_null(0) != 0)
             .then(pl.coalesce("route", "route_name"))
+            .otherwise(pl.col("route_source_value").str.to_lowercase())
             .alias("route"),
             pl.lit("drug_exposure").alias("source_table"),
         )
@@ -459,6 +472,7 @@ def _therapies(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataF
         return None
     ids = vocab.resolve(mapping.therapy_episodes)
     inv = vocab.resolve(mapping.investigational)
+    inv_unknown = vocab.resolve(mapping.investigational_unknown)
     ep = src.get("episode")
     rows = ep.filter(_int("episode_concept_id").is_in(ids)).select(
         _pid(),

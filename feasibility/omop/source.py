@@ -20,6 +20,7 @@ from feasibility.errors import RegistryError
 #: The clinical and vocabulary tables the reader uses (others are ignored).
 TABLES: tuple[str, ...] = (
     "person",
+    "care_site",
     "observation_period",
     "death",
     "condition_occurrence",
