@@ -494,9 +494,9 @@ def _therapies(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataF
         .join(names, on="episode_object_concept_id", how="left")
         .with_columns(
             pl.coalesce("episode_source_value", "concept_name").alias("regimen"),
-            pl.col("episode_object_concept_id")
-            .is_in(inv)
-            .fill_null(False)
+            pl.when(pl.col("episode_object_concept_id").is_in(inv_unknown))
+            .then(pl.lit(None, pl.Boolean))
+            .otherwise(pl.col("episode_object_concept_id").is_in(inv).fill_null(False))
             .alias("investigational"),
             pl.lit("episode").alias("source_table"),
         )
