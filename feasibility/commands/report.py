@@ -59,6 +59,9 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--data", required=True, help="registry directory (<table>.parquet or .csv)")
+    p.add_argument("--format", choices=("auto", "native", "omop"), default="auto",
+                   help="registry format: native tables, an OMOP CDM 5.4 database (directory or "
+                        "DuckDB file), or auto (OMOP if it has a person table; default)")  # fmt: skip
     p.add_argument(
         "--protocol",
         default="pomalidomide-ixazomib-dex",
@@ -94,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     index, settings = index_from_args(args)
     protocol = load_protocol(args.protocol)
     say(f"protocol {protocol.id}")
-    registry = load_registry(args.data, progress=not args.quiet)
+    registry = load_registry(args.data, progress=not args.quiet, format=args.format)
     order = order_from_args(args)
     if order:
         settings["funnel order"] = ", ".join(order)
