@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -30,13 +31,14 @@ from .source import OmopSource, open_omop
 from .vocab import Vocabulary
 
 PID = "patient_id"
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 @dataclass
 class Mapped:
     """The mapped tables (only those the database can fill) and why the others are absent."""
 
-    tables: dict[str, pl.DataFrame]
+    tables: dict[str, pl.DataFrame | pl.LazyFrame]
     absent: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -54,10 +56,12 @@ def _has_cols(lf: pl.LazyFrame, *cols: str) -> list[pl.Expr]:
     return [pl.col(c) if c in have else pl.lit(None).alias(c) for c in cols]
 
 
-def _contract(table: str, frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
-    """The contract columns of ``table`` in order and type, then the provenance columns."""
+def _contract(table: str, frame: Frame, extra: list[str]) -> Frame:
+    """The contract columns of ``table`` in order and type, then the provenance columns
+    (a LazyFrame stays lazy: large tables are streamed to disk, never held whole)."""
     cols = [pl.col(c).cast(t) for c, t in TABLES[table].items()]
-    return frame.select(*cols, *[pl.col(c) for c in extra if c in frame.columns])
+    names = frame.collect_schema().names()
+    return frame.select(*cols, *[pl.col(c) for c in extra if c in names])
 
 
 # ---------------------------------------------------------------------- patients
@@ -163,8 +167,11 @@ def _patients(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFr
         out = out.join(death, on=PID, how="left")
     else:
         out = out.with_columns(pl.lit(None, pl.Date).alias("death_date"))
+    out = out.with_columns(pl.col("person_source_value").cast(pl.String))
     return _contract(
-        "patients", out.collect(), ["source_table", "concept_id", "birth_date_precision"]
+        "patients",
+        out.collect(),
+        ["source_table", "concept_id", "person_source_value", "birth_date_precision"],
     )
 
 
@@ -249,7 +256,7 @@ def _unit_codes(vocab: Vocabulary) -> pl.LazyFrame:
     )
 
 
-def _measurements(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFrame:
+def _measurements(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.LazyFrame:
     tests = _concept_map(vocab, [(t.concepts, t.test) for t in mapping.tests], "test")
     units = pl.DataFrame(
         [
@@ -262,7 +269,8 @@ def _measurements(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Da
     )
     m = src.get("measurement")
     rows = (
-        m.select(
+        m.filter(_int("measurement_concept_id").is_in(tests["concept_id"].implode()))
+        .select(
             _pid(),
             _int("measurement_concept_id").alias("concept_id"),
             pl.col("value_as_number").cast(pl.Float64).alias("source_value"),
@@ -286,11 +294,11 @@ def _measurements(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Da
         )
     )
     return _contract(
-        "measurements", rows.collect(), ["source_table", "concept_id", "unit_concept_id", "ucum"]
+        "measurements", rows, ["source_table", "concept_id", "unit_concept_id", "ucum"]
     )
 
 
-def _assessments(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFrame | None:
+def _assessments(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.LazyFrame | None:
     items = _concept_map(vocab, [(i.concepts, i.item) for i in mapping.items], "item")
     numeric_items = [i.item for i in mapping.items if i.numeric]
     values = _concept_map(vocab, [([r], v) for r, v in mapping.values], "mapped_value").rename(
@@ -303,7 +311,8 @@ def _assessments(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Dat
         lf = src.get(table)
         concept = f"{table}_concept_id"
         parts.append(
-            lf.select(
+            lf.filter(_int(concept).is_in(items["concept_id"].implode()))
+            .select(
                 _pid(),
                 _int(concept).alias("concept_id"),
                 *[e.cast(pl.Float64, strict=False) for e in _has_cols(lf, "value_as_number")],
@@ -314,7 +323,8 @@ def _assessments(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Dat
                 ],
                 pl.col(date).alias("assessed_on"),
                 pl.lit(table).alias("source_table"),
-            ).join(items.lazy(), on="concept_id", how="inner")
+            )
+            .join(items.lazy(), on="concept_id", how="inner")
         )
     if not parts:
         return None
@@ -333,7 +343,6 @@ def _assessments(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Dat
                 pl.col("value_source_value"),
             ).alias("value")
         )
-        .collect()
     )
     return _contract("assessments", rows, ["source_table", "concept_id", "value_as_concept_id"])
 
@@ -422,7 +431,23 @@ def _procedures(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Data
 # ---------------------------------------------------------------------- lesions, therapies
 
 
-def _lesions(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFrame | None:
+def _recorded(src: OmopSource, vocab: Vocabulary, refs: list, tables: tuple[str, ...]) -> bool:
+    """True if the database records this kind of fact: a row of ``tables`` uses one of
+    ``refs``, or the vocabulary holds their local (``Feasibility``) concepts, which only a
+    database set up for them has. (A full standard vocabulary holds every LOINC concept,
+    so a standard concept in ``concept`` alone proves nothing.)"""
+    if vocab.known([r for r in refs if r.vocabulary == "Feasibility"]):
+        return True
+    ids = vocab.resolve(refs)
+    for table in tables:
+        if src.has(table):
+            column = _int(f"{table}_concept_id")
+            if src.get(table).filter(column.is_in(ids)).head(1).collect().height:
+                return True
+    return False
+
+
+def _lesions(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.LazyFrame | None:
     ids = vocab.resolve(mapping.lesion_concepts)
     if not src.has("measurement"):
         return None
@@ -438,10 +463,7 @@ def _lesions(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFra
         ],
         *[e.cast(pl.String) for e in _has_cols(m, "unit_source_value", "value_source_value")],
     )
-    rows = rows.collect()
-    local = vocab.resolve([r for r in mapping.lesion_concepts if r.vocabulary == "Feasibility"])
-    in_vocab = vocab.concept.filter(pl.col("concept_id").is_in(local)).collect().height
-    if rows.height == 0 and not in_vocab:
+    if not _recorded(src, vocab, mapping.lesion_concepts, ("measurement",)):
         return None
     factors = pl.DataFrame(
         {"ucum": list(mapping.lesion_units), "factor": list(mapping.lesion_units.values())},
@@ -451,8 +473,7 @@ def _lesions(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFra
         vocab, [([r], "true" if v else "false") for r, v in mapping.bone_contiguous], "bone"
     ).rename({"concept_id": "value_as_concept_id"})
     out = (
-        rows.lazy()
-        .join(_unit_codes(vocab), on="unit_concept_id", how="left")
+        rows.join(_unit_codes(vocab), on="unit_concept_id", how="left")
         .with_columns(pl.coalesce("ucum", "unit_source_value").alias("ucum"))
         .join(factors.lazy(), on="ucum", how="left")
         .join(bone.lazy(), on="value_as_concept_id", how="left")
@@ -462,7 +483,6 @@ def _lesions(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFra
             pl.col("value_source_value").alias("site"),
             pl.lit("measurement").alias("source_table"),
         )
-        .collect()
     )
     return _contract("lesions", out, ["source_table", "concept_id"])
 
@@ -526,8 +546,9 @@ def omop_tables(
         if frame is not None:
             out.tables[table] = frame
             if progress:
+                rows = f"{frame.height:,} rows" if isinstance(frame, pl.DataFrame) else "streamed"
                 print(
-                    f"  omop -> {table}: {frame.height:,} rows ({time.perf_counter() - t0:.1f} s)",
+                    f"  omop -> {table}: {rows} ({time.perf_counter() - t0:.1f} s)",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -541,11 +562,9 @@ def omop_tables(
         step("measurements", _measurements, source, vocab, mapping)
     else:
         out.absent["measurements"] = "the OMOP database has no measurement table"
-    step("assessments", _assessments, source, vocab, mapping)
-    if "assessments" in out.tables and out.tables["assessments"].height == 0:
-        named = vocab.resolve([r for i in mapping.items for r in i.concepts if r.id is None])
-        if not named:
-            del out.tables["assessments"]
+    refs = [r for i in mapping.items for r in i.concepts]
+    if _recorded(source, vocab, refs, ("measurement", "observation")):
+        step("assessments", _assessments, source, vocab, mapping)
     if "assessments" not in out.tables:
         out.absent["assessments"] = (
             "no measurement or observation uses a concept mapped to an assessment item "
@@ -605,7 +624,11 @@ def write_mapped(mapped: Mapped, directory: Path) -> None:
     """Write the mapped tables as typed Parquet (the native registry format)."""
     directory.mkdir(parents=True, exist_ok=True)
     for table, frame in mapped.tables.items():
-        frame.write_parquet(directory / f"{table}.parquet", compression="lz4", statistics=False)
+        path = directory / f"{table}.parquet"
+        if isinstance(frame, pl.LazyFrame):
+            frame.sink_parquet(path, compression="lz4", statistics=False)
+        else:
+            frame.write_parquet(path, compression="lz4", statistics=False)
 
 
 def load_omop(

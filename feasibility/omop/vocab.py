@@ -156,6 +156,18 @@ class Vocabulary:
             ids |= set(found.collect()["concept_id"].to_list())
         return sorted(ids)
 
+    def known(self, refs: Iterable[ConceptRef]) -> bool:
+        """True if the vocabulary has any of ``refs`` (by id or by vocabulary and code): the
+        database can record that fact, so its absence for a patient is an absence."""
+        refs = list(refs)
+        if not refs:
+            return False
+        ids = [r.id for r in refs if r.id is not None]
+        by_id = self.concept.filter(pl.col("concept_id").is_in(ids)).select(pl.len())
+        if by_id.collect().item():
+            return True
+        return bool(self.resolve([ConceptRef(r.vocabulary, r.code) for r in refs]))
+
     def names(self) -> pl.LazyFrame:
         """concept_id, concept_name, vocabulary_id, concept_code, concept_class_id."""
         return self.concept.select(
