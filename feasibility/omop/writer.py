@@ -25,6 +25,7 @@ person row, as in the registry. Formats: ``parquet`` (default), ``csv`` or ``duc
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -114,13 +115,76 @@ class _Concepts:
         ).sort("concept_id")
 
 
-def omop_frames(registry: Registry, mapping: Mapping | None = None) -> dict[str, pl.DataFrame]:
-    """The OMOP tables (and vocabulary rows) for ``registry``'s normalised tables."""
+#: Event tables and the date column their observation period covers.
+PERIOD_DATES: dict[str, str] = {
+    "condition_occurrence": "condition_start_date",
+    "measurement": "measurement_date",
+    "observation": "observation_date",
+    "drug_exposure": "drug_exposure_start_date",
+    "procedure_occurrence": "procedure_date",
+    "episode": "episode_start_date",
+}
+
+
+class _Out(dict):
+    """The OMOP tables as they are made: kept (``emit`` None) or handed to ``emit`` and
+    dropped, keeping only row counts and each person's first and last event date."""
+
+    def __init__(self, emit: Callable[[str, pl.DataFrame], None] | None) -> None:
+        super().__init__()
+        self.emit = emit
+        self.rows: dict[str, int] = {}
+        self.spans: list[pl.DataFrame] = []
+
+    def __setitem__(self, name: str, frame: pl.DataFrame) -> None:
+        self.rows[name] = frame.height
+        if name in PERIOD_DATES:
+            self.spans.append(
+                frame.select("person_id", pl.col(PERIOD_DATES[name]).alias("d"))
+                .drop_nulls()
+                .group_by("person_id")
+                .agg(pl.col("d").min().alias("lo"), pl.col("d").max().alias("hi"))
+            )
+        if self.emit is None:
+            super().__setitem__(name, frame)
+        else:
+            self.emit(name, frame)
+
+
+class _Tables:
+    """The registry's normalised tables, each collected when asked (not all at once)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def __getitem__(self, name: str) -> pl.DataFrame:
+        return self.registry.tables[name].collect()
+
+    def __iter__(self):
+        return iter(self.registry.tables)
+
+
+def omop_frames(
+    registry: Registry,
+    mapping: Mapping | None = None,
+    emit: Callable[[str, pl.DataFrame], None] | None = None,
+) -> dict[str, pl.DataFrame]:
+    """The OMOP tables (and vocabulary rows) for ``registry``'s normalised tables.
+
+    With ``emit``, each table is passed to it as soon as it is made and not kept (a
+    million-patient registry then needs about one table's memory); the result is empty.
+    """
     mapping = mapping or load_mapping()
     concepts = _Concepts()
-    t = {name: registry.tables[name].collect() for name in registry.tables}
+    t = _Tables(registry)
+    out = _Out(emit)
     ids = (
-        pl.concat([t[name].select(pl.col("patient_id").cast(pl.String)) for name in t])
+        pl.concat(
+            [
+                registry.tables[name].select(pl.col("patient_id").cast(pl.String)).collect()
+                for name in t
+            ]
+        )
         .unique(maintain_order=True)
         .filter(pl.col("patient_id").is_not_null())
     )
@@ -131,7 +195,6 @@ def omop_frames(registry: Registry, mapping: Mapping | None = None) -> dict[str,
     def with_pid(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.join(pid, on="patient_id", how="inner")
 
-    out: dict[str, pl.DataFrame] = {}
     for gid, gname in GENDER_NAMES.items():
         concepts.add(gid, gname, "Gender", "Gender", "Gender", gname[0])
     patients = with_pid(t["patients"])
@@ -246,6 +309,7 @@ def omop_frames(registry: Registry, mapping: Mapping | None = None) -> dict[str,
         pl.col("site").alias("value_source_value"),
     )
     measurement = pl.concat([meas, lesions])
+    del ms, meas, lesions
     out["measurement"] = measurement.select(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("measurement_id"),
         "person_id",
@@ -359,7 +423,8 @@ def omop_frames(registry: Registry, mapping: Mapping | None = None) -> dict[str,
         pl.col("regimen").alias("episode_source_value"),
     )
 
-    out["observation_period"] = _observation_periods(out)
+    del measurement
+    out["observation_period"] = _observation_periods(out.spans)
     out["concept"] = concepts.frame()
     out["concept_relationship"] = pl.DataFrame(
         schema={"concept_id_1": pl.Int64, "concept_id_2": pl.Int64, "relationship_id": pl.String}
@@ -374,29 +439,17 @@ def omop_frames(registry: Registry, mapping: Mapping | None = None) -> dict[str,
             "vocabulary_concept_id": [0],
         }
     )
-    return out
+    return dict(out) if emit is None else {}
 
 
-def _observation_periods(out: dict[str, pl.DataFrame]) -> pl.DataFrame:
+def _observation_periods(spans: list[pl.DataFrame]) -> pl.DataFrame:
     """One period per person, from the first to the last dated record."""
-    dates = [
-        out[table].select("person_id", pl.col(column).alias("d"))
-        for table, column in (
-            ("condition_occurrence", "condition_start_date"),
-            ("measurement", "measurement_date"),
-            ("observation", "observation_date"),
-            ("drug_exposure", "drug_exposure_start_date"),
-            ("procedure_occurrence", "procedure_date"),
-            ("episode", "episode_start_date"),
-        )
-    ]
     periods = (
-        pl.concat(dates)
-        .drop_nulls()
+        pl.concat(spans)
         .group_by("person_id")
         .agg(
-            pl.col("d").min().alias("observation_period_start_date"),
-            pl.col("d").max().alias("observation_period_end_date"),
+            pl.col("lo").min().alias("observation_period_start_date"),
+            pl.col("hi").max().alias("observation_period_end_date"),
         )
         .sort("person_id")
     )
@@ -414,29 +467,33 @@ def write_omop(registry: Registry, out_dir: str | Path, format: str = "parquet")
 
     ``format``: ``parquet`` or ``csv`` (one file per table) or ``duckdb`` (``cdm.duckdb``).
     """
-    frames = omop_frames(registry)
+    if format not in ("parquet", "csv", "duckdb"):
+        raise ValueError(f"format must be parquet, csv or duckdb, not {format!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, int] = {}
+    con = None
     if format == "duckdb":
         import duckdb
 
         file = out / "cdm.duckdb"
         file.unlink(missing_ok=True)
         con = duckdb.connect(str(file))
-        try:
-            for name, frame in frames.items():
-                con.register("_frame", frame.to_arrow())
-                con.execute(f'create table "{name}" as select * from _frame')
-                con.unregister("_frame")
-        finally:
+
+    def emit(name: str, frame: pl.DataFrame) -> None:
+        rows[name] = frame.height
+        if con is not None:
+            con.register("_frame", frame.to_arrow())
+            con.execute(f'create table "{name}" as select * from _frame')
+            con.unregister("_frame")
+        elif format == "csv":
+            frame.write_csv(out / f"{name}.csv")
+        else:
+            frame.write_parquet(out / f"{name}.parquet")
+
+    try:
+        omop_frames(registry, emit=emit)
+    finally:
+        if con is not None:
             con.close()
-    elif format in ("parquet", "csv"):
-        for name, frame in frames.items():
-            path = out / f"{name}.{format}"
-            if format == "csv":
-                frame.write_csv(path)
-            else:
-                frame.write_parquet(path)
-    else:
-        raise ValueError(f"format must be parquet, csv or duckdb, not {format!r}")
-    return {name: frame.height for name, frame in frames.items()}
+    return rows
