@@ -13,7 +13,6 @@ why, so the report does too.
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field, fields
 from functools import cached_property
@@ -111,16 +110,18 @@ def _patients(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFr
         p.with_columns(
             _int("gender_concept_id"), _int("race_concept_id"), _int("ethnicity_concept_id")
         )
-        .join(gender, on="gender_concept_id", how="left")
+        .join(gender, on="gender_concept_id", how="left", maintain_order="left")
         .join(
             names.rename({"concept_id": "race_concept_id", "concept_name": "race_name"}),
             on="race_concept_id",
             how="left",
+            maintain_order="left",
         )
         .join(
             names.rename({"concept_id": "ethnicity_concept_id", "concept_name": "ethnicity_name"}),
             on="ethnicity_concept_id",
             how="left",
+            maintain_order="left",
         )
         .with_columns(
             pl.when(month.is_not_null() & day.is_not_null())
@@ -154,7 +155,7 @@ def _patients(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFr
         names_ = src.get("care_site").select(
             _int("care_site_id").alias("care_site_id"), pl.col("care_site_name").cast(pl.String)
         )
-        out = out.join(names_, on="care_site_id", how="left")
+        out = out.join(names_, on="care_site_id", how="left", maintain_order="left")
         sites = pl.coalesce(pl.col("care_site_name"), sites)
     out = out.with_columns(sites.alias("site"))
     if src.has("death"):
@@ -164,7 +165,7 @@ def _patients(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFr
             .group_by(PID)
             .agg(pl.col("death_date").min())
         )
-        out = out.join(death, on=PID, how="left")
+        out = out.join(death, on=PID, how="left", maintain_order="left")
     else:
         out = out.with_columns(pl.lit(None, pl.Date).alias("death_date"))
     out = out.with_columns(pl.col("person_source_value").cast(pl.String))
@@ -189,14 +190,16 @@ def _diagnoses(src: OmopSource, vocab: Vocabulary, sets_dir: Path) -> pl.DataFra
     rows = rows.with_columns(pl.col("source_concept_id").cast(pl.Int64, strict=False)).collect()
     # 1. the source concept is ICD-10(-CM): its code, as recorded
     icd = vocab.icd10_concepts().collect()
-    by_source = rows.join(icd, left_on="source_concept_id", right_on="concept_id", how="left")
+    by_source = rows.join(
+        icd, left_on="source_concept_id", right_on="concept_id", how="left", maintain_order="left"
+    )
     direct = by_source.filter(pl.col("icd10_code").is_not_null()).with_columns(
         pl.lit("source_concept").alias("code_from")
     )
     # 2. otherwise the ICD-10-CM codes that 'Maps to' the standard concept
     rest = by_source.filter(pl.col("icd10_code").is_null()).drop("icd10_code")
     reverse = vocab.icd10_sources(rest["concept_id"].unique().to_list())
-    mapped = rest.join(reverse, on="concept_id", how="inner").with_columns(
+    mapped = rest.join(reverse, on="concept_id", how="inner", maintain_order="left").with_columns(
         pl.lit("maps_to").alias("code_from")
     )
     # 3. concept sets named by code lists: one extra row per set the condition is in
@@ -258,18 +261,28 @@ def _unit_codes(vocab: Vocabulary) -> pl.LazyFrame:
 
 def _measurements(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.LazyFrame:
     tests = _concept_map(vocab, [(t.concepts, t.test) for t in mapping.tests], "test")
-    units = pl.DataFrame(
-        [
-            (t.test, ucum, unit, factor)
-            for t in mapping.tests
-            for ucum, (unit, factor) in t.units.items()
-        ],
-        schema={"test": pl.String, "ucum": pl.String, "unit": pl.String, "factor": pl.Float64},
-        orient="row",
-    )
+    test_of = dict(zip(tests["concept_id"].to_list(), tests["test"].to_list(), strict=True))
+    # UCUM -> contract unit: one test-independent renaming for the units every test
+    # reads the same way (factor 1), and a short when/then list for the others
+    generic: dict[str, str] = {}
+    special: list[tuple[str, str, str, float]] = []
+    for test_map in mapping.tests:
+        for code, (target, f) in test_map.units.items():
+            if f == 1.0 and generic.get(code, target) == target:
+                generic[code] = target
+            else:
+                special.append((test_map.test, code, target, f))
+    renamed = pl.col("ucum").replace({k: v for k, v in generic.items() if k != v})
+    unit: pl.Expr = renamed
+    factor: pl.Expr = pl.lit(1.0)
+    for test, code, target, f in reversed(special):
+        hit = (pl.col("test") == test) & (pl.col("ucum") == code)
+        unit = pl.when(hit).then(pl.lit(target)).otherwise(unit)
+        factor = pl.when(hit).then(pl.lit(f)).otherwise(factor)
+    code_of = {k: v for k, v in _unit_codes(vocab).collect().iter_rows() if k}
     m = src.get("measurement")
     rows = (
-        m.filter(_int("measurement_concept_id").is_in(tests["concept_id"].implode()))
+        m.filter(_int("measurement_concept_id").is_in(list(test_of)))
         .select(
             _pid(),
             _int("measurement_concept_id").alias("concept_id"),
@@ -278,18 +291,19 @@ def _measurements(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.La
             *[e.cast(pl.String) for e in _has_cols(m, "unit_source_value")],
             pl.col("measurement_date").alias("measured_on"),
         )
-        .join(tests.lazy(), on="concept_id", how="inner")
-        .join(_unit_codes(vocab), on="unit_concept_id", how="left")
         .with_columns(
+            # small lookups as replace (a join would need maintain_order, which costs more)
+            pl.col("concept_id").replace_strict(test_of, return_dtype=pl.String).alias("test"),
             pl.coalesce(
-                pl.when(pl.col("unit_concept_id").fill_null(0) != 0).then(pl.col("ucum")),
+                pl.col("unit_concept_id")
+                .fill_null(0)
+                .replace_strict(code_of, default=None, return_dtype=pl.String),
                 pl.col("unit_source_value"),
-            ).alias("ucum")
+            ).alias("ucum"),
         )
-        .join(units.lazy(), on=["test", "ucum"], how="left")
         .with_columns(
-            (pl.col("source_value") * pl.col("factor").fill_null(1.0)).alias("value"),
-            pl.coalesce("unit", "ucum").alias("unit"),
+            (pl.col("source_value") * factor).alias("value"),
+            unit.alias("unit"),
             pl.lit("measurement").alias("source_table"),
         )
     )
@@ -301,9 +315,9 @@ def _measurements(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.La
 def _assessments(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.LazyFrame | None:
     items = _concept_map(vocab, [(i.concepts, i.item) for i in mapping.items], "item")
     numeric_items = [i.item for i in mapping.items if i.numeric]
-    values = _concept_map(vocab, [([r], v) for r, v in mapping.values], "mapped_value").rename(
-        {"concept_id": "value_as_concept_id"}
-    )
+    item_of = dict(zip(items["concept_id"].to_list(), items["item"].to_list(), strict=True))
+    values = _concept_map(vocab, [([r], v) for r, v in mapping.values], "mapped_value")
+    value_of = dict(values.iter_rows())
     parts = []
     for table, date in (("measurement", "measurement_date"), ("observation", "observation_date")):
         if not src.has(table):
@@ -311,7 +325,7 @@ def _assessments(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Laz
         lf = src.get(table)
         concept = f"{table}_concept_id"
         parts.append(
-            lf.filter(_int(concept).is_in(items["concept_id"].implode()))
+            lf.filter(_int(concept).is_in(list(item_of)))
             .select(
                 _pid(),
                 _int(concept).alias("concept_id"),
@@ -324,7 +338,9 @@ def _assessments(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Laz
                 pl.col(date).alias("assessed_on"),
                 pl.lit(table).alias("source_table"),
             )
-            .join(items.lazy(), on="concept_id", how="inner")
+            .with_columns(
+                pl.col("concept_id").replace_strict(item_of, return_dtype=pl.String).alias("item")
+            )
         )
     if not parts:
         return None
@@ -334,7 +350,11 @@ def _assessments(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Laz
     )
     rows = (
         pl.concat(parts)
-        .join(values.lazy(), on="value_as_concept_id", how="left")
+        .with_columns(
+            pl.col("value_as_concept_id")
+            .replace_strict(value_of, default=None, return_dtype=pl.String)
+            .alias("mapped_value")
+        )
         .with_columns(
             pl.coalesce(
                 pl.when(pl.col("item").is_in(numeric_items)).then(as_int),
@@ -368,12 +388,14 @@ def _medications(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Dat
         pl.col("concept_id"), pl.col("concept_name").str.to_lowercase().alias("drug_name")
     )
     route_names = names.rename({"concept_id": "route_concept_id", "drug_name": "route_name"})
-    with_ing = rows.join(ing, left_on="concept_id", right_on="drug_concept_id", how="left")
+    with_ing = rows.join(
+        ing, left_on="concept_id", right_on="drug_concept_id", how="left", maintain_order="left"
+    )
     out = (
         with_ing.lazy()
-        .join(names, on="concept_id", how="left")
-        .join(routes.lazy(), on="route_concept_id", how="left")
-        .join(route_names, on="route_concept_id", how="left")
+        .join(names, on="concept_id", how="left", maintain_order="left")
+        .join(routes.lazy(), on="route_concept_id", how="left", maintain_order="left")
+        .join(route_names, on="route_concept_id", how="left", maintain_order="left")
         .with_columns(
             pl.coalesce(
                 "ingredient",
@@ -418,7 +440,7 @@ def _procedures(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Data
     cat = pl.DataFrame(cats, schema={"concept_id": pl.Int64, "category": pl.String}, orient="row")
     cat = cat.unique("concept_id", keep="first")
     out = (
-        rows.join(cat.lazy(), on="concept_id", how="left")
+        rows.join(cat.lazy(), on="concept_id", how="left", maintain_order="left")
         .with_columns(
             pl.col("category").fill_null("other"),
             pl.lit("procedure_occurrence").alias("source_table"),
@@ -473,10 +495,10 @@ def _lesions(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.LazyFra
         vocab, [([r], "true" if v else "false") for r, v in mapping.bone_contiguous], "bone"
     ).rename({"concept_id": "value_as_concept_id"})
     out = (
-        rows.join(_unit_codes(vocab), on="unit_concept_id", how="left")
+        rows.join(_unit_codes(vocab), on="unit_concept_id", how="left", maintain_order="left")
         .with_columns(pl.coalesce("ucum", "unit_source_value").alias("ucum"))
-        .join(factors.lazy(), on="ucum", how="left")
-        .join(bone.lazy(), on="value_as_concept_id", how="left")
+        .join(factors.lazy(), on="ucum", how="left", maintain_order="left")
+        .join(bone.lazy(), on="value_as_concept_id", how="left", maintain_order="left")
         .with_columns(
             (pl.col("diameter") * pl.col("factor")).alias("longest_diameter_cm"),
             (pl.col("bone") == "true").alias("bone_contiguous"),
@@ -511,7 +533,7 @@ def _therapies(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataF
     )
     out = (
         rows.lazy()
-        .join(names, on="episode_object_concept_id", how="left")
+        .join(names, on="episode_object_concept_id", how="left", maintain_order="left")
         .with_columns(
             pl.coalesce("episode_source_value", "concept_name").alias("regimen"),
             pl.when(pl.col("episode_object_concept_id").is_in(inv_unknown))
@@ -611,7 +633,6 @@ class OmopRegistry(Registry):
 
     source: OmopSource | None = field(default=None, repr=False)
     omop_absent: dict[str, str] = field(default_factory=dict)
-    workdir: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
 
     @cached_property
     def fingerprint(self) -> str:
@@ -647,13 +668,14 @@ def load_omop(
     if progress:
         print(f"reading OMOP CDM database {path} ({source.kind})", file=sys.stderr, flush=True)
     mapped = omop_tables(source, mapping, codelist_dir=codelist_dir, progress=progress)
-    workdir = tempfile.TemporaryDirectory(prefix="feasibility-omop-")
-    write_mapped(mapped, Path(workdir.name))
+    frames = {t: f.lazy() for t, f in mapped.tables.items()}
     if progress:
         print(f"  mapped in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-    native = load_registry(workdir.name, progress=progress, defer=defer, format="native")
+    # the large tables stay lazy queries over the OMOP files: the screen reads only the
+    # columns it needs through them, as it does from a native registry's Parquet files
+    native = load_registry(path, progress=progress, defer=defer, frames=frames)
     warnings = [f"OMOP: {t} absent: {why}" for t, why in mapped.absent.items()]
     warnings += [f"OMOP: {note}" for note in mapped.notes]
     values = {f.name: getattr(native, f.name) for f in fields(Registry)}
     values.update(path=Path(path), warnings=[*native.warnings, *warnings])
-    return OmopRegistry(**values, source=source, omop_absent=dict(mapped.absent), workdir=workdir)
+    return OmopRegistry(**values, source=source, omop_absent=dict(mapped.absent))

@@ -29,7 +29,7 @@ from feasibility.errors import RegistryError
 from feasibility.schema import TABLES
 
 from ._dedup import first_occurrence
-from ._files import find_table_files, fingerprint
+from ._files import TableFiles, find_table_files, fingerprint
 from ._normalise import (
     NORMALISERS,
     SET_ASIDE_SCHEMA,
@@ -204,6 +204,7 @@ def load_registry(
     progress: bool = False,
     defer: bool = True,
     format: str = "auto",  # noqa: A002
+    frames: dict[str, pl.LazyFrame] | None = None,
 ) -> Registry:
     """Load the registry directory at ``path`` (contract section 1).
 
@@ -217,19 +218,23 @@ def load_registry(
 
     ``format``: ``"native"``, ``"omop"`` (an OMOP CDM 5.4 database, read through
     ``feasibility.omop``) or ``"auto"``: OMOP if ``path`` is a DuckDB file or a directory
-    with a ``person`` table and no ``patients`` table.
+    with a ``person`` table and no ``patients`` table. ``frames``: the tables as lazy
+    frames made elsewhere (the OMOP reader's), instead of the files of ``path``.
     """
     root = Path(path)
     if format not in ("auto", "native", "omop"):
         raise ValueError(f"format must be auto, native or omop, not {format!r}")
-    if format == "omop" or format == "auto" and _looks_omop(root):
+    if frames is None and (format == "omop" or format == "auto" and _looks_omop(root)):
         from feasibility.omop import load_omop
 
         return load_omop(root, progress=progress, defer=defer)
     started = time.perf_counter()
     store = _Store(progress)
 
-    found = find_table_files(root)
+    if frames is None:
+        found = find_table_files(root)
+    else:
+        found = TableFiles(files={t: root / f"{t} (mapped)" for t in frames if t in TABLES})
     store.say(f"loading registry {root} ({len(found.files)} table files)")
     for warning in found.warnings:
         store.say(f"  warning: {warning}")
@@ -245,7 +250,7 @@ def load_registry(
             raw[table] = empty_frame(table).lazy()
             store.say(f"  {table}: absent")
             continue
-        src = open_table(table, file)
+        src = open_table(table, file, None if frames is None else frames[table])
         store.sources[table] = src
         raw[table] = raw_frame(src)
         if defer and deferrable(src):

@@ -96,10 +96,12 @@ def _scan(file: Path) -> pl.LazyFrame:
     return pl.scan_parquet(file)
 
 
-def open_table(table: str, file: Path) -> SourceTable:
-    """Scan ``file``, match its header to the contract and check required columns."""
+def open_table(table: str, file: Path, frame: pl.LazyFrame | None = None) -> SourceTable:
+    """Scan ``file`` (or take ``frame``, a lazy table made elsewhere, e.g. by the OMOP
+    reader, with ``file`` naming it), match its header to the contract and check
+    required columns."""
     try:
-        frame = _scan(file)
+        frame = _scan(file) if frame is None else frame
         schema = frame.collect_schema()
     except Exception as exc:  # any reader failure means the file cannot be used
         raise _unreadable(table, file, exc) from None
