@@ -179,7 +179,11 @@ def _patients(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFr
 # ---------------------------------------------------------------------- diagnoses
 
 
-def _diagnoses(src: OmopSource, vocab: Vocabulary, sets_dir: Path) -> pl.DataFrame:
+def _diagnoses(src: OmopSource, vocab: Vocabulary, sets_dir: Path) -> pl.LazyFrame:
+    """One row per ICD-10 code of each condition (its ICD-10-CM source concept, else every
+    ICD-10-CM concept that 'Maps to' its standard concept, else ``OMOP:<concept_id>``),
+    plus one row per concept set it belongs to. Lazy: the lookups are computed from the
+    distinct concepts; the rows are read when the screen needs them."""
     co = src.get("condition_occurrence")
     rows = co.select(
         _pid(),
@@ -187,40 +191,50 @@ def _diagnoses(src: OmopSource, vocab: Vocabulary, sets_dir: Path) -> pl.DataFra
         *[e.cast(pl.Int64, strict=False) for e in _has_cols(co, "condition_source_concept_id")],
         pl.col("condition_start_date").alias("diagnosed_on"),
     ).rename({"condition_source_concept_id": "source_concept_id"})
-    rows = rows.with_columns(pl.col("source_concept_id").cast(pl.Int64, strict=False)).collect()
+    distinct = rows.select("concept_id", "source_concept_id").unique().collect()
     # 1. the source concept is ICD-10(-CM): its code, as recorded
     icd = vocab.icd10_concepts().collect()
-    by_source = rows.join(
-        icd, left_on="source_concept_id", right_on="concept_id", how="left", maintain_order="left"
-    )
-    direct = by_source.filter(pl.col("icd10_code").is_not_null()).with_columns(
-        pl.lit("source_concept").alias("code_from")
+    icd_of = {k: v for k, v in icd.iter_rows() if k in set(distinct["source_concept_id"])}
+    is_direct = pl.col("source_concept_id").is_in(list(icd_of)).fill_null(False)
+    direct = rows.filter(is_direct).with_columns(
+        pl.col("source_concept_id")
+        .replace_strict(icd_of, return_dtype=pl.String)
+        .alias("icd10_code"),
+        pl.lit("source_concept").alias("code_from"),
     )
     # 2. otherwise the ICD-10-CM codes that 'Maps to' the standard concept
-    rest = by_source.filter(pl.col("icd10_code").is_null()).drop("icd10_code")
-    reverse = vocab.icd10_sources(rest["concept_id"].unique().to_list())
-    mapped = rest.join(reverse, on="concept_id", how="inner", maintain_order="left").with_columns(
-        pl.lit("maps_to").alias("code_from")
+    reverse = vocab.icd10_sources(distinct["concept_id"].unique().to_list())
+    has_reverse = pl.col("concept_id").is_in(reverse["concept_id"].unique().to_list())
+    mapped = (
+        rows.filter(~is_direct & has_reverse)
+        .join(reverse.lazy(), on="concept_id", how="inner", maintain_order="left")
+        .with_columns(pl.lit("maps_to").alias("code_from"))
     )
     # 3. concept sets named by code lists: one extra row per set the condition is in
     tagged = []
+    present = set(distinct["concept_id"].to_list())
     for cs in load_concept_sets(sets_dir):
-        members = _resolve_set(vocab, cs)
-        hit = rows.filter(pl.col("concept_id").is_in(members))
-        if hit.height:
+        members = [c for c in _resolve_set(vocab, cs) if c in present]
+        if members:
             tagged.append(
-                hit.with_columns(
+                rows.filter(pl.col("concept_id").is_in(members)).with_columns(
                     pl.lit(set_code(cs.name)).alias("icd10_code"),
                     pl.lit("concept_set").alias("code_from"),
                 )
             )
     # 4. a condition with no ICD-10 code keeps one row naming its concept
-    coded = pl.concat([direct.select(rows.columns), mapped.select(rows.columns)]).unique()
-    uncoded = rows.join(coded, on=rows.columns, how="anti").with_columns(
+    uncoded = rows.filter(~is_direct & ~has_reverse).with_columns(
         ("OMOP:" + pl.col("concept_id").cast(pl.String)).alias("icd10_code"),
         pl.lit("concept").alias("code_from"),
     )
-    cols = [*rows.columns, "icd10_code", "code_from"]
+    cols = [
+        "patient_id",
+        "concept_id",
+        "source_concept_id",
+        "diagnosed_on",
+        "icd10_code",
+        "code_from",
+    ]
     out = pl.concat([f.select(cols) for f in [direct, mapped, *tagged, uncoded]])
     out = out.rename({"icd10_code": "code"}).with_columns(
         pl.lit("condition_occurrence").alias("source_table")
@@ -370,7 +384,9 @@ def _assessments(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Laz
 # ---------------------------------------------------------------------- medications
 
 
-def _medications(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFrame:
+def _medications(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.LazyFrame:
+    """One row per (exposure, RxNorm ingredient); the ingredient's name is the drug.
+    Lazy, like the diagnoses: lookups from the distinct concepts, rows read on demand."""
     de = src.get("drug_exposure")
     rows = de.select(
         _pid(),
@@ -379,36 +395,46 @@ def _medications(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Dat
         *[e.cast(pl.String) for e in _has_cols(de, "drug_source_value", "route_source_value")],
         pl.col("drug_exposure_start_date").alias("start_date"),
         pl.col("drug_exposure_end_date").alias("end_date"),
-    ).collect()
-    ing = vocab.ingredients(rows["concept_id"].unique().to_list())
-    routes = _concept_map(vocab, [([r], name) for r, name in mapping.routes], "route").rename(
-        {"concept_id": "route_concept_id"}
     )
-    names = vocab.names().select(
-        pl.col("concept_id"), pl.col("concept_name").str.to_lowercase().alias("drug_name")
-    )
-    route_names = names.rename({"concept_id": "route_concept_id", "drug_name": "route_name"})
-    with_ing = rows.join(
-        ing, left_on="concept_id", right_on="drug_concept_id", how="left", maintain_order="left"
-    )
-    out = (
-        with_ing.lazy()
-        .join(names, on="concept_id", how="left", maintain_order="left")
-        .join(routes.lazy(), on="route_concept_id", how="left", maintain_order="left")
-        .join(route_names, on="route_concept_id", how="left", maintain_order="left")
-        .with_columns(
-            pl.coalesce(
-                "ingredient",
-                pl.when(pl.col("concept_id").fill_null(0) != 0).then("drug_name"),
-                "drug_source_value",
-            ).alias("drug"),
-            pl.when(pl.col("route_concept_id").fill_null(0) != 0)
-            .then(pl.coalesce("route", "route_name"))
-            .otherwise(pl.col("route_source_value").str.to_lowercase())
-            .alias("route"),
-            pl.lit("drug_exposure").alias("source_table"),
+    distinct = rows.select("concept_id", "route_concept_id").unique().collect()
+    ing = vocab.ingredients(distinct["concept_id"].unique().to_list())
+    names = vocab.names().filter(
+        pl.col("concept_id").is_in(
+            pl.concat([distinct["concept_id"], distinct["route_concept_id"]]).unique().implode()
         )
-        .collect()
+    )
+    name_of = {
+        k: v.lower()
+        for k, v in names.select("concept_id", "concept_name").collect().iter_rows()
+        if k and v
+    }
+    route_of = dict(_concept_map(vocab, [([r], n) for r, n in mapping.routes], "route").iter_rows())
+    out = rows.join(
+        ing.lazy(),
+        left_on="concept_id",
+        right_on="drug_concept_id",
+        how="left",
+        maintain_order="left",
+    ).with_columns(
+        pl.coalesce(
+            "ingredient",
+            pl.col("concept_id").replace_strict(name_of, default=None, return_dtype=pl.String),
+            "drug_source_value",
+        ).alias("drug"),
+        pl.when(pl.col("route_concept_id").fill_null(0) != 0)
+        .then(
+            pl.coalesce(
+                pl.col("route_concept_id").replace_strict(
+                    route_of, default=None, return_dtype=pl.String
+                ),
+                pl.col("route_concept_id").replace_strict(
+                    name_of, default=None, return_dtype=pl.String
+                ),
+            )
+        )
+        .otherwise(pl.col("route_source_value").str.to_lowercase())
+        .alias("route"),
+        pl.lit("drug_exposure").alias("source_table"),
     )
     return _contract(
         "medications",
