@@ -2,10 +2,11 @@
 
 :func:`omop_tables` maps the OMOP tables to polars frames with the contract's columns
 (plus provenance: ``source_table``, ``concept_id``, ``source_concept_id``) using the
-reviewed ``mapping.yaml`` and the database's vocabulary. :func:`load_omop` writes them as
-typed Parquet to a private temporary directory and hands that to the native loader, so
+reviewed ``mapping.yaml`` and the database's vocabulary. Lookups are computed from the
+distinct concepts; the large tables stay lazy queries over the OMOP files.
+:func:`load_omop` hands them to the native loader (``load_registry(frames=...)``), so
 normalisation, unit conversion, set-aside counting and de-duplication are the same code
-as for a native registry. A table with no OMOP home in the database (no episodes, no
+as for a native registry, and the screen reads only the columns it needs. A table with no OMOP home in the database (no episodes, no
 lesion measurements, no assessment concepts) is absent, and the registry's warnings say
 why, so the report does too.
 """
@@ -652,9 +653,10 @@ def omop_tables(
 class OmopRegistry(Registry):
     """A :class:`Registry` read from an OMOP CDM database.
 
-    ``path`` is the OMOP database; the mapped tables live in a private temporary directory
-    (``files``) for as long as this object does. ``omop_absent`` says why each absent table
-    is absent (also in ``warnings``); ``fingerprint`` hashes the OMOP files.
+    ``path`` is the OMOP database; its tables are lazy queries over the OMOP files (``files``
+    names them ``<table> (mapped)``). ``omop_absent`` says why each absent table is absent
+    (also in ``warnings``); ``fingerprint`` hashes the OMOP files; ``source`` is the opened
+    database (for :func:`feasibility.omop.conformance.omop_conformance`).
     """
 
     source: OmopSource | None = field(default=None, repr=False)
@@ -665,17 +667,6 @@ class OmopRegistry(Registry):
         """sha256 over the OMOP database's files."""
         assert self.source is not None
         return self.source.fingerprint()
-
-
-def write_mapped(mapped: Mapped, directory: Path) -> None:
-    """Write the mapped tables as typed Parquet (the native registry format)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for table, frame in mapped.tables.items():
-        path = directory / f"{table}.parquet"
-        if isinstance(frame, pl.LazyFrame):
-            frame.sink_parquet(path, compression="lz4", statistics=False)
-        else:
-            frame.write_parquet(path, compression="lz4", statistics=False)
 
 
 def load_omop(
