@@ -195,7 +195,8 @@ def _diagnoses(src: OmopSource, vocab: Vocabulary, sets_dir: Path) -> pl.LazyFra
     distinct = rows.select("concept_id", "source_concept_id").unique().collect()
     # 1. the source concept is ICD-10(-CM): its code, as recorded
     icd = vocab.icd10_concepts().collect()
-    icd_of = {k: v for k, v in icd.iter_rows() if k in set(distinct["source_concept_id"])}
+    sources = set(distinct["source_concept_id"].drop_nulls().to_list())
+    icd_of = {k: v for k, v in icd.iter_rows() if k in sources}
     is_direct = pl.col("source_concept_id").is_in(list(icd_of)).fill_null(False)
     direct = rows.filter(is_direct).with_columns(
         pl.col("source_concept_id")

@@ -246,8 +246,6 @@ class Vocabulary:
                 )
                 .collect()
             )
-        if self.relationship is not None:
-            pairs.append(self._reach(drugs, list(TOWARDS_INGREDIENT), list(FROM_INGREDIENT)))
         ingredients = self.concept.filter(
             pl.col("concept_class_id") == "Ingredient",
             pl.col("vocabulary_id").is_in(["RxNorm", "RxNorm Extension"]),
@@ -263,6 +261,17 @@ class Vocabulary:
             .with_columns(pl.lit("vocabulary").alias("ingredient_from"))
             .collect()
         )
+        unresolved = sorted(set(drugs) - set(found["drug_concept_id"].to_list()))
+        if self.relationship is not None and unresolved:
+            # only drugs concept_ancestor did not resolve walk the relationships
+            reached = self._reach(unresolved, list(TOWARDS_INGREDIENT), list(FROM_INGREDIENT))
+            more = (
+                reached.lazy()
+                .join(ingredients, on="ingredient_concept_id")
+                .with_columns(pl.lit("vocabulary").alias("ingredient_from"))
+                .collect()
+            )
+            found = pl.concat([found, more]).unique()
         # fallback: the ingredient named in the RxNorm name of a drug the links miss
         missing = (
             self.concept.filter(
