@@ -122,3 +122,24 @@ def test_duckdb_export_reads_back(registries, tmp_path: Path) -> None:
     b = status.join(person, on="patient_id").drop("patient_id")
     b = b.rename({"person_source_value": "patient_id"}).select(a.columns)
     assert a.sort("patient_id").equals(b.sort("patient_id"))
+
+
+def test_csv_export_reads_back(registries, tmp_path: Path) -> None:
+    """The same registry as OMOP CSV tables (text dates and numbers typed by the reader)."""
+    from feasibility.omop import write_omop
+
+    native_dir, _omop = registries
+    native = load_registry(native_dir)
+    write_omop(native, tmp_path / "csv", format="csv")
+    omop = load_registry(tmp_path / "csv")
+    protocol = load_protocol(PROTOCOLS[1])
+    a = screen(native, protocol, INDEXES["fixed"]).patient_status
+    person = pl.read_csv(
+        tmp_path / "csv" / "person.csv", columns=["person_id", "person_source_value"]
+    )
+    ids = person.select(
+        pl.col("person_id").cast(pl.String).alias("patient_id"), "person_source_value"
+    )
+    b = screen(omop, protocol, INDEXES["fixed"]).patient_status.join(ids, on="patient_id")
+    b = b.drop("patient_id").rename({"person_source_value": "patient_id"}).select(a.columns)
+    assert a.sort("patient_id").equals(b.sort("patient_id"))
