@@ -152,13 +152,19 @@ class _Out(dict):
 
 
 class _Tables:
-    """The registry's normalised tables, each collected when asked (not all at once)."""
+    """The registry's normalised tables, each collected when asked (not all at once).
+
+    Event tables come through ``Registry.scan`` (what the screen reads: normalised, exact
+    duplicates kept, and not cached in the registry), so a million-patient export holds
+    one table at a time; ``patients`` is the de-duplicated table (conflicts resolved)."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
     def __getitem__(self, name: str) -> pl.DataFrame:
-        return self.registry.tables[name].collect()
+        if name == "patients":
+            return self.registry.tables[name].collect()
+        return self.registry.scan(name).collect(engine="streaming")
 
     def __iter__(self):
         return iter(self.registry.tables)
@@ -181,7 +187,9 @@ def omop_frames(
     ids = (
         pl.concat(
             [
-                registry.tables[name].select(pl.col("patient_id").cast(pl.String)).collect()
+                registry.scan(name, ["patient_id"])
+                .select(pl.col("patient_id").cast(pl.String))
+                .collect()
                 for name in t
             ]
         )
