@@ -164,7 +164,15 @@ def load_codelists(
                 raise ProtocolError(
                     f"codelist {name!r} in {path.name} is not a mapping", field="codelist"
                 )
-            if "drugs" in spec:
+            if "concepts" in spec:  # an OMOP concept set: see feasibility/omop/conceptsets.py
+                from feasibility.omop.conceptsets import parse_concept_set, set_code
+
+                try:
+                    parse_concept_set(str(name), spec)
+                except ValueError as exc:
+                    raise ProtocolError(str(exc), field="codelist") from None
+                codes[name] = CodeList(name, str(spec.get("label", name)), (set_code(str(name)),))
+            elif "drugs" in spec:
                 spellings: dict[str, str] = {}
                 canon: list[str] = []
                 for drug, meta in (spec["drugs"] or {}).items():

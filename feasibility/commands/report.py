@@ -60,6 +60,9 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--data", required=True, help="registry directory (<table>.parquet or .csv)")
+    p.add_argument("--format", choices=("auto", "native", "omop"), default="auto",
+                   help="registry format: native tables, an OMOP CDM 5.4 database (directory or "
+                        "DuckDB file), or auto (OMOP if it has a person table; default)")  # fmt: skip
     p.add_argument(
         "--protocol",
         default="pomalidomide-ixazomib-dex",
@@ -99,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
     order = order_from_args(args, protocol)
     # validating reads every table whole anyway: read them now, so a damaged file stops
     # here with one line naming it
-    registry = load_registry(args.data, progress=not args.quiet, defer=args.no_validation)
+    registry = load_registry(
+        args.data, progress=not args.quiet, defer=args.no_validation, format=args.format
+    )
     check_events(registry, index)
     if order:
         settings["funnel order"] = ", ".join(order)

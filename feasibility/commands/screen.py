@@ -49,6 +49,9 @@ def register(subparsers) -> None:
     p.add_argument(
         "--data", required=True, help="registry directory (<table>.parquet or <table>.csv files)"
     )
+    p.add_argument("--format", choices=("auto", "native", "omop"), default="auto",
+                   help="registry format: native tables, an OMOP CDM 5.4 database (directory or "
+                        "DuckDB file), or auto (OMOP if it has a person table; default)")  # fmt: skip
     p.add_argument(
         "--protocol",
         default="pomalidomide-ixazomib-dex",
@@ -80,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from feasibility.registry import load_registry
 
     say(f"loading registry {args.data}")
-    registry = load_registry(args.data, progress=not args.quiet)
+    registry = load_registry(args.data, progress=not args.quiet, format=args.format)
     check_events(registry, index)
     absent = [
         t

@@ -63,8 +63,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="random seed; the same seed gives identical files")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="output directory (created; its table files are replaced)")  # fmt: skip
-    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet",
-                        help="table file format (default: parquet)")  # fmt: skip
+    parser.add_argument("--format", choices=("parquet", "csv", "omop", "omop-csv", "omop-duckdb"),
+                        default="parquet",
+                        help="table file format (default: parquet); omop writes an OMOP CDM 5.4 "
+                             "database (Parquet tables, or CSV, or one DuckDB file) with the "
+                             "vocabulary rows it needs")  # fmt: skip
     parser.add_argument("--defects", choices=DEFECT_LEVELS, default="realistic",
                         help="planted data-quality defects: none, realistic (default) "
                              "or heavy (5x realistic)")  # fmt: skip
@@ -75,6 +78,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise FeasibilityError(f"--out {args.out}: is a file, not a directory; choose another path")
+    if args.format.startswith("omop"):
+        from feasibility.omop.export import synth_omop
+
+        return synth_omop(args)
     manifest = generate_registry(
         args.patients, args.seed, args.out, format=args.format, defects=args.defects,
         progress=not args.quiet,

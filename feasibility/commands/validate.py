@@ -47,6 +47,9 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--data", required=True, help="registry directory")
+    p.add_argument("--format", choices=("auto", "native", "omop"), default="auto",
+                   help="registry format: native tables, an OMOP CDM 5.4 database (directory or "
+                        "DuckDB file), or auto (OMOP if it has a person table; default)")  # fmt: skip
     p.add_argument("--out", required=True, help="output directory (created)")
     p.add_argument("--protocol", help="protocol id or YAML path (for criterion readiness)")
     p.add_argument(
@@ -106,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     index, span, settings = _index(args)
     # every table is read whole now (validation needs all rows): a damaged file stops
     # here with one line naming it, and the loader's progress lines come before ours
-    registry = load_registry(args.data, progress=not args.quiet, defer=False)
+    registry = load_registry(args.data, progress=not args.quiet, defer=False, format=args.format)
     from feasibility.quality import criterion_readiness, validate_registry  # imports GX (slow)
 
     say("validating")
@@ -120,7 +123,13 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result.write(out, index_settings=settings)
-    result.unexpected.write_csv(out / "validation_failing_rows.csv")
+    failing_rows = result.unexpected
+    if hasattr(registry, "omop_absent"):  # an OMOP CDM database: DQD-style checks too
+        from feasibility.omop.conformance import omop_conformance, with_omop_source
+
+        failing_rows = with_omop_source(failing_rows, registry)
+        omop_conformance(registry).write_csv(out / "omop_conformance.csv")
+    failing_rows.write_csv(out / "validation_failing_rows.csv")
     result.write_coverage(out)
     if protocol is not None and index is not None:
         from feasibility.engine import screen

@@ -30,7 +30,7 @@ from feasibility.schema import TABLES
 
 from ._accounting import ROW_ACCOUNTING_SCHEMA, RowCount
 from ._dedup import first_occurrence
-from ._files import find_table_files, fingerprint
+from ._files import TableFiles, find_table_files, fingerprint
 from ._normalise import (
     NORMALISERS,
     SET_ASIDE_SCHEMA,
@@ -212,6 +212,12 @@ class Registry:
         return f"Registry({str(self.path)!r}, present={sorted(self.present)})"
 
 
+def _looks_omop(root: Path) -> bool:
+    from feasibility.omop.source import is_omop
+
+    return is_omop(root)
+
+
 def _typed_empty(table: str) -> pl.DataFrame:
     """What :func:`read_typed` returns for a file with a header and no rows."""
     vocab = VOCABULARIES.get(table, {})
@@ -245,7 +251,14 @@ def _normalise(
     return filter_columns(box, keep), ctx.found, count
 
 
-def load_registry(path: str | Path, *, progress: bool = False, defer: bool = True) -> Registry:
+def load_registry(
+    path: str | Path,
+    *,
+    progress: bool = False,
+    defer: bool = True,
+    format: str = "auto",  # noqa: A002
+    frames: dict[str, pl.LazyFrame] | None = None,
+) -> Registry:
     """Load the registry directory at ``path`` (contract section 1).
 
     Raises :class:`~feasibility.errors.RegistryError` naming the table, column, row and
@@ -255,12 +268,26 @@ def load_registry(path: str | Path, *, progress: bool = False, defer: bool = Tru
     such errors surface here; typed Parquet tables have nothing to parse and, with
     ``defer`` (the default), are read when first needed (see :class:`Registry`).
     With ``progress`` a short line per table goes to stderr.
+
+    ``format``: ``"native"``, ``"omop"`` (an OMOP CDM 5.4 database, read through
+    ``feasibility.omop``) or ``"auto"``: OMOP if ``path`` is a DuckDB file or a directory
+    with a ``person`` table and no ``patients`` table. ``frames``: the tables as lazy
+    frames made elsewhere (the OMOP reader's), instead of the files of ``path``.
     """
     root = Path(path)
+    if format not in ("auto", "native", "omop"):
+        raise ValueError(f"format must be auto, native or omop, not {format!r}")
+    if frames is None and (format == "omop" or format == "auto" and _looks_omop(root)):
+        from feasibility.omop import load_omop
+
+        return load_omop(root, progress=progress, defer=defer)
     started = time.perf_counter()
     store = _Store(progress)
 
-    found = find_table_files(root)
+    if frames is None:
+        found = find_table_files(root)
+    else:
+        found = TableFiles(files={t: root / f"{t} (mapped)" for t in frames if t in TABLES})
     store.say(f"loading registry {root} ({len(found.files)} table files)")
     for warning in found.warnings:
         store.say(f"  warning: {warning}")
@@ -276,7 +303,7 @@ def load_registry(path: str | Path, *, progress: bool = False, defer: bool = Tru
             raw[table] = empty_frame(table).lazy()
             store.say(f"  {table}: absent")
             continue
-        src = open_table(table, file)
+        src = open_table(table, file, None if frames is None else frames[table])
         store.sources[table] = src
         raw[table] = raw_frame(src)
         # patients are never deferred: conflicting duplicate rows must be merged (contract

@@ -146,14 +146,16 @@ def check_header(table: str, file: Path, names: list[str]) -> None:
                 )
 
 
-def open_table(table: str, file: Path) -> SourceTable:
-    """Scan ``file``, match its header to the contract and check required columns."""
-    if file.suffix.lower() == ".csv":
+def open_table(table: str, file: Path, frame: pl.LazyFrame | None = None) -> SourceTable:
+    """Scan ``file`` (or take ``frame``, a lazy table made elsewhere, e.g. by the OMOP
+    reader, with ``file`` naming it), match its header to the contract and check
+    required columns."""
+    if frame is None and file.suffix.lower() == ".csv":
         header = _csv_header(file)
         if header is not None:
             check_header(table, file, header)
     try:
-        frame = _scan(file)
+        frame = _scan(file) if frame is None else frame
         schema = frame.collect_schema()
     except Exception as exc:  # any reader failure means the file cannot be used
         raise _unreadable(table, file, exc) from None
