@@ -313,6 +313,21 @@ class ScreenResult:
         return pl.concat(frames)
 
     # ------------------------------------------------------------------ variants
+    def with_index_event(self) -> ScreenResult:
+        """Event mode: the same screen over the patients with a qualifying index event
+        only (each at the index the screen chose), without the ``index_event`` step.
+        What the report's impact, readiness, cohort and thresholds are computed over: a
+        patient with no index event has no index date and nothing to screen. Fixed-date
+        mode: the result itself."""
+        if not self.event_mode:
+            return self
+        spec = dataclasses.replace(
+            self._spec(), steps=tuple(s for s in self.steps if s != INDEX_EVENT)
+        )
+        sub = ScreenResult(**spec.__dict__)
+        sub._picked = self._wide.filter(pl.col(INDEX_EVENT).fill_null(False))
+        return sub
+
     def without(self, *criteria: str) -> ScreenResult:
         """The same screen with funnel steps dropped (eligible recomputed; in event mode
         the best index is re-chosen). No re-evaluation."""

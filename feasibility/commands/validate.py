@@ -13,6 +13,7 @@ import argparse
 import time
 
 from feasibility.commands._options import iso_date, progress
+from feasibility.commands._output import check_out, output_dir
 
 EPILOG = """\
 statuses: passed, passed_with_failures (failing rows within the check's tolerance),
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     say = progress(args)
     t0 = time.perf_counter()
+    check_out(args.out)
     protocol = None
     if args.protocol:
         from feasibility.protocol import load_protocol
@@ -75,17 +77,19 @@ def run(args: argparse.Namespace) -> int:
     say("validating")
     result = validate_registry(registry, index_date=args.index_date, progress=not args.quiet)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    result.write(out)
-    result.unexpected.write_csv(out / "validation_failing_rows.csv")
-    if protocol is not None and args.index_date is not None:
-        from feasibility.engine import screen
+    with output_dir(out, "validate") as tmp:
+        result.write(tmp)
+        result.unexpected.write_csv(tmp / "validation_failing_rows.csv")
+        if protocol is not None and args.index_date is not None:
+            from feasibility.engine import screen
 
-        say(f"screening {protocol.id} at {args.index_date} for readiness")
-        screened = screen(registry, protocol, index_date=args.index_date)
-        criterion_readiness(protocol, result, screened).write_csv(out / "criterion_readiness.csv")
-    elif protocol is not None:
-        say("criterion readiness needs --index-date; skipped")
+            say(f"screening {protocol.id} at {args.index_date} for readiness")
+            screened = screen(registry, protocol, index_date=args.index_date)
+            criterion_readiness(protocol, result, screened).write_csv(
+                tmp / "criterion_readiness.csv"
+            )
+        elif protocol is not None:
+            say("criterion readiness needs --index-date; skipped")
 
     counts = result.summary.group_by("status").len().sort("status").iter_rows()
     say(

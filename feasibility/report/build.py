@@ -20,9 +20,10 @@ from typing import Any
 
 import polars as pl
 
-from feasibility import charts, disclosure
+from feasibility import charts, csvsafe, disclosure, summaries
+from feasibility.report import headline
 from feasibility.report import html as H
-from feasibility.report import tables
+from feasibility.results import INDEX_EVENT
 
 PACKAGES = (
     "feasibility",
@@ -104,35 +105,14 @@ def _source_text(src: Any) -> str:
     return "" if src is None else str(src)
 
 
-def _readiness_rows(
-    readiness: pl.DataFrame | None, total: int | None, pol: disclosure.Policy
-) -> dict[str, dict[str, Any]]:
-    """Readiness per criterion, with ``data_available_pct`` hidden when the count of
-    patients it implies (or its complement) is small."""
-    if readiness is None or readiness.height == 0:
-        return {}
-    out = {}
-    for row in readiness.iter_rows(named=True):
-        pct = row.get("data_available_pct")
-        if pct is not None and total:
-            implied = round(float(pct) * total / 100)
-            if pol.small(implied) or pol.small(total - implied):
-                pct = None
-                row["data_available_pct_suppressed"] = True
-        row["data_available_pct"] = pct
-        out[str(row["criterion"])] = row
-    return out
+def _expected(count: int | None, rate: float, pol: disclosure.Policy) -> str:
+    """Expected enrolments from a shown count, in whole patients."""
+    return pol.whole(None if count is None else count * rate)
 
 
-def _expected(count: int | None, rate: float) -> str:
-    if count is None:
-        return "hidden"
-    return f"≈ {count * rate:,.1f}"
-
-
-def _csv(df: pl.DataFrame, path: Path) -> Path:
-    df.write_csv(path)
-    return path
+def _csv(df: pl.DataFrame, path: Path, pol: disclosure.Policy) -> Path:
+    """A shareable CSV: stamped with the policy (or the internal notice), formula-safe."""
+    return csvsafe.write_csv(pol.stamp(df), path)
 
 
 # --------------------------------------------------------------------------- the report
@@ -150,56 +130,200 @@ def build_report(
     index_settings: Mapping[str, Any] | None = None,
     threshold: int = disclosure.DEFAULT_THRESHOLD,
     suppress: bool = True,
+    policy: disclosure.Policy | None = None,
     order: list[str] | None = None,
+    target: int | None = None,
     now: dt.datetime | None = None,
 ) -> Path:
-    """Write ``out_dir/report.html`` and the suppressed tables it shows as CSV.
+    """Write ``out_dir/report.html`` and the disclosed tables it shows as CSV.
 
-    CSV files: funnel.csv (contract columns plus ``*_suppressed`` flags and
-    percentages), impact.csv, cohort.csv (counts per characteristic level and funnel
-    step), cohort_comparison.csv, thresholds.csv (histogram bins of deciding values) and,
-    with a validation, data_quality.csv. Hidden cells are empty with the flag ``true``.
-    Returns the path of report.html. With a ``validation`` and no ``readiness``, the
-    readiness table is computed with :func:`feasibility.quality.criterion_readiness`.
+    Every number goes through one :class:`~feasibility.disclosure.Policy` (``policy``, or
+    ``Policy(threshold)`` by default, method ``none`` when ``suppress=False``). CSV files:
+    funnel.csv (contract columns plus ``*_suppressed`` flags and percentages), impact.csv,
+    cohort.csv, cohort_comparison.csv, thresholds.csv and, with a validation,
+    data_quality.csv; each has a ``disclosure`` column (the policy, or the internal-use
+    notice). In event mode the funnel starts with the registry and the index-event step;
+    impact, readiness, cohort and thresholds are over the patients with an index event.
+    ``target`` (or the protocol's ``target_enrolment``) adds months to reach it.
+    Returns the path of report.html.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pol = disclosure.Policy(int(threshold), bool(suppress))
+    pol = policy or disclosure.Policy(int(threshold), bool(suppress))
     info = registry_info or (
         RegistryInfo.from_registry(registry) if registry is not None else RegistryInfo()
     )
     now = now or dt.datetime.now(dt.UTC)
+    event = bool(getattr(result, "event_mode", False))
+    screened = result.with_index_event() if event else result
     if validation is not None and readiness is None:
         from feasibility.quality import criterion_readiness
 
-        readiness = criterion_readiness(protocol, validation, result)
+        readiness = criterion_readiness(protocol, validation, screened)
 
     raw_funnel = result.funnel(order)
-    funnel = disclosure.suppress_funnel(raw_funnel, pol.threshold, enabled=pol.enabled)
-    total = int(raw_funnel["remaining"][0])
-    total_shown = not funnel["remaining_suppressed"][0]
-    impact = disclosure.suppress_impact(
-        result.impact(),
-        total,
-        pol.threshold,
-        enabled=pol.enabled,
-        total_shown=total_shown,
-    )
-    if pol.enabled:
-        impact = disclosure.reconcile_impact(impact, funnel)
-    steps = raw_funnel["criterion"].to_list()
-    labels = raw_funnel["label"].to_list()
-    cohort = None
+    funnel = pol.funnel(raw_funnel)
+    sub_order = [s for s in order or [] if s != INDEX_EVENT] or None
+    sub_funnel = _screened_funnel(funnel, event)
+    n_screened = int(screened.n_patients)
+    impact = pol.impact(screened.impact(), n_screened, sub_funnel)
+    population = POPULATION_EVENT if event else POPULATION_FIXED
+    cohort = comparison = None
     if info.patients is not None:
-        cohort_raw = tables.cohort_by_step(result.patient_status, info.patients, steps, labels)
-        cohort = tables.suppress_cohort(cohort_raw, funnel, pol.threshold, enabled=pol.enabled)
-        comparison = tables.cohort_comparison(cohort)
+        sf = screened.funnel(sub_order)
+        labels = sf["label"].to_list()
+        labels[0] = "Patients with an index event" if event else labels[0]
+        cohort_raw = summaries.cohort_by_step(
+            screened.patient_status, info.patients, sf["criterion"].to_list(), labels
+        )
+        cohort = pol.cohort(cohort_raw, sub_funnel)
+        comparison = summaries.cohort_comparison(cohort)
+    hists = _histograms(protocol, screened, pol)
 
-    # deciding values of every thresholded criterion, binned and suppressed
-    hists: list[tuple[str, str, str, pl.DataFrame, float, str, str]] = []
+    # ---------------------------------------------------------------- CSV outputs
+    _csv(funnel, out / "funnel.csv", pol)
+    _csv(impact, out / "impact.csv", pol)
+    if cohort is not None:
+        _csv(cohort, out / "cohort.csv", pol)
+        _csv(comparison, out / "cohort_comparison.csv", pol)
+    if hists:
+        _csv(
+            pl.concat(
+                [
+                    h.with_columns(
+                        pl.lit(cid).alias("criterion"),
+                        pl.lit(measure).alias("measure"),
+                        pl.lit(thr).alias("threshold"),
+                        pl.lit(op).alias("op"),
+                        pl.lit(unit).alias("unit"),
+                    ).select("criterion", "measure", "threshold", "op", "unit", *h.columns)
+                    for cid, _, measure, h, thr, op, unit, _ in hists
+                ]
+            ),
+            out / "thresholds.csv",
+            pol,
+        )
+    dq = None
+    if validation is not None and getattr(validation, "summary", None) is not None:
+        dq = pol.quality(_quality_table(validation.summary))
+        _csv(dq, out / "data_quality.csv", pol)
+
+    # ---------------------------------------------------------------- page
+    last = funnel.row(-1, named=True)
+    eligible = last["remaining"]
+    possible = last["remaining_with_unknown"]
+    rate = math.prod(float(a.pass_rate) for a in getattr(protocol, "assumptions", ()))
+    readiness_by = {str(r["criterion"]): r for r in pol.readiness(readiness, n_screened)}
+    settings = _index_settings(result, index_settings)
+    target = target if target is not None else getattr(protocol, "target_enrolment", None)
+    timeline = _timeline(result, screened, eligible, possible, rate, target) if event else None
+    hl = pol.hidden_label
+
+    parts: list[str] = []
+    parts.append(_summary(funnel, eligible, possible, rate, protocol, pol, settings, timeline))
+    parts.append(_protocol_section(protocol, readiness_by, population))
+    parts.append(
+        _section(
+            "funnel",
+            "Attrition funnel",
+            "Criteria are applied one after another in protocol order. The dark bar counts "
+            "patients who pass every criterion so far; the light bar also keeps patients whose "
+            "data is missing (unknown) for some of them, so it is what the count could become "
+            "if the missing data were collected and turned out favourable."
+            + (
+                " The first step keeps the patients with a qualifying index event; every "
+                "criterion after it is judged at that patient's index date."
+                if event
+                else ""
+            ),
+            H.chart_slot("funnel", charts.configured(charts.funnel_chart(funnel, hidden_label=hl)))
+            + H.table(
+                funnel.to_dicts(),
+                [
+                    ("step", "Step", "text"),
+                    ("label", "Criterion", "text"),
+                    ("remaining", "Pass so far", "num"),
+                    ("remaining_pct", "% of registry", "pct"),
+                    ("remaining_with_unknown", "Pass or unknown", "num"),
+                    ("remaining_with_unknown_pct", "% of registry", "pct"),
+                    ("excluded", "Excluded at this step", "num"),
+                ],
+                hidden_label=hl,
+            ),
+        )
+    )
+    parts.append(
+        _section(
+            "consort",
+            "Patient flow",
+            "The same funnel drawn as a CONSORT-style flow diagram.",
+            H.chart_slot(
+                "consort", charts.configured(charts.consort_chart(funnel, hidden_label=hl))
+            ),
+        )
+    )
+    parts.append(
+        _section(
+            "impact",
+            "Which criteria remove patients",
+            f"Computed over {population}. For each criterion on its own: how many patients "
+            "fail it (whatever the other criteria say), how many fail only this criterion and "
+            "pass all others (the patients a protocol amendment of this criterion alone could "
+            "win back), and how many are unknown on it because the data needed is missing.",
+            H.chart_slot(
+                "impact",
+                charts.configured(
+                    charts.impact_chart(
+                        impact, hidden_label=hl, population=population if event else ""
+                    )
+                ),
+            )
+            + H.table(
+                impact.to_dicts(),
+                [
+                    ("label", "Criterion", "text"),
+                    ("fail_standalone", "Fail (alone)", "num"),
+                    ("fail_unique", "Fail only this", "num"),
+                    ("unknown", "Unknown", "num"),
+                    ("unknown_pct", "Unknown %", "pct"),
+                ],
+                hidden_label=hl,
+            ),
+        )
+    )
+    if cohort is not None:
+        parts.append(_cohort_section(cohort, comparison, funnel, pol, event))
+    if hists:
+        parts.append(_threshold_section(hists, pol, population))
+    parts.append(_quality_section(validation, dq, info, pol))
+    parts.append(_provenance(protocol, info, settings, pol, now))
+    parts.append(_method_section(pol))
+
+    page = _page(protocol, parts, pol, now, info)
+    path = out / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+POPULATION_EVENT = "patients with an index event, each at their index date"
+POPULATION_FIXED = "all patients in the registry"
+
+
+def _screened_funnel(funnel: pl.DataFrame, event: bool) -> pl.DataFrame:
+    """The shown funnel of the screened population: event mode drops the registry row
+    (its step 0 is the index-event step), so its steps line up with the cohort table."""
+    if not event or funnel.height < 2:
+        return funnel
+    return funnel.filter(pl.col("step") >= 1).with_columns(pl.col("step") - 1)
+
+
+def _histograms(protocol: Any, screened: Any, pol: disclosure.Policy) -> list[tuple]:
+    """Deciding values of every thresholded criterion, binned and disclosed: one entry
+    (criterion id, label, measure, histogram, threshold, op, unit, exclusion) per part."""
+    hists: list[tuple] = []
     for crit in protocol.criteria:
         try:
-            dv = result.deciding_values(crit.id)
+            dv = screened.deciding_values(crit.id)
         except (ValueError, KeyError, AttributeError):
             continue
         exclusion = getattr(crit, "kind", "inclusion") == "exclusion"
@@ -216,135 +340,34 @@ def build_report(
             if part["value"].drop_nulls().len() == 0:
                 continue
             units = part["unit"].drop_nulls()
-            h = tables.value_histogram(
-                part,
-                float(thr),
-                str(op),
-                exclusion=exclusion,
-                suppress_threshold=pol.threshold,
-                enabled=pol.enabled,
-            )
+            raw = summaries.value_histogram(part, float(thr), str(op), exclusion=exclusion)
             hists.append(
                 (
                     crit.id,
                     crit.label,
                     str(m),
-                    h,
+                    pol.histogram(raw),
                     float(thr),
                     str(op),
                     str(units[0]) if units.len() else "",
                     exclusion,
                 )
             )
+    return hists
 
-    # ---------------------------------------------------------------- CSV outputs
-    _csv(funnel, out / "funnel.csv")
-    _csv(impact, out / "impact.csv")
-    if cohort is not None:
-        _csv(cohort, out / "cohort.csv")
-        _csv(comparison, out / "cohort_comparison.csv")
-    if hists:
-        _csv(
-            pl.concat(
-                [
-                    h.with_columns(
-                        pl.lit(cid).alias("criterion"),
-                        pl.lit(measure).alias("measure"),
-                        pl.lit(thr).alias("threshold"),
-                        pl.lit(op).alias("op"),
-                        pl.lit(unit).alias("unit"),
-                    ).select("criterion", "measure", "threshold", "op", "unit", *h.columns)
-                    for cid, _, measure, h, thr, op, unit, _ in hists
-                ]
-            ),
-            out / "thresholds.csv",
-        )
-    dq = None
-    if validation is not None and getattr(validation, "summary", None) is not None:
-        dq = _quality_table(validation.summary, pol)
-        _csv(dq, out / "data_quality.csv")
 
-    # ---------------------------------------------------------------- page
-    last = funnel.row(-1, named=True)
-    eligible = last["remaining"]
-    possible = last["remaining_with_unknown"]
-    rate = math.prod(float(a.pass_rate) for a in getattr(protocol, "assumptions", ()))
-    readiness_by = _readiness_rows(readiness, total if total_shown else None, pol)
-    settings = _index_settings(result, index_settings)
-
-    parts: list[str] = []
-    parts.append(_summary(funnel, eligible, possible, rate, protocol, pol, settings))
-    parts.append(_protocol_section(protocol, readiness_by))
-    parts.append(
-        _section(
-            "funnel",
-            "Attrition funnel",
-            "Criteria are applied one after another in protocol order. The dark bar counts "
-            "patients who pass every criterion so far; the light bar also keeps patients whose "
-            "data is missing (unknown) for some of them, so it is what the count could become "
-            "if the missing data were collected and turned out favourable.",
-            H.chart_slot("funnel", charts.configured(charts.funnel_chart(funnel)))
-            + H.table(
-                funnel.to_dicts(),
-                [
-                    ("step", "Step", "text"),
-                    ("label", "Criterion", "text"),
-                    ("remaining", "Pass so far", "num"),
-                    ("remaining_pct", "% of registry", "pct"),
-                    ("remaining_with_unknown", "Pass or unknown", "num"),
-                    ("remaining_with_unknown_pct", "% of registry", "pct"),
-                    ("excluded", "Excluded at this step", "num"),
-                ],
-            ),
-        )
-    )
-    parts.append(
-        _section(
-            "consort",
-            "Patient flow",
-            "The same funnel drawn as a CONSORT-style flow diagram.",
-            H.chart_slot("consort", charts.configured(charts.consort_chart(funnel))),
-        )
-    )
-    parts.append(
-        _section(
-            "impact",
-            "Which criteria remove patients",
-            "For each criterion on its own: how many patients fail it (whatever the other "
-            "criteria say), how many fail only this criterion and pass all others (the patients "
-            "a protocol amendment of this criterion alone could win back), and how many are "
-            "unknown on it because the data needed is missing."
-            + (
-                " In event mode a patient without a qualifying index event has no index date, "
-                "so is unknown on every other criterion."
-                if "index_event" in steps
-                else ""
-            ),
-            H.chart_slot("impact", charts.configured(charts.impact_chart(impact)))
-            + H.table(
-                impact.to_dicts(),
-                [
-                    ("label", "Criterion", "text"),
-                    ("fail_standalone", "Fail (alone)", "num"),
-                    ("fail_unique", "Fail only this", "num"),
-                    ("unknown", "Unknown", "num"),
-                    ("unknown_pct", "Unknown %", "pct"),
-                ],
-            ),
-        )
-    )
-    if cohort is not None:
-        parts.append(_cohort_section(cohort, comparison, funnel))
-    if hists:
-        parts.append(_threshold_section(hists))
-    parts.append(_quality_section(validation, dq, info, pol))
-    parts.append(_provenance(protocol, info, settings, pol, now))
-    parts.append(_method_section(pol))
-
-    page = _page(protocol, parts, pol, now, info)
-    path = out / "report.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+def _timeline(result, screened, eligible, possible, rate, target) -> headline.Timeline | None:
+    """Event mode: the window the index events were taken from (the option's bounds, or
+    the span of the index dates found)."""
+    index = result.index
+    start, end = getattr(index, "start", None), getattr(index, "end", None)
+    if start is None or end is None:
+        dates = screened.patient_status["index_date"].drop_nulls()
+        if dates.len() == 0:
+            return None
+        start = start or dates.min()
+        end = end or dates.max()
+    return headline.Timeline(start, end, eligible, possible, rate, target)
 
 
 def _section(sid: str, title: str, lead: str, body: str) -> str:
@@ -357,23 +380,18 @@ def _card(value: str, what: str, hidden: bool = False) -> str:
     return f'<div class="card"><div class="{cls}">{H.esc(value)}</div><div class="what">{H.esc(what)}</div></div>'
 
 
-def _summary(funnel, eligible, possible, rate, protocol, pol, settings) -> str:
+def _summary(funnel, eligible, possible, rate, protocol, pol, settings, timeline) -> str:
     total = funnel["remaining"][0]
-    index_txt = settings.get("index date") or settings.get("events") or ""
     cards = [
-        _card(disclosure.format_count(total), "patients in the registry", total is None),
+        _card(pol.text(total), "patients in the registry", total is None),
+        _card(pol.text(eligible), "eligible: pass every computable criterion", eligible is None),
         _card(
-            disclosure.format_count(eligible),
-            "eligible: pass every computable criterion",
-            eligible is None,
-        ),
-        _card(
-            disclosure.format_count(possible),
+            pol.text(possible),
             "could be eligible: pass or unknown on every criterion (missing data)",
             possible is None,
         ),
         _card(
-            _expected(eligible, rate),
+            _expected(eligible, rate, pol),
             f"expected to enrol after the protocol's assumptions (eligible × {rate:.2f})",
             eligible is None,
         ),
@@ -382,8 +400,9 @@ def _summary(funnel, eligible, possible, rate, protocol, pol, settings) -> str:
     if eligible is not None and possible is not None:
         rng = (
             f"<p>If every unknown resolved favourably the expected number would be at most "
-            f"{_expected(possible, rate)} patients.</p>"
+            f"{_expected(possible, rate, pol)} patients.</p>"
         )
+    when = _when(settings, timeline, pol)
     explain = """
 <div class="legend-status">
   <span class="pill pass">pass</span><span>the registry shows the patient meets the criterion
@@ -396,16 +415,63 @@ def _summary(funnel, eligible, possible, rate, protocol, pol, settings) -> str:
 (no fail but some unknown) the patient is counted in "could be eligible". Criteria no registry can
 decide (consent, willingness, investigator judgement) are not applied to patients: their estimated
 pass rates only scale the expected count.</p>"""
-    title = f"Summary{(' at ' + index_txt) if index_txt else ''}"
     sup = (
-        f'<p class="note">Counts from 1 to {pol.threshold} are hidden, and so are counts that '
-        "would let one be worked out by subtraction (see Method).</p>"
-        if pol.enabled
-        else '<p class="warnbox">Small-count suppression is OFF: this report is for internal use only.</p>'
+        f'<p class="warnbox">{H.esc(pol.notice.capitalize())}: {H.esc(pol.describe())}.</p>'
+        if pol.internal
+        else f'<p class="note">Disclosure control: {H.esc(pol.describe())} (see Method).</p>'
     )
     return _section(
-        "summary", title, "", f'<div class="cards">{"".join(cards)}</div>{rng}{explain}{sup}'
+        "summary",
+        "Summary",
+        "",
+        f'{when}<div class="cards">{"".join(cards)}</div>{rng}{explain}{sup}',
     )
+
+
+def _when(settings: Mapping[str, str], timeline: headline.Timeline | None, pol) -> str:
+    """The time frame of the headline: a snapshot date, or patients per year over the
+    event window with expected enrolments and, with a target, months to reach it."""
+    if timeline is None:
+        date = settings.get("index date", "")
+        if not date:
+            return ""
+        return (
+            f'<p class="when">A snapshot at <strong>{H.esc(date)}</strong>: the patients who '
+            "would have been eligible on that one date. It is not a rate: patients enter and "
+            "leave eligibility over time.</p>"
+        )
+    t = timeline
+    years = f"{t.years:.1f}"
+    out = [
+        f'<p class="when">Index events from <strong>{t.start}</strong> to '
+        f"<strong>{t.end}</strong> ({years} years): each patient counted once, at their "
+        'first index where they are eligible.</p><ul class="per-year">'
+    ]
+    out.append(
+        f"<li><strong>{H.esc(pol.whole(t.per_year(t.eligible)))}</strong> eligible patients "
+        f"per year (<strong>{H.esc(pol.whole(t.per_year(t.possible)))}</strong> could be "
+        "eligible once missing data is collected)</li>"
+    )
+    out.append(
+        f"<li><strong>{H.esc(pol.whole(t.enrol_per_year))}</strong> expected enrolments per "
+        f"year after the protocol's assumptions (× {t.rate:.2f})</li>"
+    )
+    months = t.months_to_target()
+    if t.target and months is not None:
+        est, lo, hi = months
+        out.append(
+            f"<li>Target of <strong>{t.target:,}</strong> patients: about "
+            f"<strong>{headline.fmt_months(est)}</strong> (95% interval "
+            f"{headline.fmt_months(lo)} to {headline.fmt_months(hi)}, Poisson on the "
+            "observed yearly rate)</li>"
+        )
+    elif t.target:
+        out.append(
+            f"<li>Target of {t.target:,} patients: cannot be estimated (no eligible patient "
+            "shown).</li>"
+        )
+    out.append("</ul>")
+    return "".join(out)
 
 
 READINESS_PILL = {
@@ -450,7 +516,7 @@ def _readiness_cell(r: dict[str, Any] | None) -> str:
     if r.get("data_available_pct") is not None:
         bits.append(f"{r['data_available_pct']:.1f}% of patients have the data")
     elif r.get("data_available_pct_suppressed"):
-        bits.append("share with data hidden (small count)")
+        bits.append("share with data hidden (a small count)")
     findings = [
         f"{r[k]} {name}"
         for k, name in (
@@ -466,7 +532,9 @@ def _readiness_cell(r: dict[str, Any] | None) -> str:
     return "<br>".join(bits) or "—"
 
 
-def _protocol_section(protocol, readiness_by: dict[str, dict[str, Any]]) -> str:
+def _protocol_section(
+    protocol, readiness_by: dict[str, dict[str, Any]], population: str = POPULATION_FIXED
+) -> str:
     rows = []
     for i, c in enumerate(protocol.criteria, start=1):
         ready = _readiness_cell(readiness_by.get(c.id))
@@ -540,45 +608,50 @@ def _protocol_section(protocol, readiness_by: dict[str, dict[str, Any]]) -> str:
     lead = (
         f"Protocol {protocol.id}: {getattr(protocol, 'title', '')}. Open the lists below to see "
         "each criterion with the sentence of the eligibility text it comes from and the exact "
-        "rule applied to the registry."
+        f"rule applied to the registry. Data readiness is computed over {population}."
     )
     return _section("protocol", "The protocol", lead, overview + body)
 
 
-def _cohort_section(cohort, comparison, funnel) -> str:
+def _cohort_section(cohort, comparison, funnel, pol, event: bool) -> str:
     rows = []
     for r in comparison.iter_rows(named=True):
         rows.append(
             {
                 **r,
-                "variable": tables.VARIABLE_LABELS.get(r["variable"], r["variable"]),
-                "smd_text": "hidden" if r["smd"] is None else f"{r['smd']:+.2f}",
+                "variable": summaries.VARIABLE_LABELS.get(r["variable"], r["variable"]),
+                "smd_text": "—" if r["smd"] is None else f"{r['smd']:+.2f}",
             }
         )
+    base = "With index event" if event else "Registry"
     tbl = H.table(
         rows,
         [
             ("variable", "Characteristic", "text"),
             ("level", "Group", "text"),
-            ("registry_n", "Registry n", "num"),
-            ("registry_pct", "Registry %", "pct"),
+            ("registry_n", f"{base} n", "num"),
+            ("registry_pct", f"{base} %", "pct"),
             ("eligible_n", "Eligible n", "num"),
             ("eligible_pct", "Eligible %", "pct"),
             ("smd_text", "Std. difference", "text"),
         ],
+        hidden_label=pol.hidden_label,
     )
     last = funnel.row(-1, named=True)
     note = (
-        '<div class="warnbox">The number of eligible patients is hidden (small, or within the '
-        "threshold of another shown count), so the make-up of the eligible cohort is hidden too; "
+        f'<div class="warnbox">The number of eligible patients is shown as {H.esc(pol.hidden_label)}, '
+        "so the make-up of the eligible cohort is hidden too; "
         "the step-by-step drift below shows the mix at the steps whose totals can be shown.</div>"
         if last["remaining"] is None
         else ""
     )
+    chart = charts.cohort_chart(
+        cohort, hidden_label=pol.hidden_label, base="With index event" if event else "Registry"
+    )
     body = (
         note
         + '<div class="chart-stack">'
-        + H.chart_slot("cohort", charts.configured(charts.cohort_chart(cohort)))
+        + H.chart_slot("cohort", charts.configured(chart))
         + H.chart_slot("drift", charts.configured(charts.drift_chart(cohort)))
         + "</div>"
         + tbl
@@ -589,13 +662,19 @@ def _cohort_section(cohort, comparison, funnel) -> str:
     return _section(
         "cohort",
         "Who is eligible: cohort characteristics",
-        "The eligible cohort compared with the whole registry by age group, sex, race, ethnicity "
-        "and site, and how the mix shifts as each criterion is applied.",
+        (
+            "The eligible cohort compared with the patients who have an index event (each at "
+            "their index date)"
+            if event
+            else "The eligible cohort compared with the whole registry"
+        )
+        + " by age group, sex, race, ethnicity and site, and how the mix shifts as each "
+        "criterion is applied. Shares are computed from the counts shown.",
         body,
     )
 
 
-def _threshold_section(hists) -> str:
+def _threshold_section(hists, pol, population: str = POPULATION_FIXED) -> str:
     slots = []
     for i, (cid, label, measure, h, thr, op, unit, exclusion) in enumerate(hists):
         axis = measure.replace("_", " ").capitalize()
@@ -608,11 +687,13 @@ def _threshold_section(hists) -> str:
             unit=unit,
             axis_title=axis,
             exclusion=exclusion,
+            hidden_label=pol.hidden_label,
         )
         slots.append(H.chart_slot(f"threshold-{i}", charts.configured(chart)))
     return _section(
         "thresholds",
         "Deciding values against thresholds",
+        f"Computed over {population}. "
         "For each numeric criterion, the value that decided it for each patient with data "
         "(most recent value in the window, in the canonical unit), with the protocol threshold. "
         "Patients just on the failing side are the ones a small protocol change would include.",
@@ -620,7 +701,8 @@ def _threshold_section(hists) -> str:
     )
 
 
-def _quality_table(summary: pl.DataFrame, pol: disclosure.Policy) -> pl.DataFrame:
+def _quality_table(summary: pl.DataFrame) -> pl.DataFrame:
+    """The data-quality summary columns the report shows (exact; disclosed by the caller)."""
     keep = [
         c
         for c in (
@@ -641,24 +723,6 @@ def _quality_table(summary: pl.DataFrame, pol: disclosure.Policy) -> pl.DataFram
         df = df.with_columns(pl.col("criteria").cast(pl.List(pl.String)).list.join(", "))
     if "criteria" in df.columns:
         df = df.with_columns(pl.col("criteria").str.replace_all(r"\s*;\s*", "; "))
-    if "unexpected_count" in df.columns:
-        counts = [None if v is None else int(v) for v in df["unexpected_count"].to_list()]
-        hidden = [pol.small(v) for v in counts]
-        df = df.with_columns(
-            pl.Series(
-                "unexpected_count",
-                [None if h else v for v, h in zip(counts, hidden, strict=True)],
-                dtype=pl.Int64,
-            ),
-            pl.Series("unexpected_count_suppressed", hidden, dtype=pl.Boolean),
-        )
-        if "unexpected_percent" in df.columns:
-            df = df.with_columns(
-                pl.when(pl.col("unexpected_count_suppressed"))
-                .then(None)
-                .otherwise(pl.col("unexpected_percent").cast(pl.Float64))
-                .alias("unexpected_percent")
-            )
     return df
 
 
@@ -703,7 +767,7 @@ def _quality_section(validation, dq, info: RegistryInfo, pol) -> str:
             body.append(
                 f'<details class="fold"><summary>{not_ok.height} of {dq.height} checks have '
                 "findings: table, column, rows affected and the criteria that read them</summary>"
-                + H.table(not_ok.to_dicts(), cols)
+                + H.table(not_ok.to_dicts(), cols, hidden_label=pol.hidden_label)
                 + "</details>"
             )
         else:
@@ -718,9 +782,7 @@ def _quality_section(validation, dq, info: RegistryInfo, pol) -> str:
             sa = sa.with_columns(
                 pl.Series(
                     "rows",
-                    disclosure.suppress_values(
-                        sa["rows"].to_list(), pol.threshold, enabled=pol.enabled
-                    ),
+                    pol.values(sa["rows"].to_list()),
                     dtype=pl.Int64,
                 )
             )
@@ -734,6 +796,7 @@ def _quality_section(validation, dq, info: RegistryInfo, pol) -> str:
                     ("problem", "Problem", "text"),
                     ("rows", "Rows", "num"),
                 ],
+                hidden_label=pol.hidden_label,
             )
         )
     return _section(
@@ -757,14 +820,9 @@ def _provenance(protocol, info: RegistryInfo, settings, pol, now) -> str:
         ("Protocol fingerprint (sha256)", getattr(protocol, "fingerprint", "") or "—"),
     ]
     items += [(f"Index: {k}", v) for k, v in settings.items()]
-    items.append(
-        (
-            "Small-count suppression",
-            f"on, threshold {pol.threshold} (counts 1–{pol.threshold} hidden)"
-            if pol.enabled
-            else "OFF (internal use only)",
-        )
-    )
+    items.append(("Disclosure control", f"{pol.method}: {pol.describe()}"))
+    if pol.internal:
+        items.append(("Sharing", pol.notice))
     items += [(f"Version: {k}", v) for k, v in _versions().items()]
     dl = "".join(f"<dt>{H.esc(k)}</dt><dd>{H.esc(v)}</dd>" for k, v in items)
     return _section(
@@ -775,28 +833,46 @@ def _provenance(protocol, info: RegistryInfo, settings, pol, now) -> str:
     )
 
 
-def _method_section(pol) -> str:
+def _method_section(pol: disclosure.Policy) -> str:
+    """The disclosure policy in plain words."""
     t = pol.threshold
-    text = (
-        f"<p>Small-count suppression protects patients from being singled out. No count from 1 to "
-        f"{t} is shown (zero is shown). Because the funnel's counts are nested, a count is also "
-        f"hidden when it differs by 1 to {t} from any count already shown in the funnel, so no "
-        "subtraction of two shown counts reveals a small group; an 'excluded' count is shown only "
-        "when both counts it is the difference of are shown. In tables whose cells add up to a "
-        f"shown total (the groups of a characteristic, the bars of a histogram) further cells are "
-        f"hidden until the hidden cells together exceed {t}. Criterion impact counts are hidden "
-        "when any count that can be computed from them and the registry size would be small, "
-        "or when they would give back a count the funnel hides. "
-        "Percentages of a hidden count are hidden. The method is cell suppression (primary and "
-        "complementary), not rounding: every number shown is exact.</p>"
-        '<p>Hidden values appear as <span class="hidden-cell">hidden</span> here, and as empty '
-        "cells with a <code>*_suppressed = true</code> flag in the CSV files beside this report.</p>"
-    )
-    if not pol.enabled:
+    if pol.method == "round":
         text = (
-            '<p class="warnbox"><strong>Suppression was switched off</strong> '
-            "(<code>--no-suppression</code>): exact small counts are shown. Do not share this "
-            "report outside the team that holds the registry.</p>"
+            "<p>This report is made to be shared, so no number in it (text, tables, charts, "
+            "or the CSV files beside it) is an exact count of patients. "
+            f"A count from 1 to {t} is shown as <strong>≤{t}</strong> (drawn as a grey dashed "
+            f"bar). Every other count is rounded to the nearest multiple of {pol.base}: "
+            f"1,089 is shown as 1,090, and 11 or 12 as 10. Zero is shown as 0. Percentages "
+            "are computed from the numbers shown, and totals are rounded on their own, so "
+            "parts may not add up exactly to their total. Because each shown count only says "
+            f"the true count lies within {pol.base // 2} of it, no count from 1 to {t} can be "
+            "worked out by adding or subtracting the numbers shown. Expected enrolments and "
+            "yearly figures are computed from the shown counts and given in whole patients.</p>"
+            "<p>Comparing two reports (for example run with two index dates) can narrow a "
+            "difference between them, but rounding keeps it to a range, not an exact count.</p>"
+            f"<p>In the CSV files, a count shown as ≤{t} is an empty cell with "
+            "<code>*_suppressed = true</code>; every file has a <code>disclosure</code> column "
+            "stating this policy.</p>"
+        )
+    elif pol.method == "suppress":
+        text = (
+            f"<p>Cell suppression: no count from 1 to {t} is shown (zero is shown). Counts that "
+            f"would let a hidden one be worked out are hidden too: along the funnel a count is "
+            f"hidden when it differs by 1 to {t} from a count already shown; in tables whose "
+            f"cells add up to a shown total further cells are hidden until the hidden cells "
+            f"together exceed {t}; impact counts are hidden when any count computed from them "
+            "and the population size would be small. Every number shown is exact. Hidden "
+            'values appear as <span class="hidden-cell">hidden</span>, and as empty CSV cells '
+            "with <code>*_suppressed = true</code>.</p>"
+        )
+    else:
+        text = ""
+    if pol.internal:
+        text = (
+            f'<p class="warnbox"><strong>{H.esc(pol.notice.capitalize())}.</strong> '
+            f"This report was made with disclosure control set to {H.esc(pol.describe())}: "
+            "it can show exact counts from 1 to 10. Do not share it outside the team that "
+            "holds the registry.</p>" + text
         )
     return _section("method", "Method: disclosure control", "", text)
 
@@ -818,10 +894,9 @@ NAV = [
 def _page(protocol, parts: list[str], pol, now, info: RegistryInfo) -> str:
     title = f"Feasibility report: {getattr(protocol, 'title', '') or protocol.id}"
     banner = (
-        '<div class="banner-internal" id="internal-banner">INTERNAL USE ONLY: small-count '
-        "suppression is OFF. Exact counts of fewer than "
-        f"{pol.threshold + 1} patients are shown. Do not share.</div>"
-        if not pol.enabled
+        f'<div class="banner-internal" id="internal-banner">{H.esc(pol.notice.upper())}: '
+        "this report can show exact counts from 1 to 10. Do not share.</div>"
+        if pol.internal
         else ""
     )
     present = {p.split('id="', 1)[1].split('"', 1)[0] for p in parts if 'id="' in p}
@@ -838,7 +913,7 @@ def _page(protocol, parts: list[str], pol, now, info: RegistryInfo) -> str:
 <title>{H.esc(title)}</title>
 <style>{H.stylesheet()}</style>
 </head>
-<body data-suppression="{"on" if pol.enabled else "off"}" data-threshold="{pol.threshold}">
+<body data-suppression="{"on" if pol.enabled else "off"}" data-disclosure="{pol.method}" data-threshold="{pol.threshold}" data-internal="{"yes" if pol.internal else "no"}">
 {banner}
 <header class="top"><h1>{H.esc(title)}</h1><div class="meta">{meta}</div></header>
 <nav class="toc">{nav}</nav>
