@@ -592,6 +592,7 @@ def threshold_chart(
                 + (" (and below)" if r.get("open_low") else "")
                 + (" (and above)" if r.get("open_high") else ""),
                 "text": hidden_label if r["count"] is None else f"{r['count']:,}",
+                "band_lo": 0,
                 "band_hi": _hidden_max(hidden_label),
             }
         )
@@ -641,7 +642,7 @@ def threshold_chart(
         .encode(
             x="bin_start:Q",
             x2="bin_end:Q",
-            y=alt.datum(0),
+            y="band_lo:Q",
             y2="band_hi:Q",
             tooltip=[alt.Tooltip("range:N"), alt.Tooltip("text:N")],
         )
