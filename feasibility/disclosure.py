@@ -8,9 +8,11 @@ files (``feasibility screen``) are exact and stay inside the data environment.
 Methods (one option, ``method``):
 
 * ``round`` (default, informative and safe): a count from 1 to ``threshold`` (default 10)
-  is shown as "≤10"; every other count is rounded to the nearest multiple of ``base``
-  (5), so a shown count is never an exact count; zero is shown. Percentages are computed
-  from the shown numbers. This follows what trusted producers publish (OpenSAFELY
+  is shown as "≤10"; every other count is rounded *up* to the next multiple of ``base``
+  (5): a shown 15 means 11 to 15, so every shown count stands for ``base`` possible true
+  counts and none is exact; zero is shown. Percentages are computed from the shown
+  numbers, and numbers that follow from others (readiness, per-year figures) are
+  computed from shown numbers only, so they add nothing a reader could combine. This follows what trusted producers publish (OpenSAFELY
   redacts counts ≤ 7 and rounds the rest to the nearest 5; the CMS cell-size policy
   forbids cells 1-10, derivable ones included).
 * ``suppress``: exact counts, with primary and complementary cell suppression (see
@@ -134,7 +136,7 @@ class Policy:
             return None
         if self.method == SUPPRESS:
             return n
-        return self.base * ((2 * n + self.base) // (2 * self.base))
+        return self.base * -(-n // self.base)  # up to the next multiple: 11..15 -> 15
 
     def interval(self, shown: int | None) -> tuple[int, int]:
         """The true counts a reader can infer from a shown value (for the checker and docs)."""
@@ -142,10 +144,7 @@ class Policy:
             return (1, self.threshold)
         if self.method != ROUND or shown == 0:
             return (shown, shown)
-        half = (self.base - 1) // 2
-        lo = max(shown - half, self.threshold + 1)
-        hi = shown + (self.base - 1 - half)
-        return (lo, hi)
+        return (max(shown - self.base + 1, self.threshold + 1), shown)
 
     def text(self, shown: int | None, hidden: bool | None = None) -> str:
         """A shown count as text: thousands separators, or the hidden label."""
@@ -170,8 +169,8 @@ class Policy:
                 "that would let one be worked out from the others; every other count is exact"
             )
         return (
-            f"counts from 1 to {t} are shown as ≤{t}; every other count is rounded to the "
-            f"nearest multiple of {self.base} (so no count is exact, and totals may differ "
+            f"counts from 1 to {t} are shown as ≤{t}; every other count is rounded up to the "
+            f"next multiple of {self.base} (so no count is exact, and totals may differ "
             f"from the sum of their parts by a few); zero is shown as 0; percentages are "
             "computed from the numbers shown"
         )
@@ -284,9 +283,12 @@ class Policy:
                 implied = round(float(pct) * total / 100)
                 if self.method == SUPPRESS:
                     hidden = self.small(implied) or self.small(total - implied)
-                else:
-                    _, _, pct = self.share(implied, total)
-                    hidden = pct is None
+                elif self.method == ROUND:
+                    # from shown numbers only: the population and its unknowns (the
+                    # impact table's "unknown"), never a third rounding
+                    st, su = self.show(total), self.show(total - implied)
+                    hidden = not st or su is None
+                    pct = None if hidden else round((st - su) * 100.0 / st, 1)
                 pct = None if hidden else pct
             elif pct is not None and self.enabled:
                 pct, hidden = None, True  # no population size to disclose it against
