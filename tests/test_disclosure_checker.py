@@ -116,7 +116,12 @@ def registries(draw):
 
 
 @pytest.mark.parametrize("pol", SHAREABLE, ids=["round-10", "suppress-10", "round-15"])
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: MILPs are slow
+)
 @given(case=registries())
 def test_no_small_count_is_derivable(pol: Policy, case) -> None:
     matrix, sites, values, event = case
