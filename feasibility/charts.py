@@ -136,7 +136,14 @@ def funnel_chart(
             )
     order = [row["step_label"] for row in rows[::2]]
     data = alt.Data(values=rows)
-    y = alt.Y("step_label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    # sorted by a number, never by a list of labels: Vega-Lite compiles a sort list into an
+    # expression, and a label with a tab or line separator would break it
+    y = alt.Y(
+        "step_label:N",
+        sort=alt.EncodingSortField("step", op="min"),
+        title=None,
+        axis=alt.Axis(labelLimit=260),
+    )
     y_off = alt.YOffset(
         "series:N", sort=["Pass every criterion so far", "Pass or unknown (could qualify)"]
     )
@@ -331,12 +338,13 @@ def impact_chart(
     band_hi = _hidden_max(hidden_label)
     rows = []
     order = []
-    for r in impact.iter_rows(named=True):
+    for rank, r in enumerate(impact.iter_rows(named=True)):
         order.append(r["label"])
         for key, name in IMPACT_MEASURES.items():
             hidden = r[key] is None
             rows.append(
                 {
+                    "rank": rank,
                     "label": r["label"],
                     "criterion": r["criterion"],
                     "measure": name,
@@ -349,7 +357,12 @@ def impact_chart(
                 }
             )
     data = alt.Data(values=rows)
-    y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    y = alt.Y(
+        "label:N",
+        sort=alt.EncodingSortField("rank", op="min"),
+        title=None,
+        axis=alt.Axis(labelLimit=260),
+    )
     y_off = alt.YOffset("measure:N", sort=list(IMPACT_MEASURES.values()))
     color = alt.Color(
         "measure:N",
@@ -441,7 +454,15 @@ def cohort_chart(
             for r in part.iter_rows(named=True)
         ]
         order = _level_order(var, part["level"].unique().to_list())
-        y = alt.Y("level:N", sort=order, title=None, axis=alt.Axis(labelLimit=180))
+        rank = {lv: i for i, lv in enumerate(order)}
+        for row in rows:
+            row["rank"] = rank.get(row["level"], len(rank))
+        y = alt.Y(
+            "level:N",
+            sort=alt.EncodingSortField("rank", op="min"),
+            title=None,
+            axis=alt.Axis(labelLimit=180),
+        )
         y_off = alt.YOffset("group:N", sort=[base, "Eligible"])
         data = alt.Data(values=rows)
         bars = (
@@ -498,6 +519,9 @@ def drift_chart(cohort: pl.DataFrame) -> alt.VConcatChart:
             for r in part.iter_rows(named=True)
         ]
         order = _level_order(var, part["level"].unique().to_list())
+        rank = {lv: k for k, lv in enumerate(order)}
+        for row in rows:
+            row["rank"] = rank.get(row["level"], len(rank))
         base = alt.Chart(alt.Data(values=rows)).transform_filter("datum.pct != null")
         enc = dict(
             x=alt.X(
@@ -509,7 +533,7 @@ def drift_chart(cohort: pl.DataFrame) -> alt.VConcatChart:
             y=alt.Y("pct:Q", title="Share (%)"),
             color=alt.Color(
                 "level:N",
-                sort=order,
+                sort=alt.EncodingSortField("rank", op="min"),
                 title=tables.VARIABLE_LABELS[var],
                 legend=alt.Legend(orient="right"),
             ),
