@@ -167,6 +167,8 @@ _IMPACT_ATOMS = {
     "fail_unique": (1, 0, 0, 0),
     "unknown": (0, 0, 1, 0),
     "pass": (0, 0, 0, 1),
+    # N - fail_standalone: the funnel's remaining_with_unknown at the criterion's step 1
+    "notfail": (0, 0, 1, 1),
 }
 
 
@@ -193,12 +195,15 @@ def suppress_impact(
     *,
     enabled: bool = True,
     total_shown: bool = True,
+    known: dict[str, tuple[str, ...]] | None = None,
 ) -> pl.DataFrame:
     """Hide impact cells (fail_standalone, fail_unique, unknown) so no derivable count is small.
 
     ``total`` is the registry size N the counts partition (shown in the funnel when
-    ``total_shown``). Cells are admitted in the order F, K, U; a cell is kept only if,
-    with it, every set count derivable from the shown cells and N is 0 or > threshold.
+    ``total_shown``). ``known`` lists, per criterion, cells the reader already has from
+    another table (the first funnel step's criterion: ``pass`` = remaining, ``notfail`` =
+    remaining_with_unknown). Cells are admitted in the order F, K, U; a cell is kept only
+    if, with it, every set count derivable from the shown cells and N is 0 or > threshold.
     """
     pol = _policy(threshold, enabled)
     cells = list(IMPACT_COUNTS) + ([IMPACT_PASS] if IMPACT_PASS in impact.columns else [])
@@ -213,8 +218,11 @@ def suppress_impact(
         values = {"N": n, "fail_standalone": f, "fail_unique": u, "unknown": k, "pass": p}
         atoms = (u, f - u, k, p) if p is not None else None
         shown: list[str] = ["N"] if (n is not None and total_shown) else []
+        shown += list((known or {}).get(row["criterion"], ()))
         hidden: set[str] = set()
         for cell in admit_order:
+            if cell in shown:
+                continue
             if not pol.enabled:
                 continue
             if pol.small(values[cell]):
