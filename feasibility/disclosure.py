@@ -211,8 +211,20 @@ class Policy:
         impact cells that would give back a count it hides are hidden too)."""
         cells = [*IMPACT_COUNTS] + ([IMPACT_PASS] if IMPACT_PASS in raw.columns else [])
         if self.method == SUPPRESS:
+            known: dict[str, tuple[str, ...]] = {}
             total_shown = self.show(total) is not None
-            out = suppression.suppress_impact(raw, total, self.threshold, total_shown=total_shown)
+            if funnel is not None and funnel.height > 1:
+                f = funnel.sort("step")
+                f0, f1 = f.row(0, named=True), f.row(1, named=True)
+                total_shown = not f0["remaining_suppressed"]
+                known[f1["criterion"]] = tuple(
+                    cell
+                    for cell, col in (("pass", "remaining"), ("notfail", "remaining_with_unknown"))
+                    if not f1[f"{col}_suppressed"]
+                )
+            out = suppression.suppress_impact(
+                raw, total, self.threshold, total_shown=total_shown, known=known
+            )
             return reconcile_impact(out, funnel) if funnel is not None else out
         df = self.counts(raw, cells)
         shown_total = self.show(total)
