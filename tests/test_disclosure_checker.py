@@ -216,3 +216,101 @@ def test_no_small_count_is_derivable(pol: Policy, case) -> None:
         }
         findings += check_histogram([s for s, _ in dv], bins, shown_bins, shown_i, t)
     assert not findings, "\n".join(map(str, findings)) + f"\nfunnel {sf}\nimpact {shown_imp}"
+
+
+# --------------------------------------------------------------------------- part 2
+
+
+def _status_matrix(result, order: list[str]) -> list[list[str]]:
+    ps = result.patient_status
+    return [list(r) for r in ps.select(order).iter_rows()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [3, 8, 21])
+def test_real_reports_leave_nothing_derivable(tmp_path, seed) -> None:
+    from _report_helpers import screen_registry, write_registry
+
+    from feasibility.report import build_report
+
+    registry, protocol, result = screen_registry(
+        write_registry(tmp_path / "reg", n=40 + 25 * seed % 90, seed=seed)
+    )
+    pol = Policy()
+    out = tmp_path / "out"
+    build_report(out, protocol, result, registry=registry, policy=pol)
+    funnel = pl.read_csv(out / "funnel.csv")
+    steps = funnel["criterion"].to_list()[1:]
+    matrix = _status_matrix(result, steps)
+    sf = shown_funnel(pol, funnel)
+    impact = pl.read_csv(out / "impact.csv")
+    shown_imp = {}
+    for r in impact.iter_rows(named=True):
+        j = steps.index(r["criterion"]) + 1
+        for c in ("fail_standalone", "fail_unique", "unknown", "pass"):
+            shown_imp[(j, c)] = interval(pol, r[c], r[f"{c}_suppressed"])
+    findings = check_funnel_impact(matrix, sf, shown_imp, T)
+    cohort = pl.read_csv(out / "cohort.csv", infer_schema_length=0).filter(
+        pl.col("variable") == "site"
+    )
+    sites_of = dict(registry.tables["patients"].collect().select("patient_id", "site").iter_rows())
+    sites = [sites_of.get(p) or "Not recorded" for p in result.patient_status["patient_id"]]
+    shown_coh = {
+        (r["level"], int(r["step"])): interval(
+            pol,
+            None if r["count"] in (None, "") else int(r["count"]),
+            r["count_suppressed"] == "true",
+        )
+        for r in cohort.iter_rows(named=True)
+    }
+    findings += check_funnel_cohort(matrix, sites, sf, shown_coh, T)
+    assert not findings, "\n".join(map(str, findings))
+
+
+def test_differencing_two_reports_leaves_a_range(tmp_path) -> None:
+    """Two reports of one registry at two index dates: what differencing leaves.
+
+    Measured: for every funnel and impact cell, the difference of the two true counts is
+    known only within [lo1 - hi2, hi1 - lo2]. With rounding up to 5 that range holds 9
+    values (5 + 5 - 1) when both are rounded, 5 when one of them is an exact zero, 10 or
+    more when one is hidden, and a single value only when both are zero (difference 0):
+    never a single value from 1 to 10. Differencing cannot be closed in
+    general (a third report narrows further); this is what the default leaves."""
+    import datetime as dt
+
+    from _report_helpers import screen_registry, write_registry
+
+    from feasibility.engine import screen
+
+    registry, protocol, r1 = screen_registry(write_registry(tmp_path / "reg", n=300, seed=5))
+    r2 = screen(registry, protocol, dt.date(2024, 7, 31))
+    pol = Policy()
+    widths = []
+    for a, b in ((r1.funnel(), r2.funnel()), (r1.impact(), r2.impact())):
+        cols = [
+            c
+            for c in (
+                "remaining",
+                "remaining_with_unknown",
+                "excluded",
+                "fail_standalone",
+                "fail_unique",
+                "unknown",
+            )
+            if c in a.columns
+        ]
+        for c in cols:
+            for t1, t2 in zip(a[c].to_list(), b[c].to_list(), strict=True):
+                s1, s2 = pol.show(t1), pol.show(t2)
+                (lo1, hi1), (lo2, hi2) = pol.interval(s1), pol.interval(s2)
+                lo, hi = lo1 - hi2, hi1 - lo2
+                assert lo <= t1 - t2 <= hi
+                if lo == hi:
+                    assert lo == 0 and t1 == t2 == 0
+                else:
+                    widths.append(hi - lo + 1)
+    assert min(widths) >= 5
+    print(
+        f"differencing two reports: {len(widths)} cell pairs, each difference known only "
+        f"to within {min(widths)}..{max(widths)} values"
+    )
