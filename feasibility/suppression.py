@@ -229,10 +229,12 @@ def suppress_impact(
                 hidden.add(cell)
                 continue
             trial = shown + [cell]
+            sets = _derivable_sets(tuple(trial))
             ok = atoms is None or all(
-                not pol.small(sum(a for a, b in zip(atoms, vec, strict=True) if b))
-                for vec in _derivable_sets(tuple(trial))
+                not pol.small(sum(a for a, b in zip(atoms, vec, strict=True) if b)) for vec in sets
             )
+            if ok and not total_shown and (1, 1, 1, 1) in sets and n:
+                ok = False  # the cells would add up to the population the funnel hides
             if ok:
                 shown.append(cell)
             else:
