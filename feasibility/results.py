@@ -27,6 +27,7 @@ from typing import Any
 
 import polars as pl
 
+from feasibility.csvsafe import write_csv
 from feasibility.engine.compiler import IDX, PID, LeafInfo
 from feasibility.engine.evaluate import TableCache, pick_index, screen
 from feasibility.engine.index import IndexEvents
@@ -387,9 +388,10 @@ class ScreenResult:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".screen-", dir=out.parent))
         try:
-            self.patient_status.write_csv(tmp / "patient_status.csv")
-            self.funnel(order).write_csv(tmp / "funnel.csv")
-            self.impact().write_csv(tmp / "impact.csv")
+            # formula-like text (a patient id or label starting with "=") is neutralised
+            write_csv(self.patient_status, tmp / "patient_status.csv")
+            write_csv(self.funnel(order), tmp / "funnel.csv")
+            write_csv(self.impact(), tmp / "impact.csv")
             self._evidence_query().sink_parquet(tmp / "evidence.parquet")
             out.mkdir(parents=True, exist_ok=True)
             written = []
