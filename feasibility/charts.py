@@ -574,7 +574,7 @@ def threshold_chart(
 
     ``values`` is either ``ScreenResult.deciding_values(criterion)`` (patient_id, value,
     unit, threshold, op; threshold/op taken from it when not given) or a histogram from
-    :func:`feasibility.report.tables.value_histogram` (bin_start, bin_end, count, side,
+    :func:`feasibility.summaries.value_histogram` (bin_start, bin_end, count, side,
     ``count_suppressed``). Bars are coloured by the side of the threshold. For an
     ``exclusion`` criterion ``value op threshold`` is the excluding condition (QTc > 470
     fails), so the sides swap; left as None it is inferred from the ``status`` column of
