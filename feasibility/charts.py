@@ -2,10 +2,11 @@
 deciding values against thresholds, and data quality.
 
 Each function returns an ``alt.Chart`` (or a compound chart) usable alone in a notebook.
-Every count a chart shows has been through :mod:`feasibility.disclosure`: a frame that
-already carries ``*_suppressed`` flags is drawn as is; a raw frame is suppressed first
-with ``threshold`` (pass ``suppress=False`` only for internal, never-shared views).
-Hidden counts are not drawn; their place is labelled "hidden".
+Charts draw the numbers they are given and apply no disclosure control themselves: the
+report hands them frames disclosed by :class:`feasibility.disclosure.Policy` (with
+``*_suppressed`` flags); a notebook hands them exact frames (the analyst's working view,
+never shared as is). A hidden count is drawn as such: a grey dashed band from 0 to the
+threshold labelled ``hidden_label`` ("≤10"), never as an empty bar.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from collections.abc import Sequence
 import altair as alt
 import polars as pl
 
-from feasibility import disclosure
-from feasibility.report import tables
+from feasibility import summaries as tables
 
 #: Colours: a calm blue for "eligible so far", a lighter band for "eligible or unknown".
 BLUE = "#1f5f8b"
@@ -26,7 +26,9 @@ AMBER = "#e0a33a"
 GREEN = "#2e8b57"
 GREY = "#8c8c8c"
 FONT = "Helvetica, Arial, sans-serif"
-HIDDEN = "hidden"
+HIDDEN = "≤10"
+HIDDEN_FILL = "#d9d9d9"
+HIDDEN_TEXT = "#7a4f00"
 
 
 def _config(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
@@ -47,16 +49,50 @@ def _values(df: pl.DataFrame) -> list[dict]:
     ]
 
 
-def _count_label(n: int | None, pct: float | None) -> str:
+def _count_label(n: int | None, pct: float | None, hidden_label: str = HIDDEN) -> str:
     if n is None:
-        return HIDDEN
+        return hidden_label
     return f"{n:,}" + (f" ({pct:.1f}%)" if pct is not None else "")
 
 
-def _funnel_frame(funnel: pl.DataFrame, threshold: int | None, suppress: bool) -> pl.DataFrame:
-    if tables.is_suppressed(funnel):
+def _hidden_max(hidden_label: str) -> float:
+    """The upper end of the band drawn for a hidden count ("≤10" -> 10)."""
+    digits = "".join(ch for ch in hidden_label if ch.isdigit())
+    return float(digits) if digits else 10.0
+
+
+def _funnel_frame(funnel: pl.DataFrame) -> pl.DataFrame:
+    """An exact (notebook) funnel gets its percentages of the registry; a disclosed one is
+    drawn as given."""
+    if tables.is_suppressed(funnel) or funnel.height == 0:
         return funnel
-    return disclosure.suppress_funnel(funnel, threshold, enabled=suppress)
+    total = funnel.sort("step")["remaining"][0]
+    return funnel.with_columns(
+        (pl.col(c) * 100.0 / total).round(1).alias(f"{c}_pct")
+        for c in ("remaining", "remaining_with_unknown")
+    )
+
+
+def _hidden_band(data: alt.Data, y: alt.Y, y_off: alt.YOffset | None, tooltip: list) -> alt.Chart:
+    """Grey dashed bars from 0 to the threshold where a count is hidden."""
+    enc = dict(
+        y=y,
+        x=alt.X("band_lo:Q"),
+        x2="band_hi:Q",
+        tooltip=tooltip,
+    )
+    if y_off is not None:
+        enc["yOffset"] = y_off
+    return (
+        alt.Chart(data)
+        .mark_bar(color=HIDDEN_FILL, stroke="#666", strokeDash=[3, 2], strokeWidth=0.8)
+        .encode(**enc)
+        .transform_filter("datum.hidden")
+    )
+
+
+def _label_color() -> alt.Color:
+    return alt.condition("datum.hidden", alt.value(HIDDEN_TEXT), alt.value("#333"))
 
 
 # --------------------------------------------------------------------------- funnel
@@ -65,16 +101,17 @@ def _funnel_frame(funnel: pl.DataFrame, threshold: int | None, suppress: bool) -
 def funnel_chart(
     funnel: pl.DataFrame,
     *,
-    threshold: int | None = None,
-    suppress: bool = True,
+    hidden_label: str = HIDDEN,
     width: int = 520,
 ) -> alt.LayerChart:
     """Attrition funnel: one row per step, ``remaining`` beside ``remaining_with_unknown``.
 
     Bars are labelled with the count and its percentage of the registry; a hidden
-    count has no bar and the label "hidden".
+    count is a grey dashed band labelled ``hidden_label``. The legend sits above the
+    plot, clear of the labels.
     """
-    df = _funnel_frame(funnel, threshold, suppress)
+    df = _funnel_frame(funnel)
+    band_hi = _hidden_max(hidden_label)
     rows = []
     for r in df.iter_rows(named=True):
         step_label = f"{r['step']}. {r['label']}" if r["step"] else "Registry (everyone)"
@@ -82,6 +119,7 @@ def funnel_chart(
             ("remaining", "Pass every criterion so far"),
             ("remaining_with_unknown", "Pass or unknown (could qualify)"),
         ):
+            hidden = r[key] is None
             rows.append(
                 {
                     "step": r["step"],
@@ -89,13 +127,23 @@ def funnel_chart(
                     "series": series,
                     "count": r[key],
                     "pct": r.get(f"{key}_pct"),
-                    "text": _count_label(r[key], r.get(f"{key}_pct")),
-                    "x_text": r[key] if r[key] is not None else 0,
+                    "hidden": hidden,
+                    "band_lo": 0,
+                    "band_hi": band_hi,
+                    "text": _count_label(r[key], r.get(f"{key}_pct"), hidden_label),
+                    "x_text": band_hi if hidden else r[key],
                 }
             )
     order = [row["step_label"] for row in rows[::2]]
     data = alt.Data(values=rows)
-    y = alt.Y("step_label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    # sorted by a number, never by a list of labels: Vega-Lite compiles a sort list into an
+    # expression, and a label with a tab or line separator would break it
+    y = alt.Y(
+        "step_label:N",
+        sort=alt.EncodingSortField("step", op="min"),
+        title=None,
+        axis=alt.Axis(labelLimit=260),
+    )
     y_off = alt.YOffset(
         "series:N", sort=["Pass every criterion so far", "Pass or unknown (could qualify)"]
     )
@@ -106,31 +154,35 @@ def funnel_chart(
             domain=["Pass every criterion so far", "Pass or unknown (could qualify)"],
             range=[BLUE, LIGHT_BLUE],
         ),
+        legend=alt.Legend(orient="top", direction="horizontal"),
     )
-    x = alt.X("count:Q", title="Patients", axis=alt.Axis(format=",d"))
+    tooltip = [
+        alt.Tooltip("step_label:N", title="Step"),
+        alt.Tooltip("series:N", title="Series"),
+        alt.Tooltip("text:N", title="Patients"),
+    ]
+    top = max([r["count"] for r in rows if r["count"] is not None] or [band_hi])
+    x = alt.X(
+        "count:Q",
+        title="Patients",
+        axis=alt.Axis(format=",d"),
+        # room on the right for the longest label ("5,000 (100.0%)")
+        scale=alt.Scale(domain=[0, top * 1.28], nice=False),
+    )
     bars = (
         alt.Chart(data)
         .mark_bar(height={"band": 0.9})
-        .encode(
-            y=y,
-            yOffset=y_off,
-            x=x,
-            color=color,
-            tooltip=[
-                alt.Tooltip("step_label:N", title="Step"),
-                alt.Tooltip("series:N", title="Series"),
-                alt.Tooltip("text:N", title="Patients"),
-            ],
-        )
+        .encode(y=y, yOffset=y_off, x=x, color=color, tooltip=tooltip)
         .transform_filter("datum.count != null")
     )
+    band = _hidden_band(data, y, y_off, tooltip)
     labels = (
         alt.Chart(data)
-        .mark_text(align="left", dx=4, fontSize=10, color="#333")
-        .encode(y=y, yOffset=y_off, x=alt.X("x_text:Q"), text="text:N")
+        .mark_text(align="left", dx=4, fontSize=10)
+        .encode(y=y, yOffset=y_off, x=alt.X("x_text:Q"), text="text:N", color=_label_color())
     )
     n = len(order)
-    return alt.layer(bars, labels).properties(
+    return alt.layer(bars, band, labels).properties(
         width=width,
         height=max(120, n * 34),
         title=alt.Title(
@@ -144,13 +196,12 @@ def funnel_chart(
 # --------------------------------------------------------------------------- CONSORT
 
 
-def consort_chart(
-    funnel: pl.DataFrame, *, threshold: int | None = None, suppress: bool = True
-) -> alt.LayerChart:
+def consort_chart(funnel: pl.DataFrame, *, hidden_label: str = HIDDEN) -> alt.LayerChart:
     """CONSORT-style flow: a column of boxes (patients remaining) with a side box per
     step naming the criterion and how many it excluded. Built from rect, rule and text
-    marks at computed positions so it renders anywhere Vega-Lite does."""
-    df = _funnel_frame(funnel, threshold, suppress)
+    marks at computed positions so it renders anywhere Vega-Lite does. A hidden count
+    reads ``hidden_label``."""
+    df = _funnel_frame(funnel)
     box_h, gap = 46.0, 22.0
     main_x0, main_x1 = 0.0, 270.0
     side_x0, side_x1 = 330.0, 640.0
@@ -168,7 +219,7 @@ def consort_chart(
         boxes.append(
             {"x0": main_x0, "x1": main_x1, "y0": y0, "y1": y1, "kind": "main" if i else "start"}
         )
-        sub = _count_label(r["remaining"], r.get("remaining_pct"))
+        sub = _count_label(r["remaining"], r.get("remaining_pct"), hidden_label)
         texts.append(
             {"x": (main_x0 + main_x1) / 2, "y": y0 + 17, "text": _trim(head, 44), "bold": True}
         )
@@ -198,7 +249,7 @@ def consort_chart(
                 {
                     "x": cx,
                     "y": sy0 + 27,
-                    "text": f"excluded: {_count_label(exc, None)}",
+                    "text": f"excluded: {_count_label(exc, None, hidden_label)}",
                     "bold": False,
                 }
             )
@@ -276,45 +327,49 @@ IMPACT_MEASURES = {
 def impact_chart(
     impact: pl.DataFrame,
     *,
-    total: int | None = None,
-    funnel: pl.DataFrame | None = None,
-    threshold: int | None = None,
-    suppress: bool = True,
+    hidden_label: str = HIDDEN,
+    population: str = "",
     width: int = 480,
 ) -> alt.LayerChart:
     """Per criterion: patients failing it alone, failing only it, and unknown on it.
 
-    A raw ``impact`` frame needs the registry ``total`` for suppression, and the
-    ``funnel`` (raw or suppressed) so it cannot reveal a count the funnel hides.
-    """
-    df = impact
-    if not tables.is_suppressed(df):
-        df = disclosure.suppress_impact(df, total, threshold, enabled=suppress)
-        if suppress and funnel is not None:
-            df = disclosure.reconcile_impact(df, _funnel_frame(funnel, threshold, suppress))
+    ``population`` names whom the counts are over (event mode: patients with an index
+    event); a hidden count is a grey dashed band labelled ``hidden_label``."""
+    band_hi = _hidden_max(hidden_label)
     rows = []
     order = []
-    for r in df.iter_rows(named=True):
+    for rank, r in enumerate(impact.iter_rows(named=True)):
         order.append(r["label"])
         for key, name in IMPACT_MEASURES.items():
+            hidden = r[key] is None
             rows.append(
                 {
+                    "rank": rank,
                     "label": r["label"],
                     "criterion": r["criterion"],
                     "measure": name,
                     "count": r[key],
-                    "text": HIDDEN if r[key] is None else f"{r[key]:,}",
-                    "x_text": r[key] if r[key] is not None else 0,
+                    "hidden": hidden,
+                    "band_lo": 0,
+                    "band_hi": band_hi,
+                    "text": hidden_label if hidden else f"{r[key]:,}",
+                    "x_text": band_hi if hidden else r[key],
                 }
             )
     data = alt.Data(values=rows)
-    y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    y = alt.Y(
+        "label:N",
+        sort=alt.EncodingSortField("rank", op="min"),
+        title=None,
+        axis=alt.Axis(labelLimit=260),
+    )
     y_off = alt.YOffset("measure:N", sort=list(IMPACT_MEASURES.values()))
     color = alt.Color(
         "measure:N",
         title=None,
         scale=alt.Scale(domain=list(IMPACT_MEASURES.values()), range=[RED, "#7b241c", AMBER]),
     )
+    tooltip = ["label:N", "measure:N", alt.Tooltip("text:N", title="Patients")]
     bars = (
         alt.Chart(data)
         .mark_bar()
@@ -323,22 +378,25 @@ def impact_chart(
             yOffset=y_off,
             x=alt.X("count:Q", title="Patients", axis=alt.Axis(format=",d")),
             color=color,
-            tooltip=["label:N", "measure:N", alt.Tooltip("text:N", title="Patients")],
+            tooltip=tooltip,
         )
         .transform_filter("datum.count != null")
     )
+    band = _hidden_band(data, y, y_off, tooltip)
     labels = (
         alt.Chart(data)
-        .mark_text(align="left", dx=3, fontSize=9, color="#333")
-        .encode(y=y, yOffset=y_off, x="x_text:Q", text="text:N")
+        .mark_text(align="left", dx=3, fontSize=9)
+        .encode(y=y, yOffset=y_off, x="x_text:Q", text="text:N", color=_label_color())
     )
-    return alt.layer(bars, labels).properties(
+    sub = (
+        "Fail alone: fails this criterion whatever the others say; "
+        "only this: fails no other criterion"
+    )
+    return alt.layer(bars, band, labels).properties(
         width=width,
         height=max(120, len(order) * 36),
         title=alt.Title(
-            "Criterion impact",
-            subtitle="Fail alone: fails this criterion whatever the others say; "
-            "only this: fails no other criterion",
+            "Criterion impact" + (f" ({population})" if population else ""), subtitle=sub
         ),
     )
 
@@ -346,16 +404,16 @@ def impact_chart(
 # --------------------------------------------------------------------------- cohort
 
 
-def _cohort_frame(
-    cohort: pl.DataFrame,
-    funnel: pl.DataFrame | None,
-    threshold: int | None,
-    suppress: bool,
-) -> pl.DataFrame:
-    if tables.is_suppressed(cohort):
+def _cohort_frame(cohort: pl.DataFrame) -> pl.DataFrame:
+    """An exact (notebook) cohort table gets its shares of each step; a disclosed one is
+    drawn as given."""
+    if "pct" in cohort.columns:
         return cohort
-    f = _funnel_frame(funnel, threshold, suppress) if funnel is not None else None
-    return tables.suppress_cohort(cohort, f, threshold, enabled=suppress)
+    return cohort.with_columns(
+        pl.when(pl.col("count").sum().over("variable", "step") > 0)
+        .then((pl.col("count") * 100.0 / pl.col("count").sum().over("variable", "step")).round(1))
+        .alias("pct")
+    )
 
 
 def _level_order(var: str, levels: Sequence[str]) -> list[str]:
@@ -366,24 +424,18 @@ def _level_order(var: str, levels: Sequence[str]) -> list[str]:
 
 
 def cohort_chart(
-    cohort: pl.DataFrame,
-    *,
-    funnel: pl.DataFrame | None = None,
-    threshold: int | None = None,
-    suppress: bool = True,
+    cohort: pl.DataFrame, *, hidden_label: str = HIDDEN, base: str = "Registry"
 ) -> alt.VConcatChart:
-    """Eligible cohort against the full registry: share of each level, per characteristic.
+    """Eligible cohort against the screened population (``base``): share of each level,
+    per characteristic.
 
-    ``cohort`` is :func:`feasibility.report.tables.cohort_by_step` output (suppressed or
-    raw; raw needs the ``funnel`` so hidden step totals stay hidden).
+    ``cohort`` is :func:`feasibility.summaries.cohort_by_step` output, exact (notebook)
+    or disclosed (report: ``pct`` computed from shown numbers, null when hidden).
     """
-    df = _cohort_frame(cohort, funnel, threshold, suppress)
+    df = _cohort_frame(cohort)
     last = df["step"].max()
     sub = df.filter(pl.col("step").is_in([0, last])).with_columns(
-        pl.when(pl.col("step") == 0)
-        .then(pl.lit("Registry"))
-        .otherwise(pl.lit("Eligible"))
-        .alias("group")
+        pl.when(pl.col("step") == 0).then(pl.lit(base)).otherwise(pl.lit("Eligible")).alias("group")
     )
     panels = []
     for var in tables.COHORT_VARIABLES:
@@ -395,14 +447,23 @@ def cohort_chart(
                 "level": r["level"],
                 "group": r["group"],
                 "pct": r["pct"],
-                "text": HIDDEN if r["pct"] is None else f"{r['pct']:.1f}%",
+                "hidden": r["pct"] is None,
+                "text": "share hidden" if r["pct"] is None else f"{r['pct']:.1f}%",
                 "x_text": r["pct"] if r["pct"] is not None else 0,
             }
             for r in part.iter_rows(named=True)
         ]
         order = _level_order(var, part["level"].unique().to_list())
-        y = alt.Y("level:N", sort=order, title=None, axis=alt.Axis(labelLimit=180))
-        y_off = alt.YOffset("group:N", sort=["Registry", "Eligible"])
+        rank = {lv: i for i, lv in enumerate(order)}
+        for row in rows:
+            row["rank"] = rank.get(row["level"], len(rank))
+        y = alt.Y(
+            "level:N",
+            sort=alt.EncodingSortField("rank", op="min"),
+            title=None,
+            axis=alt.Axis(labelLimit=180),
+        )
+        y_off = alt.YOffset("group:N", sort=[base, "Eligible"])
         data = alt.Data(values=rows)
         bars = (
             alt.Chart(data)
@@ -414,7 +475,7 @@ def cohort_chart(
                 color=alt.Color(
                     "group:N",
                     title=None,
-                    scale=alt.Scale(domain=["Registry", "Eligible"], range=[GREY, BLUE]),
+                    scale=alt.Scale(domain=[base, "Eligible"], range=[GREY, BLUE]),
                 ),
                 tooltip=["level:N", "group:N", alt.Tooltip("text:N", title="Share")],
             )
@@ -422,8 +483,8 @@ def cohort_chart(
         )
         labels = (
             alt.Chart(data)
-            .mark_text(align="left", dx=3, fontSize=9, color="#333")
-            .encode(y=y, yOffset=y_off, x="x_text:Q", text="text:N")
+            .mark_text(align="left", dx=3, fontSize=9)
+            .encode(y=y, yOffset=y_off, x="x_text:Q", text="text:N", color=_label_color())
         )
         panels.append(
             alt.layer(bars, labels).properties(
@@ -432,21 +493,15 @@ def cohort_chart(
         )
     return alt.vconcat(*panels, spacing=18).properties(
         title=alt.Title(
-            "Eligible cohort against the registry",
-            subtitle="Share of patients in each group; hidden shares come from counts of 1–threshold",
+            f"Eligible cohort against {base.lower()}",
+            subtitle="Share of patients in each group; a hidden share comes from a hidden count",
         )
     )
 
 
-def drift_chart(
-    cohort: pl.DataFrame,
-    *,
-    funnel: pl.DataFrame | None = None,
-    threshold: int | None = None,
-    suppress: bool = True,
-) -> alt.VConcatChart:
+def drift_chart(cohort: pl.DataFrame) -> alt.VConcatChart:
     """How the mix of each characteristic drifts as criteria are applied, step by step."""
-    df = _cohort_frame(cohort, funnel, threshold, suppress)
+    df = _cohort_frame(cohort)
     steps = df.select("step", "label").unique().sort("step")
     step_order = [f"{s}. {lab}" if s else "0. Registry" for s, lab in steps.iter_rows()]
     panels = []
@@ -464,6 +519,9 @@ def drift_chart(
             for r in part.iter_rows(named=True)
         ]
         order = _level_order(var, part["level"].unique().to_list())
+        rank = {lv: k for k, lv in enumerate(order)}
+        for row in rows:
+            row["rank"] = rank.get(row["level"], len(rank))
         base = alt.Chart(alt.Data(values=rows)).transform_filter("datum.pct != null")
         enc = dict(
             x=alt.X(
@@ -475,7 +533,7 @@ def drift_chart(
             y=alt.Y("pct:Q", title="Share (%)"),
             color=alt.Color(
                 "level:N",
-                sort=order,
+                sort=alt.EncodingSortField("rank", op="min"),
                 title=tables.VARIABLE_LABELS[var],
                 legend=alt.Legend(orient="right"),
             ),
@@ -509,15 +567,14 @@ def threshold_chart(
     axis_title: str | None = None,
     subtitle: str | None = None,
     exclusion: bool | None = None,
-    suppress_threshold: int | None = None,
-    suppress: bool = True,
+    hidden_label: str = HIDDEN,
     width: int = 420,
 ) -> alt.LayerChart:
     """Histogram of the deciding value of a numeric criterion, with a rule at its threshold.
 
     ``values`` is either ``ScreenResult.deciding_values(criterion)`` (patient_id, value,
     unit, threshold, op; threshold/op taken from it when not given) or a histogram from
-    :func:`feasibility.report.tables.value_histogram` (bin_start, bin_end, count, side,
+    :func:`feasibility.summaries.value_histogram` (bin_start, bin_end, count, side,
     ``count_suppressed``). Bars are coloured by the side of the threshold. For an
     ``exclusion`` criterion ``value op threshold`` is the excluding condition (QTc > 470
     fails), so the sides swap; left as None it is inferred from the ``status`` column of
@@ -543,14 +600,7 @@ def threshold_chart(
     hist = (
         values
         if "bin_start" in values.columns
-        else tables.value_histogram(
-            values,
-            threshold,
-            op,
-            exclusion=exclusion,
-            suppress_threshold=suppress_threshold,
-            enabled=suppress,
-        )
+        else tables.value_histogram(values, threshold, op, exclusion=exclusion)
     )
     rows = []
     for r in hist.iter_rows(named=True):
@@ -565,7 +615,9 @@ def threshold_chart(
                 "range": f"{r['bin_start']:g} to {r['bin_end']:g}"
                 + (" (and below)" if r.get("open_low") else "")
                 + (" (and above)" if r.get("open_high") else ""),
-                "text": HIDDEN if r["count"] is None else f"{r['count']:,}",
+                "text": hidden_label if r["count"] is None else f"{r['count']:,}",
+                "band_lo": 0,
+                "band_hi": _hidden_max(hidden_label),
             }
         )
     pass_bins = [r for r in rows if r["side"] == "Passes"]
@@ -610,8 +662,20 @@ def threshold_chart(
     )
     hidden = (
         alt.Chart(data)
-        .mark_point(shape="cross", size=30, color=GREY, filled=True)
-        .encode(x="mid:Q", y=alt.datum(0), tooltip=[alt.Tooltip("range:N"), alt.Tooltip("text:N")])
+        .mark_bar(color=HIDDEN_FILL, stroke="#666", strokeDash=[3, 2], strokeWidth=0.8)
+        .encode(
+            x="bin_start:Q",
+            x2="bin_end:Q",
+            y="band_lo:Q",
+            y2="band_hi:Q",
+            tooltip=[alt.Tooltip("range:N"), alt.Tooltip("text:N")],
+        )
+        .transform_filter("datum.hidden")
+    )
+    hidden_text = (
+        alt.Chart(data)
+        .mark_text(dy=-6, fontSize=9, color=HIDDEN_TEXT)
+        .encode(x="mid:Q", y="band_hi:Q", text="text:N")
         .transform_filter("datum.hidden")
     )
     rule = (
@@ -630,12 +694,13 @@ def threshold_chart(
         .mark_text(align="left", dx=4, dy=-4, baseline="top", fontSize=10, color="#222")
         .encode(x="cut:Q", y=alt.value(0), text="text:N")
     )
-    return alt.layer(bars, hidden, rule, rule_text).properties(
+    return alt.layer(bars, hidden, hidden_text, rule, rule_text).properties(
         width=width,
         height=180,
         title=alt.Title(
             _trim(title or "Deciding values", 62),
-            subtitle=(f"{subtitle} · " if subtitle else "") + "× marks a bin whose count is hidden",
+            subtitle=(f"{subtitle} · " if subtitle else "")
+            + f"grey dashed bars: counts shown as {hidden_label}",
         ),
     )
 

@@ -716,6 +716,8 @@ class Protocol:
     assumptions: tuple[Assumption, ...]
     registration: str | None = None
     items: tuple[str, ...] = ()  # ids of criteria and assumptions in protocol order
+    #: enrolment target of the trial at this site (the report's months-to-target)
+    target_enrolment: int | None = None
 
     def criterion(self, cid: str) -> Criterion:
         for c in self.criteria:
@@ -1294,6 +1296,14 @@ def parse_protocol(
                 criterion=c.id,
                 field="steps",
             )
+    target = data.get("target_enrolment")
+    if target is not None and (
+        isinstance(target, bool) or not isinstance(target, int) or not 1 <= target <= 100_000
+    ):
+        raise ProtocolError(
+            f"target_enrolment expects a whole number of patients from 1 to 100000, got {target!r}",
+            field="target_enrolment",
+        )
     return Protocol(
         id=str(data["id"]),
         title=str(data["title"]),
@@ -1304,6 +1314,7 @@ def parse_protocol(
         assumptions=tuple(assumptions),
         registration=data.get("registration"),
         items=tuple(items),
+        target_enrolment=target,
     )
 
 

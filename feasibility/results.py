@@ -27,6 +27,7 @@ from typing import Any
 
 import polars as pl
 
+from feasibility.csvsafe import write_csv
 from feasibility.engine.compiler import IDX, PID, LeafInfo
 from feasibility.engine.evaluate import TableCache, pick_index, screen
 from feasibility.engine.index import IndexEvents
@@ -313,6 +314,21 @@ class ScreenResult:
         return pl.concat(frames)
 
     # ------------------------------------------------------------------ variants
+    def with_index_event(self) -> ScreenResult:
+        """Event mode: the same screen over the patients with a qualifying index event
+        only (each at the index the screen chose), without the ``index_event`` step.
+        What the report's impact, readiness, cohort and thresholds are computed over: a
+        patient with no index event has no index date and nothing to screen. Fixed-date
+        mode: the result itself."""
+        if not self.event_mode:
+            return self
+        spec = dataclasses.replace(
+            self._spec(), steps=tuple(s for s in self.steps if s != INDEX_EVENT)
+        )
+        sub = ScreenResult(**spec.__dict__)
+        sub._picked = self._wide.filter(pl.col(INDEX_EVENT).fill_null(False))
+        return sub
+
     def without(self, *criteria: str) -> ScreenResult:
         """The same screen with funnel steps dropped (eligible recomputed; in event mode
         the best index is re-chosen). No re-evaluation."""
@@ -372,9 +388,10 @@ class ScreenResult:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".screen-", dir=out.parent))
         try:
-            self.patient_status.write_csv(tmp / "patient_status.csv")
-            self.funnel(order).write_csv(tmp / "funnel.csv")
-            self.impact().write_csv(tmp / "impact.csv")
+            # formula-like text (a patient id or label starting with "=") is neutralised
+            write_csv(self.patient_status, tmp / "patient_status.csv")
+            write_csv(self.funnel(order), tmp / "funnel.csv")
+            write_csv(self.impact(), tmp / "impact.csv")
             self._evidence_query().sink_parquet(tmp / "evidence.parquet")
             out.mkdir(parents=True, exist_ok=True)
             written = []

@@ -1,5 +1,6 @@
 """Each chart function: builds, validates against the Vega-Lite schema, renders to SVG with
-vl-convert, encodes what it should, and never draws a suppressed count."""
+vl-convert, encodes what it should; draws exactly the (disclosed or exact) frame it is
+given, and a hidden count as a labelled band, never as an empty bar."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import polars as pl
 import pytest
 import vl_convert as vlc
 
-from feasibility import charts, disclosure
-from feasibility.report import tables
+from feasibility import charts, summaries
+from feasibility.disclosure import Policy
+
+tables = summaries
+POL = Policy()
 
 STEPS = ["registry", "alive", "dx", "treated", "measurable", "crcl"]
 LABELS = ["Registry", "Alive", "Myeloma", "Treated", "Measurable disease", "CrCl >= 30"]
@@ -108,52 +112,69 @@ def marks(spec: dict) -> list[str]:
     return found
 
 
-def test_funnel_chart_hides_small_and_derivable_counts() -> None:
-    spec, svg = render(charts.funnel_chart(funnel(), threshold=10))
+def test_funnel_chart_draws_disclosed_counts_and_labelled_hidden_ones() -> None:
+    spec, svg = render(charts.funnel_chart(POL.funnel(funnel()), hidden_label=POL.hidden_label))
     vals = layer_values(spec)
     assert {"bar", "text"} <= set(marks(spec))
-    # 495 is 5 below 500 and 497 is 3 below: both hidden, labelled "hidden", never drawn
-    assert all(v["count"] not in (495, 497) for v in vals)
-    assert any(v["text"] == "hidden" for v in vals)
+    shown = {v["count"] for v in vals if v["count"] is not None}
+    assert shown <= {500, 495, 400, 410, 380, 395, 120, 250, 60, 230}  # rounded up to 5
+    assert 497 not in shown  # 497 -> 500
     assert "500 (100.0%)" in svg and "60 (12.0%)" in svg
-    assert ">495<" not in svg
     assert "remaining_with_unknown" not in json.dumps(spec)  # long form: one series field
-    series = {v["series"] for v in vals}
-    assert len(series) == 2
+    assert len({v["series"] for v in vals}) == 2
 
 
-def test_funnel_chart_without_suppression_shows_everything() -> None:
-    spec, svg = render(charts.funnel_chart(funnel(), suppress=False))
-    assert any(v["count"] == 495 for v in layer_values(spec))
+def test_hidden_count_is_a_labelled_band_not_an_empty_bar() -> None:
+    f = funnel().with_columns(pl.Series("remaining", [500, 495, 400, 380, 120, 7]))
+    spec, svg = render(charts.funnel_chart(POL.funnel(f), hidden_label=POL.hidden_label))
+    hidden = [v for v in layer_values(spec) if v.get("hidden")]
+    assert len(hidden) == 1 and hidden[0]["text"] == "≤10" and hidden[0]["band_hi"] == 10
+    assert "≤10" in svg
+    # the band layer draws a dashed bar where the count is hidden
+    assert 'stroke-dasharray="3,2"' in svg or "stroke-dasharray" in svg
+
+
+def test_funnel_chart_of_an_exact_frame_shows_exact_counts() -> None:
+    spec, svg = render(charts.funnel_chart(funnel()))
+    assert any(v["count"] == 497 for v in layer_values(spec))
+    assert "497 (99.4%)" in svg
+
+
+def test_funnel_legend_does_not_overlap_labels() -> None:
+    spec, _ = render(charts.funnel_chart(funnel()))
+    enc = spec["layer"][0]["encoding"]
+    assert enc["color"]["legend"]["orient"] == "top"
+    # the x domain leaves room right of the longest bar for its label
+    assert enc["x"]["scale"]["domain"][1] >= 500 * 1.2
 
 
 def test_consort_chart_has_boxes_links_and_reasons() -> None:
-    spec, svg = render(charts.consort_chart(funnel()))
+    spec, svg = render(charts.consort_chart(POL.funnel(funnel()), hidden_label=POL.hidden_label))
     assert {"rect", "rule", "text"} <= set(marks(spec))
     texts = [v["text"] for v in layer_values(spec) if "text" in v]
     assert "Registry" in texts and "n = 500 (100.0%)" in texts
     assert "Measurable disease" in texts  # an exclusion reason box
     assert "excluded: 260" in texts  # 380 -> 120
-    assert "excluded: hidden" in texts  # 500 -> 495 hidden
+    assert "excluded: ≤10" in texts  # 500 -> 495
     assert "Measurable disease" in svg
 
 
-def test_impact_chart_three_measures_suppressed() -> None:
-    spec, svg = render(charts.impact_chart(impact(), total=500, threshold=10))
+def test_impact_chart_three_measures() -> None:
+    imp = POL.impact(impact(), 500)
+    spec, svg = render(charts.impact_chart(imp, hidden_label="≤10", population="patients X"))
     vals = layer_values(spec)
     assert {v["measure"] for v in vals} == set(charts.IMPACT_MEASURES.values())
     by = {(v["criterion"], v["measure"]): v["count"] for v in vals}
     assert by[("alive", "Fail (criterion alone)")] is None  # 5 is small
     assert by[("dx", "Fail only this criterion")] is None  # 3 is small
-    # 18 is above the threshold but 25 - 18 = 7 patients fail "treated" and something else
-    assert by[("treated", "Fail only this criterion")] is None
     assert by[("treated", "Fail (criterion alone)")] == 25
-    assert by[("measurable", "Fail (criterion alone)")] == 200
+    assert by[("measurable", "Fail only this criterion")] == 150
+    assert "patients X" in svg
 
 
 def test_cohort_and_drift_charts() -> None:
-    coh = cohort()
-    spec, svg = render(charts.cohort_chart(coh, funnel=None))
+    coh = POL.cohort(cohort())
+    spec, svg = render(charts.cohort_chart(coh))
     assert "vconcat" in spec
     groups = {v["group"] for v in layer_values(spec)}
     assert groups == {"Registry", "Eligible"}
@@ -163,14 +184,27 @@ def test_cohort_and_drift_charts() -> None:
     assert "line" in marks(spec2)
     steps = {v["step"] for v in layer_values(spec2)}
     assert steps == set(range(len(STEPS)))
+    # an exact cohort table (notebook) draws too
+    spec3, _ = render(charts.cohort_chart(cohort(), base="With index event"))
+    assert {v["group"] for v in layer_values(spec3)} == {"With index event", "Eligible"}
 
 
-def test_cohort_suppression_hides_pct_of_hidden_counts() -> None:
-    sup = tables.suppress_cohort(cohort(), disclosure.suppress_funnel(funnel(), 10), 10)
+def test_cohort_pct_comes_from_shown_counts() -> None:
+    raw = cohort()
+    raw = raw.with_columns(  # make one cell small
+        pl.when((pl.col("variable") == "site") & (pl.col("level") == "A") & (pl.col("step") == 5))
+        .then(4)
+        .otherwise(pl.col("count"))
+        .alias("count")
+    )
+    sup = POL.cohort(raw)
     hidden = sup.filter(pl.col("count_suppressed"))
-    assert hidden.height > 0
-    assert hidden["pct"].null_count() == hidden.height
-    assert not sup["count"].drop_nulls().is_between(1, 10).any()
+    assert hidden.height > 0 and hidden["pct"].null_count() == hidden.height
+    assert all(v == 0 or (v % 5 == 0 and v > 10) for v in sup["count"].drop_nulls())
+    totals = raw.group_by("variable", "step").agg(pl.col("count").sum().alias("t"))
+    for r in sup.join(totals, on=["variable", "step"]).iter_rows(named=True):
+        if r["count"] is not None and POL.show(r["t"]):
+            assert r["pct"] == round(r["count"] * 100 / POL.show(r["t"]), 1)
 
 
 def test_threshold_chart_rule_and_sides() -> None:
@@ -190,8 +224,15 @@ def test_threshold_chart_rule_and_sides() -> None:
     assert rule[0]["cut"] == 30.0
     bins = [v for v in layer_values(spec) if "bin_start" in v]
     assert all((b["side"] == "Passes") == (b["bin_start"] >= 30) for b in bins)
-    assert all(b["count"] is None or not 1 <= b["count"] <= 10 for b in bins)
+    # a notebook histogram: exact (each layer carries the same bins)
+    assert sum({b["bin_start"]: b["count"] for b in bins}.values()) == 300
     assert "mL/min" in svg
+    hist = POL.histogram(tables.value_histogram(dv, 30.0, ">="))
+    spec2, svg2 = render(charts.threshold_chart(hist, threshold=30.0, op=">="))
+    shown = [v for v in layer_values(spec2) if "bin_start" in v]
+    assert all(b["count"] is None or b["count"] % 5 == 0 for b in shown)
+    if any(b["count"] is None for b in shown):
+        assert "≤10" in svg2
 
 
 def test_threshold_chart_integer_grades_cut_between_values() -> None:

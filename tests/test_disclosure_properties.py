@@ -234,7 +234,7 @@ def test_partitions_and_chains(case: tuple[pl.DataFrame, int], ends_first: bool)
 def test_histogram_sides_and_suppression() -> None:
     # 30 values at 40 (pass), 3 at 20 (fail), and exactly-at-threshold values pass for >=
     vals = pl.DataFrame({"value": [40.0] * 30 + [20.0] * 3 + [30.0] * 12})
-    hist = tables.value_histogram(vals, 30.0, ">=", suppress_threshold=10)
+    hist = disclosure.Policy(method="suppress").histogram(tables.value_histogram(vals, 30.0, ">="))
     at = hist.filter((pl.col("bin_start") <= 30) & (pl.col("bin_end") > 30))
     assert at["side"].to_list() == ["pass"]
     fail = hist.filter(pl.col("side") == "fail")

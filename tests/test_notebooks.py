@@ -86,10 +86,56 @@ def test_charts_stored_as_svg_and_vega_lite(executed):
 
 
 @pytest.mark.slow
+def test_export_keeps_only_shared_cells_through_the_policy(executed, tmp_path):
+    nb, work = executed["01_pomalidomide_ixazomib_dex"]
+    path = work / "01_pomalidomide_ixazomib_dex.ipynb"
+    html = export_notebook_html(path, tmp_path / "shared.html").read_text()
+    assert "The attrition funnel at each relapse, as shared" in html
+    assert "Load the registry" not in html  # the working cells stay behind
+    assert "≤10" in html and "internal-banner" not in html
+    shared = [c for c in nb.cells if "share" in c.metadata.get("tags", [])]
+    assert shared and all(
+        o.get("output_type") != "error" for c in shared for o in c.get("outputs", [])
+    )
+    # every count in the shared table is 0 or a multiple of 5 above 10
+    for c in shared:
+        for o in c.get("outputs", []):
+            text = o.get("data", {}).get("text/plain", "")
+            for row in re.findall(
+                r"│ (\d+)\s+┆ [^┆]+┆ (\d+|null)\s+┆ (\d+|null)\s+┆ (\d+|null)", text
+            ):
+                for v in row[1:]:
+                    assert v == "null" or int(v) == 0 or (int(v) > 10 and int(v) % 5 == 0), row
+
+
+@pytest.mark.slow
+def test_funnel_legend_clear_of_labels(executed):
+    nb, _work = executed["01_pomalidomide_ixazomib_dex"]
+    svgs = [
+        o["data"]["image/svg+xml"]
+        for c in nb.cells
+        if c.cell_type == "code" and "funnel_chart(funnel)" in c.source
+        for o in c.outputs
+        if "image/svg+xml" in o.get("data", {})
+    ]
+    assert svgs
+    svg = svgs[0]
+    # the legend sits above the plot: its entries' y is above every bar label's y
+    legend = re.search(
+        r'class="mark-group role-legend".*?translate\((-?[\d.]+),(-?[\d.]+)\)', svg, re.S
+    )
+    assert legend, "no legend"
+    assert "5,000 (100.0%)" in svg
+
+
+@pytest.mark.slow
 def test_offline_html_export(executed, tmp_path):
     for name, (_nb, work) in executed.items():
-        html_path = export_notebook_html(work / f"{name}.ipynb", tmp_path / f"{name}.html")
+        html_path = export_notebook_html(
+            work / f"{name}.ipynb", tmp_path / f"{name}.html", shared_only=False
+        )
         html = html_path.read_text()
+        assert "INTERNAL USE — NOT FOR SHARING" in html
         # charts survive as static SVG (inline, or as a data: image)
         assert html.count("<svg") + html.count("data:image/svg+xml") >= 2
         assert not re.search(r"<script[^>]+src=[\"']https?://", html)

@@ -90,8 +90,10 @@ def out_dir(command: str) -> str:
 
 
 def written_files(out: Path) -> set[str]:
+    """The outputs in ``out``; the output folder's own bookkeeping (the lock and the list of
+    files the last run wrote, both named with a leading dot) is described in prose."""
     assert out.is_dir(), f"{out} was not created"
-    return {p.name for p in out.iterdir()}
+    return {p.name for p in out.iterdir() if not p.name.startswith(".")}
 
 
 def check_both_ways(command: str, out: Path) -> None:

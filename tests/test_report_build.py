@@ -7,13 +7,13 @@ import csv
 import json
 import math
 import re
-from itertools import combinations
 from pathlib import Path
 
 import polars as pl
 import pytest
 from _report_helpers import remote_references, screen_registry, write_registry
 
+from feasibility.disclosure import INTERNAL_NOTICE, Policy
 from feasibility.report import build_report
 from feasibility.report.build import RegistryInfo
 
@@ -39,6 +39,11 @@ def small(v) -> bool:
     return v is not None and 1 <= v <= T
 
 
+def rounded(v: int) -> bool:
+    """A count as the default policy shows it: 0, or a multiple of 5 above T (1..T read ≤10)."""
+    return v == 0 or (v % 5 == 0 and v > T)
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
@@ -59,15 +64,17 @@ def test_files_and_contract_columns(built) -> None:
     assert list(rows[0].keys())[:6] == CONTRACT
     raw = result.funnel()
     assert [r["criterion"] for r in rows] == raw["criterion"].to_list()
-    # shown counts equal the screen's; hidden ones are empty and flagged
+    # shown counts are the screen's rounded to 5; counts 1..10 are empty and flagged
     for r, (rem, rwu, exc) in zip(
         rows, raw.select("remaining", "remaining_with_unknown", "excluded").iter_rows(), strict=True
     ):
         for key, true in (("remaining", rem), ("remaining_with_unknown", rwu), ("excluded", exc)):
-            if r[f"{key}_suppressed"] == "true":
-                assert r[key] == ""
+            if small(true):
+                assert r[key] == "" and r[f"{key}_suppressed"] == "true"
             else:
-                assert int(r[key]) == true
+                assert r[f"{key}_suppressed"] == "false"
+                assert int(r[key]) % 5 == 0 and 0 <= int(r[key]) - true <= 4
+        assert r["disclosure"] == Policy().describe()
 
 
 def test_no_small_count_in_any_csv(built) -> None:
@@ -83,29 +90,27 @@ def test_no_small_count_in_any_csv(built) -> None:
         for row in read_csv(out / name):
             for c in cols:
                 if c in row and row[c] != "":
-                    assert not small(int(row[c])), (name, c, row)
-    # and no difference of two shown funnel counts is small
-    rows = read_csv(out / "funnel.csv")
-    shown = [int(r[c]) for r in rows for c in ("remaining", "remaining_with_unknown") if r[c] != ""]
-    assert all(not small(abs(a - b)) for a, b in combinations(shown, 2))
+                    assert rounded(int(row[c])), (name, c, row)
 
 
 def test_no_small_count_in_html_tables_or_chart_data(built) -> None:
     html = built[1].read_text(encoding="utf-8")
     cells = re.findall(r'<td class="num">([0-9,]+)</td>', html)
     assert cells, "the report has count tables"
-    assert not [c for c in cells if small(int(c.replace(",", "")))]
+    assert all(rounded(int(c.replace(",", ""))) for c in cells)
+    assert '<td class="num hidden-cell">≤10</td>' in html
     specs = re.findall(
         r'<script type="application/json" id="spec-[^"]+">(.*?)</script>', html, re.S
     )
     assert len(specs) >= 6
     for s in specs:
-        spec = json.loads(s.replace("<\\/", "</"))
+        assert "<" not in s and ">" not in s and "&" not in s  # escaped as \\u003c...
+        spec = json.loads(s)
         assert '"url"' not in s  # every chart carries its data inline
         for v in _values(spec):
             for key in ("count", "x_text", "registry_n", "eligible_n"):
                 if isinstance(v.get(key), int):
-                    assert not small(v[key]), (key, v)
+                    assert rounded(v[key]), (key, v)
 
 
 def _values(node):
@@ -142,7 +147,8 @@ def test_offline_single_bundle_and_sections(built) -> None:
         "method",
     ):
         assert f'<section id="{sid}">' in html, sid
-    assert 'data-suppression="on"' in html and "INTERNAL USE ONLY" not in html
+    assert 'data-suppression="on"' in html and 'data-internal="no"' in html
+    assert INTERNAL_NOTICE not in html and INTERNAL_NOTICE.upper() not in html
 
 
 def test_summary_expected_count_and_protocol(built) -> None:
@@ -150,12 +156,14 @@ def test_summary_expected_count_and_protocol(built) -> None:
     html = path.read_text(encoding="utf-8")
     eligible = int(result.funnel()["remaining"][-1])
     rate = math.prod(a.effective_rate() for a in protocol.assumptions)  # issue 11 point 6
-    if small(eligible):
-        assert "≈" not in html.split('id="protocol"')[0]
+    summary = html.split('id="protocol"')[0]
+    shown = Policy().show(eligible)
+    if shown is None:
+        assert summary.count(">≤10<") >= 2  # eligible and expected
     else:
-        shown = pl.read_csv(path.parent / "funnel.csv")["remaining"][-1]
-        if shown is not None:
-            assert f"≈ {eligible * rate:,.1f}" in html
+        # whole patients, from the shown (rounded) count
+        assert f">{round(shown * rate):,}<" in summary
+    assert "A snapshot at <strong>2024-06-30</strong>" in summary
     for c in protocol.criteria:
         assert (
             c.id and c.label.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in html
@@ -168,7 +176,7 @@ def test_provenance(built, screened) -> None:
     html = built[1].read_text(encoding="utf-8")
     assert registry.fingerprint in html
     assert protocol.fingerprint in html
-    assert "polars" in html and "altair" in html and "threshold 10" in html
+    assert "polars" in html and "altair" in html and "Disclosure control" in html
 
 
 def test_small_registry_hides_eligible_and_expected(tmp_path) -> None:
@@ -177,23 +185,51 @@ def test_small_registry_hides_eligible_and_expected(tmp_path) -> None:
     funnel = pl.read_csv(tmp_path / "out" / "funnel.csv")
     assert funnel.columns[:6] == CONTRACT
     for c in ("remaining", "remaining_with_unknown", "excluded"):
-        assert not funnel[c].drop_nulls().is_between(1, T).any()
+        assert all(rounded(v) for v in funnel[c].drop_nulls())
     html = out.read_text(encoding="utf-8")
     last = funnel.row(-1, named=True)
     if last["remaining"] is None:
         summary = html.split('<section id="protocol">')[0]
-        assert summary.count(">hidden<") >= 2  # eligible and expected count
+        assert summary.count(">≤10<") >= 2  # eligible and expected count
 
 
 def test_no_suppression_is_stamped(screened, tmp_path) -> None:
     registry, protocol, result = screened
     out = build_report(tmp_path, protocol, result, registry=registry, suppress=False)
     html = out.read_text(encoding="utf-8")
-    assert 'id="internal-banner"' in html and "INTERNAL USE ONLY" in html
-    assert 'data-suppression="off"' in html
+    assert 'id="internal-banner"' in html and INTERNAL_NOTICE.upper() in html
+    assert 'data-suppression="off"' in html and 'data-internal="yes"' in html
     raw = result.funnel()
     got = pl.read_csv(tmp_path / "funnel.csv")
     assert got["remaining"].to_list() == raw["remaining"].to_list()
+    for name in ("funnel.csv", "impact.csv", "cohort.csv", "thresholds.csv"):
+        assert set(pl.read_csv(tmp_path / name)["disclosure"]) == {INTERNAL_NOTICE}, name
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [Policy(0), Policy(5), Policy(method="none"), Policy(0, method="suppress")],
+    ids=["round-0", "round-5", "none", "suppress-0"],
+)
+def test_any_setting_that_can_show_small_counts_is_stamped(screened, tmp_path, policy) -> None:
+    registry, protocol, result = screened
+    out = build_report(tmp_path, protocol, result, registry=registry, policy=policy)
+    html = out.read_text(encoding="utf-8")
+    assert policy.internal and 'id="internal-banner"' in html and INTERNAL_NOTICE in html
+    for f in tmp_path.glob("*.csv"):
+        assert set(pl.read_csv(f)["disclosure"]) == {INTERNAL_NOTICE}, f.name
+
+
+def test_suppress_method_shows_exact_counts_or_hidden(screened, tmp_path) -> None:
+    registry, protocol, result = screened
+    build_report(tmp_path, protocol, result, registry=registry, policy=Policy(method="suppress"))
+    got = pl.read_csv(tmp_path / "funnel.csv")
+    raw = result.funnel()
+    for c in ("remaining", "remaining_with_unknown", "excluded"):
+        for shown, true in zip(got[c].to_list(), raw[c].to_list(), strict=True):
+            assert shown is None or shown == true
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert 'data-internal="no"' in html and "Cell suppression" in html
 
 
 def test_threshold_is_configurable(screened, tmp_path) -> None:
@@ -201,8 +237,8 @@ def test_threshold_is_configurable(screened, tmp_path) -> None:
     build_report(tmp_path, protocol, result, registry=registry, threshold=30)
     funnel = pl.read_csv(tmp_path / "funnel.csv")
     for c in ("remaining", "remaining_with_unknown", "excluded"):
-        assert not funnel[c].drop_nulls().is_between(1, 30).any()
-    assert "threshold 30" in (tmp_path / "report.html").read_text(encoding="utf-8")
+        assert all(v == 0 or v >= 30 for v in funnel[c].drop_nulls())
+    assert "from 1 to 30 are shown as ≤30" in (tmp_path / "report.html").read_text(encoding="utf-8")
 
 
 def test_absent_table_is_reported(screened, tmp_path) -> None:

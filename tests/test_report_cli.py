@@ -6,6 +6,7 @@ import polars as pl
 from _report_helpers import write_registry
 
 from feasibility.cli import main
+from feasibility.disclosure import INTERNAL_NOTICE
 
 
 def test_cli_writes_report_and_suppressed_funnel(tmp_path, capsys) -> None:
@@ -39,7 +40,8 @@ def test_cli_writes_report_and_suppressed_funnel(tmp_path, capsys) -> None:
     ]
     assert funnel["criterion"][0] == "registry" and funnel["remaining"][0] == 300
     for c in ("remaining", "remaining_with_unknown", "excluded"):
-        assert not funnel[c].drop_nulls().is_between(1, 10).any()
+        assert all(v == 0 or (v > 10 and v % 5 == 0) for v in funnel[c].drop_nulls())
+    assert not (out / ".report-").exists() and not list(out.glob(".report-*"))
 
 
 def test_cli_no_suppression_and_threshold(tmp_path) -> None:
@@ -62,7 +64,8 @@ def test_cli_no_suppression_and_threshold(tmp_path) -> None:
         )
         == 0
     )
-    assert "INTERNAL USE ONLY" in (out / "report.html").read_text(encoding="utf-8")
+    assert INTERNAL_NOTICE.upper() in (out / "report.html").read_text(encoding="utf-8")
+    assert set(pl.read_csv(out / "funnel.csv")["disclosure"]) == {INTERNAL_NOTICE}
     out2 = tmp_path / "out2"
     assert (
         main(
@@ -83,7 +86,7 @@ def test_cli_no_suppression_and_threshold(tmp_path) -> None:
         == 0
     )
     f = pl.read_csv(out2 / "funnel.csv")
-    assert not f["remaining"].drop_nulls().is_between(1, 20).any()
+    assert all(v == 0 or v >= 20 for v in f["remaining"].drop_nulls())
 
 
 def test_cli_bad_input_is_one_line_error(tmp_path, capsys) -> None:
@@ -151,5 +154,7 @@ def test_cli_event_mode(tmp_path) -> None:
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Index: mode" in html and "event" in html and "line_number &gt;= 1" in html
     cohort = pl.read_csv(out / "cohort.csv")
-    # patients without a qualifying event have no index date, hence no age group
-    assert "No index date" in cohort.filter(pl.col("variable") == "age_group")["level"].to_list()
+    # the cohort is the patients with an index event: every one has an index date
+    assert "No index date" not in cohort["level"].to_list()
+    assert "Computed over patients with an index event" in html
+    assert "per year" in html and "Index events from <strong>2023-01-01</strong>" in html

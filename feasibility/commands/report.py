@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from feasibility.commands._options import (
     add_index_options,
@@ -18,6 +19,7 @@ from feasibility.commands._options import (
     order_from_args,
     progress,
 )
+from feasibility.commands._output import check_out, output_dir
 
 EPILOG = """\
 index modes (as in `feasibility screen`):
@@ -25,11 +27,15 @@ index modes (as in `feasibility screen`):
   --index-events therapies --index-where "line_number >= 2"
       --index-from 2022-01-01 --index-to 2024-12-31   event mode
 
-disclosure control:
-  Counts from 1 to --suppression-threshold (default 10) are hidden everywhere in the
-  report and its CSV files, and so are counts that would let one be derived by
-  subtraction (see feasibility/disclosure.py). --no-suppression shows exact counts and
-  stamps the report INTERNAL USE ONLY.
+disclosure control (one policy for every number of the report and its CSV files):
+  --disclosure round     (default) counts 1..10 shown as "<=10", every other count
+                         rounded to the nearest 5, percentages from the shown numbers
+  --disclosure suppress  exact counts with primary and complementary cell suppression
+  --disclosure none      exact counts (same as --no-suppression)
+  --suppression-threshold N changes the 10. Any setting that can show a count from 1 to
+  10 (none, or N below 10) stamps the page and every CSV "internal use - not for sharing".
+  The working files of `feasibility screen` are exact: keep them inside the data
+  environment.
 
 example:
   feasibility report --data data_samples/registry --protocol pomalidomide-ixazomib-dex \\
@@ -44,6 +50,16 @@ def _threshold(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from exc
     if value < 0:
         raise argparse.ArgumentTypeError("the suppression threshold must be 0 or more")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError("the target must be 1 or more patients")
     return value
 
 
@@ -78,9 +94,22 @@ def register(subparsers) -> None:
         help="hide counts from 1 to N (default: %(default)s)",
     )
     p.add_argument(
+        "--disclosure",
+        choices=("round", "suppress", "none"),
+        default="round",
+        help="how counts are shown (default: %(default)s; see below)",
+    )
+    p.add_argument(
         "--no-suppression",
         action="store_true",
-        help="show exact small counts (internal use only; the report is stamped as such)",
+        help="same as --disclosure none: exact small counts, stamped internal use only",
+    )
+    p.add_argument(
+        "--target",
+        type=_positive,
+        metavar="N",
+        help="target enrolment: event mode adds the months to reach it (default: the "
+        "protocol's target_enrolment, if any)",
     )
     p.add_argument("--no-validation", action="store_true", help="skip the data-quality checks")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -89,6 +118,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from feasibility.citation import cite, counts
+    from feasibility.disclosure import policy_from_options
     from feasibility.engine import screen
     from feasibility.protocol import load_protocol
     from feasibility.registry import load_registry
@@ -96,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
 
     say = progress(args)
     t0 = time.perf_counter()
+    check_out(args.out)
+    policy = policy_from_options(
+        args.disclosure, args.suppression_threshold, no_suppression=args.no_suppression
+    )
     index, settings = index_from_args(args)
     protocol = load_protocol(args.protocol)
     say(f"protocol {cite(protocol)}: {counts(protocol)}, {len(protocol.assumptions)} assumptions")
@@ -108,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     check_events(registry, index)
     if order:
         settings["funnel order"] = ", ".join(order)
-    validation = readiness = None
+    validation = None
     if not args.no_validation:
         from feasibility.quality import validate_registry
 
@@ -120,24 +154,21 @@ def run(args: argparse.Namespace) -> int:
         )
     result = screen(registry, protocol, index, progress=not args.quiet)
     check_order(result, order)
-    if validation is not None:
-        from feasibility.quality import criterion_readiness
-
-        readiness = criterion_readiness(protocol, validation, result)
-
-    if args.no_suppression:
-        say("WARNING: suppression is off; the report is for internal use only")
-    path = build_report(
-        args.out,
-        protocol,
-        result,
-        registry=registry,
-        validation=validation,
-        readiness=readiness,
-        index_settings=settings,
-        threshold=args.suppression_threshold,
-        suppress=not args.no_suppression,
-        order=order,
-    )
+    if policy.internal:
+        say(f"WARNING: {policy.describe()}; the report is stamped {policy.notice!r}")
+    with output_dir(args.out, "report") as tmp:
+        # readiness is computed by the builder, over the patients it screens
+        build_report(
+            tmp,
+            protocol,
+            result,
+            registry=registry,
+            validation=validation,
+            index_settings=settings,
+            policy=policy,
+            order=order,
+            target=args.target,
+        )
+    path = Path(args.out) / "report.html"
     say(f"wrote {path} and its CSV tables in {time.perf_counter() - t0:.1f}s")
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from feasibility.commands._options import (
     INDEX_HELP,
@@ -20,6 +21,7 @@ from feasibility.commands._options import (
     order_from_args,
     progress,
 )
+from feasibility.commands._output import check_out, output_dir
 
 EPILOG = (
     INDEX_HELP
@@ -73,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
     say = progress(args)
     t0 = time.perf_counter()
+    check_out(args.out)
     index, _settings = index_from_args(args)
     protocol = load_protocol(args.protocol)
     say(
@@ -102,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
         say(f"tables absent (their criteria are unknown for everyone): {', '.join(absent)}")
     result = screen(registry, protocol, index, progress=not args.quiet)
     check_order(result, order)
-    written = result.write(args.out, order=order)
+    with output_dir(args.out, "screen") as tmp:
+        names = [p.name for p in result.write(tmp, order=order)]
+    written = [Path(args.out) / n for n in names]
     funnel = result.funnel(order)
     say(
         f"{result.n_patients:,} patients, {int(funnel['remaining'][-1]):,} eligible "

@@ -16,6 +16,7 @@ import argparse
 import time
 
 from feasibility.commands._options import iso_date, progress
+from feasibility.commands._output import check_out, output_dir
 
 EPILOG = """\
 statuses: passed, passed_with_failures (failing rows within the check's tolerance),
@@ -101,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
     say = progress(args)
     t0 = time.perf_counter()
+    check_out(args.out)
     protocol = None
     if args.protocol:
         from feasibility.protocol import load_protocol
@@ -121,24 +123,26 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    result.write(out, index_settings=settings)
-    failing_rows = result.unexpected
-    if hasattr(registry, "omop_absent"):  # an OMOP CDM database: DQD-style checks too
-        from feasibility.omop.conformance import omop_conformance, with_omop_source
+    with output_dir(out, "validate") as tmp:
+        result.write(tmp, index_settings=settings)
+        failing_rows = result.unexpected
+        if hasattr(registry, "omop_absent"):  # an OMOP CDM database: DQD-style checks too
+            from feasibility.omop.conformance import omop_conformance, with_omop_source
 
-        failing_rows = with_omop_source(failing_rows, registry)
-        omop_conformance(registry).write_csv(out / "omop_conformance.csv")
-    failing_rows.write_csv(out / "validation_failing_rows.csv")
-    result.write_coverage(out)
-    if protocol is not None and index is not None:
-        from feasibility.engine import screen
+            failing_rows = with_omop_source(failing_rows, registry)
+            omop_conformance(registry).write_csv(tmp / "omop_conformance.csv")
+        failing_rows.write_csv(tmp / "validation_failing_rows.csv")
+        result.write_coverage(tmp)
+        if protocol is not None and index is not None:
+            from feasibility.engine import screen
 
-        say(f"screening {protocol.id} ({settings}) for readiness")
-        screened = screen(registry, protocol, index)
-        criterion_readiness(protocol, result, screened).write_csv(out / "criterion_readiness.csv")
-    elif protocol is not None:
-        say("criterion readiness needs --index-date or --index-events; skipped")
+            say(f"screening {protocol.id} ({settings}) for readiness")
+            screened = screen(registry, protocol, index)
+            criterion_readiness(protocol, result, screened).write_csv(
+                tmp / "criterion_readiness.csv"
+            )
+        elif protocol is not None:
+            say("criterion readiness needs --index-date or --index-events; skipped")
 
     counts = result.summary.group_by("status").len().sort("status").iter_rows()
     say(

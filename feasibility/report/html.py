@@ -68,10 +68,30 @@ def stylesheet() -> str:
 def spec_json(chart: alt.TopLevelMixin) -> str:
     """The chart's Vega-Lite spec as JSON safe inside a <script> element.
 
-    Schema validation is skipped here for speed: every chart function's output is
-    validated against the Vega-Lite schema in the chart tests."""
+    ``<``, ``>`` and ``&`` (and the JavaScript line separators) are written as ``\\u``
+    escapes, so no registry or protocol string can close the element, open a comment
+    (``<!--``) or start markup: JSON.parse reads the same text back. Schema validation is
+    skipped here for speed: every chart function's output is validated against the
+    Vega-Lite schema in the chart tests."""
     spec = chart.to_dict(validate=False)
-    return json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")
+    return json_for_script(spec)
+
+
+_SCRIPT_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def json_for_script(value: Any) -> str:
+    """``value`` as JSON that is inert inside ``<script type="application/json">``."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    for ch, rep in _SCRIPT_ESCAPES.items():
+        text = text.replace(ch, rep)
+    return text
 
 
 def chart_slot(chart_id: str, chart: alt.TopLevelMixin, caption: str = "") -> str:
@@ -137,10 +157,12 @@ def table(
     columns: Sequence[tuple[str, str, str]],
     *,
     hidden: Callable[[dict[str, Any], str], bool] | None = None,
+    hidden_label: str = "hidden",
 ) -> str:
     """An HTML table. ``columns`` are (key, header, kind) with kind in
     ``text``/``num``/``pct``/``src``/``rule``/``html``; a None in a num/pct column means
-    suppressed (as does ``hidden(row, key)`` returning true) and prints as "hidden"."""
+    hidden (as does ``hidden(row, key)`` returning true) and prints ``hidden_label``
+    ("≤10"), or "—" for a percentage."""
     head = "".join(
         f'<th class="num">{esc(title)}</th>' if kind in ("num", "pct") else f"<th>{esc(title)}</th>"
         for _, title, kind in columns
@@ -154,7 +176,8 @@ def table(
                 kind in ("num", "pct") and v is None
             )
             if is_hidden:
-                cells.append('<td class="num hidden-cell">hidden</td>')
+                label = "—" if kind == "pct" else hidden_label
+                cells.append(f'<td class="num hidden-cell">{esc(label)}</td>')
             elif kind == "num":
                 cells.append(f'<td class="num">{"" if v is None else f"{v:,}"}</td>')
             elif kind == "pct":

@@ -36,12 +36,29 @@ def _small(value: int, pol: Any) -> bool:
 
 
 def row_accounting_table(accounting: pl.DataFrame | None, pol: Any) -> str:
-    """Per present table: rows read = rows used + rows set aside, with the reasons."""
+    """Per present table: rows read = rows used + rows set aside, with the reasons.
+
+    Under the policy's ``round`` method every count is shown rounded (1..threshold
+    hidden), so no sum of them is exact; otherwise a table's counts are hidden together
+    when any of them is small."""
     if accounting is None or accounting.is_empty():
         return ""
+    rounding = getattr(pol, "method", None) == "round"
     rows = []
     for rec in accounting.filter(pl.col("present")).iter_rows(named=True):
         reasons = [r.rsplit(" ", 1) for r in rec["by_reason"].split("; ") if r]
+        if rounding:  # disclosure: each count rounded through the report's policy
+            rows.append(
+                {
+                    "table": rec["table"],
+                    "read": pol.show(rec["rows_read"]),
+                    "used": pol.show(rec["rows_used"]),
+                    "aside": pol.show(rec["rows_set_aside"]),
+                    "why": "; ".join(f"{name}: {pol.text(pol.show(int(n)))}" for name, n in reasons)
+                    or "none",
+                }
+            )
+            continue
         counts = [int(n) for _, n in reasons]
         hide = any(_small(n, pol) for n in [rec["rows_set_aside"], *counts])
         read_hidden = _small(rec["rows_read"], pol)
@@ -66,4 +83,5 @@ def row_accounting_table(accounting: pl.DataFrame | None, pol: Any) -> str:
             ("aside", "Rows set aside", "num"),
             ("why", "Set aside because", "text"),
         ],
+        hidden_label=getattr(pol, "hidden_label", "hidden"),
     )

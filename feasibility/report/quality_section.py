@@ -10,8 +10,10 @@ Also builds ``data_quality.csv`` (one row per check: stable id, run date, index 
 rows and patients affected, one percentage convention: 0-100) and the disclosed copies of
 the readiness and coverage tables written beside the report.
 
-Every count shown goes through the current disclosure functions; each such place is
-marked ``# disclosure:`` so the lead can route it through the shared policy object.
+Every count shown goes through the report's :class:`~feasibility.disclosure.Policy`:
+under the default ``round`` method each count is shown rounded (1..threshold as hidden)
+and every percentage is computed from shown numbers; under ``suppress`` the partitions
+get complementary suppression; each such place is marked ``# disclosure:``.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ def disclose_readiness(readiness: pl.DataFrame | None, pol: disclosure.Policy) -
     ``could_flip`` are single counts whose complement (screened - count) is also checked."""
     if readiness is None or readiness.height == 0:
         return readiness
+    if pol.method == disclosure.ROUND:
+        return _round_readiness(readiness, pol)
     parts = ["decided", *(k for k, _ in REASONS)]
     long = readiness.select("criterion", *parts).unpivot(
         index="criterion", on=parts, variable_name="part", value_name="n"
@@ -85,10 +89,50 @@ def disclose_readiness(readiness: pl.DataFrame | None, pol: disclosure.Policy) -
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
+#: Readiness counts (patients), each shown through the policy under ``round``.
+READINESS_COUNTS = (
+    "screened",
+    "decided",
+    "reaching",
+    "unknown",
+    *(k for k, _ in REASONS),
+    "with_record",
+    "could_flip",
+)
+
+
+def _round_readiness(readiness: pl.DataFrame, pol: disclosure.Policy) -> pl.DataFrame:
+    """``round``: every count shown rounded (1..threshold hidden), every percentage from
+    the shown numbers (a share of the shown screened total); the share of patients
+    reaching the step that are decided has no count of its own and is left out."""
+    counts = [c for c in READINESS_COUNTS if c in readiness.columns]
+    df = pol.counts(readiness, counts)  # disclosure: each count rounded, small ones hidden
+
+    def pct(part: str) -> pl.Expr:
+        return (
+            pl.when(pl.col("screened").is_null() | (pl.col("screened") == 0))
+            .then(None)
+            .otherwise((pl.col(part).cast(pl.Float64) * 100.0 / pl.col("screened")).round(1))
+        )
+
+    out = [pct("decided").alias("ready_pct")]
+    if "data_available_pct" in df.columns:
+        out.append(pct("decided").alias("data_available_pct"))
+    for key in ("with_record", "could_flip"):
+        if f"{key}_pct" in df.columns:
+            out.append(pct(key).alias(f"{key}_pct"))
+    if "ready_pct_reaching" in df.columns:
+        out.append(pl.lit(None, dtype=pl.Float64).alias("ready_pct_reaching"))
+    return df.with_columns(out)
+
+
 def disclose_coverage(coverage: pl.DataFrame | None, pol: disclosure.Policy) -> Any:
     """Coverage by month with small row and patient counts hidden (null, with flags)."""
     if coverage is None:
         return None
+    if pol.method == disclosure.ROUND:
+        # disclosure: independent monthly counts, each rounded (no totals shown beside them)
+        return pol.counts(coverage, ["rows", "patients"])
     out = coverage
     for col in ("rows", "patients"):
         # disclosure: independent monthly counts (no totals shown beside them)
@@ -138,6 +182,17 @@ def quality_csv(
         "source",
         "note",
     )
+    if pol.method == disclosure.ROUND:
+        # disclosure: each check's counts rounded, its percentage from the shown count
+        raw = df["rows_affected"].to_list()
+        df = pol.counts(df, ["rows_affected", "patients_affected"])
+        pcts = [
+            None if shown is None or pct is None else (round(shown * pct / n, 2) if n else 0.0)
+            for n, shown, pct in zip(
+                raw, df["rows_affected"].to_list(), df["rows_affected_pct"].to_list(), strict=True
+            )
+        ]
+        return df.with_columns(pl.Series("rows_affected_pct", pcts, dtype=pl.Float64))
     for col, pct in (("rows_affected", "rows_affected_pct"), ("patients_affected", None)):
         counts = df[col].to_list()
         hidden = [pol.small(v) for v in counts]  # disclosure: each check's counts on their own
@@ -169,18 +224,6 @@ def index_span(result: Any) -> Any:
     if dates.dtype == pl.String:
         dates = dates.str.to_date(strict=False).drop_nulls()
     return (dates.min(), dates.max()) if dates.len() else None
-
-
-def write_tables(out: Any, validation: Any, readiness: Any, pol: disclosure.Policy) -> None:
-    """``quality_by_criterion.csv`` and ``coverage_by_month.csv`` beside the report
-    (already disclosure-controlled)."""
-    from pathlib import Path
-
-    if readiness is not None and readiness.height:
-        readiness.write_csv(Path(out) / "quality_by_criterion.csv")
-    cov = getattr(validation, "coverage", None)
-    if cov is not None:
-        disclose_coverage(cov, pol).write_csv(Path(out) / "coverage_by_month.csv")
 
 
 # --------------------------------------------------------------------------- cells
@@ -216,11 +259,11 @@ def _criteria_text(ids: str | None, labels: dict[str, str]) -> str:
     return "; ".join(labels.get(i.strip(), i.strip()) for i in ids.split(";") if i.strip())
 
 
-def _by_criterion(readiness: pl.DataFrame, protocol: Any) -> str:
+def _by_criterion(readiness: pl.DataFrame, protocol: Any, hidden: str = "hidden") -> str:
     rows = []
     for r in readiness.iter_rows(named=True):
         unknown_bits = [
-            f"{disclosure.format_count(r.get(k))} {what}"  # disclosure: controlled above
+            f"{hidden if r.get(k) is None else f'{r[k]:,}'} {what}"  # disclosure: above
             for k, what in REASONS
             if r.get(k) != 0
         ]
@@ -233,7 +276,7 @@ def _by_criterion(readiness: pl.DataFrame, protocol: Any) -> str:
                 "with_record": (
                     f"{r['with_record_pct']:.1f}%"
                     if r.get("closed_world") and r.get("with_record_pct") is not None
-                    else ("hidden" if r.get("with_record_suppressed") else "—")
+                    else (hidden if r.get("with_record_suppressed") else "—")
                 )
                 + (
                     f"<br><b>almost never recorded:</b> {H.esc(r['structurally_absent'])}; "
@@ -242,10 +285,10 @@ def _by_criterion(readiness: pl.DataFrame, protocol: Any) -> str:
                     else ""
                 ),
                 "flip": (
-                    f"{disclosure.format_count(r.get('could_flip'))} "  # disclosure: above
+                    f"{r['could_flip']:,} "  # disclosure: controlled above
                     f"({r['could_flip_pct']:.1f}%)"
                     if r.get("could_flip") is not None and r.get("could_flip_pct") is not None
-                    else "hidden"
+                    else hidden
                 ),
             }
         )
@@ -262,16 +305,18 @@ def _by_criterion(readiness: pl.DataFrame, protocol: Any) -> str:
     )
 
 
-def _fmt(v: Any, hidden: bool | None, pct: bool = False) -> str:
-    """A controlled count or percentage as text: "hidden", "—" (not computed) or the value."""
+def _fmt(v: Any, hidden: bool | None, pct: bool = False, label: str = "hidden") -> str:
+    """A controlled count or percentage as text: ``label``, "—" (not computed) or the value."""
     if hidden:
-        return "hidden"
+        return label
     if v is None:
         return "—"
     return f"{v:.1f}%" if pct else f"{int(v):,}"
 
 
-def _findings(dq: pl.DataFrame, labels: dict[str, str]) -> tuple[list, list]:
+def _findings(
+    dq: pl.DataFrame, labels: dict[str, str], hidden: str = "hidden"
+) -> tuple[list, list]:
     """(findings to act on, profiles) as table rows, most patients first."""
     act, profiles = [], []
     for r in dq.filter(pl.col("status").is_in(FINDING)).iter_rows(named=True):
@@ -280,11 +325,12 @@ def _findings(dq: pl.DataFrame, labels: dict[str, str]) -> tuple[list, list]:
             "check": r["check"],
             "where": (r["table"] or "") + (f" ({r['condition']})" if r.get("condition") else ""),
             "status": "over tolerance" if r["status"] == "failed" else "within tolerance",
-            "rows": _fmt(r["rows_affected"], r["rows_affected_suppressed"]),
-            "pct": _fmt(r["rows_affected_pct"], r["rows_affected_suppressed"], pct=True),
+            "rows": _fmt(r["rows_affected"], r["rows_affected_suppressed"], label=hidden),
+            "pct": _fmt(r["rows_affected_pct"], r["rows_affected_suppressed"], True, "—"),
             "patients": _fmt(
                 r["patients_affected"],
                 r["patients_affected_suppressed"] or r["rows_affected_suppressed"],
+                label=hidden,
             ),
             "tolerance": "—" if r["tolerance_pct"] is None else f"{r['tolerance_pct']:g}%",
             "criteria": _criteria_text(
@@ -386,7 +432,7 @@ def render(
             )
             + ".</p>"
         )
-        body.append(_by_criterion(readiness, protocol))
+        body.append(_by_criterion(readiness, protocol, pol.hidden_label))
         body.append(
             f'<p class="note">Badges (team decisions): <b>structurally missing</b> when fewer '
             f"than {R.STRUCTURAL_PCT:g}% of screened patients have any record of a field the "
@@ -414,7 +460,7 @@ def render(
     if dq is not None and dq.height:
         from feasibility.charts import quality_chart
 
-        act, profiles = _findings(dq, labels)
+        act, profiles = _findings(dq, labels, pol.hidden_label)
         body.append("<h3>Findings</h3>")
         # numbers of checks, not of patients: nothing to suppress
         body.append(H.chart_slot("quality", configured(quality_chart(validation.summary))))
@@ -439,7 +485,8 @@ def render(
         def text(row: dict[str, Any], key: str, pct: bool = False) -> str:
             v = row.get(key)
             if v is None:
-                return "hidden" if row.get("rows_affected_suppressed") else "—"
+                hid = row.get("rows_affected_suppressed") and not pct
+                return pol.hidden_label if hid else "—"
             return f"{v:.1f}%" if pct else f"{v:,}"
 
         raw = [
