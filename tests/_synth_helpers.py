@@ -280,8 +280,10 @@ INFECTION_CODES = ("J189", "N390", "J069", "A419", "B029", "U071", "L0390", "B44
 
 
 def _codes(reg: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    return reg["diagnoses"].with_columns(c=_norm_code()).filter(
-        pl.col("diagnosed_on").is_not_null() & pl.col("c").is_not_null()
+    return (
+        reg["diagnoses"]
+        .with_columns(c=_norm_code())
+        .filter(pl.col("diagnosed_on").is_not_null() & pl.col("c").is_not_null())
     )
 
 
@@ -341,7 +343,11 @@ def course_metrics(reg: dict[str, pl.DataFrame]) -> dict[str, float]:
     # Survival from an extramedullary relapse (first soft-tissue lesion after the line-2
     # start) and from secondary PCL (first C90.1 code after a C90.0 code).
     th = reg["therapies"].filter(pl.col("start_date").is_not_null())
-    line2 = th.filter(pl.col("line_number") == 2).group_by("patient_id").agg(l2=pl.col("start_date").min())
+    line2 = (
+        th.filter(pl.col("line_number") == 2)
+        .group_by("patient_id")
+        .agg(l2=pl.col("start_date").min())
+    )
     pat = reg["patients"].unique("patient_id", keep="first").select("patient_id", "death_date")
     horizon = 730
     late = pl.col("onset") <= cutoff - pl.duration(days=horizon + 90)
@@ -400,7 +406,9 @@ def course_metrics(reg: dict[str, pl.DataFrame]) -> dict[str, float]:
     # Plasma-cell measures at line starts once the disease is leukaemic.
     pcl_on = codes.filter(pl.col("c").str.starts_with("C901")).group_by("patient_id").agg(
         pcl=pl.col("diagnosed_on").min())  # fmt: skip
-    pc = meas.filter(pl.col("test").str.starts_with("plasma_cells")).select("patient_id", "measured_on")
+    pc = meas.filter(pl.col("test").str.starts_with("plasma_cells")).select(
+        "patient_id", "measured_on"
+    )
     pcl_starts = starts.join(pcl_on, on="patient_id").filter(pl.col("t") >= pl.col("pcl"))
     measured = (
         pcl_starts.join(pc, on="patient_id")
@@ -424,10 +432,15 @@ def course_metrics(reg: dict[str, pl.DataFrame]) -> dict[str, float]:
 
     # Infection episodes per patient-year of follow-up (first code of a type per 30 days).
     inf = codes.filter(pl.col("c").is_in(list(INFECTION_CODES))).sort("diagnosed_on")
-    episodes = inf.with_columns(
-        gap=(pl.col("diagnosed_on") - pl.col("diagnosed_on").shift(1).over("patient_id", "c"))
-        .dt.total_days()
-    ).filter(pl.col("gap").is_null() | (pl.col("gap") > 30)).height
+    episodes = (
+        inf.with_columns(
+            gap=(
+                pl.col("diagnosed_on") - pl.col("diagnosed_on").shift(1).over("patient_id", "c")
+            ).dt.total_days()
+        )
+        .filter(pl.col("gap").is_null() | (pl.col("gap") > 30))
+        .height
+    )
     fu = first.select(
         ((pl.coalesce("death_date", cutoff) - pl.col("dx")).dt.total_days().clip(0) / 365.25).sum()
     ).item()
@@ -441,3 +454,38 @@ def course_metrics(reg: dict[str, pl.DataFrame]) -> dict[str, float]:
     both = l2.join(l1, on="patient_id").filter(pl.col("cd38_1"))
     out["anti_cd38_reuse_line2"] = both.select(pl.col("cd38_2").mean()).item() or 0.0
     return out
+
+
+def academic_metrics(reg: dict[str, pl.DataFrame]) -> dict[str, float]:
+    """The ACADEMIC_TARGETS quantities, measured from the written tables."""
+    out = {"median_age_at_diagnosis": distribution_metrics(reg)["median_age_at_diagnosis"]}
+    th = reg["therapies"].filter(pl.col("start_date").is_not_null())
+    later = th.filter(pl.col("line_number") >= 2)
+    out["investigational_share_later_lines"] = later["investigational"].mean()
+    l2 = (
+        th.filter(pl.col("line_number") == 2)
+        .group_by("patient_id")
+        .agg(l2=pl.col("start_date").min())
+    )
+    first_meas = (
+        reg["measurements"].filter(pl.col("measured_on").is_not_null())
+        .group_by("patient_id").agg(m=pl.col("measured_on").min())
+    )  # fmt: skip
+    joined = l2.join(first_meas, on="patient_id")
+    out["referred_share_relapsed"] = joined.select(
+        (pl.col("m") >= pl.col("l2") - pl.duration(days=90)).mean()
+    ).item()
+    return out
+
+
+#: N_ACADEMIC patients drawn in the academic-centre setting (session cache).
+N_ACADEMIC = 20_000
+
+
+def academic_tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
+    """An academic-centre draw's tables, generated and read once per test process."""
+    if "academic" not in _CACHE:
+        path = generated(tmp_path_factory, "synth_academic", n_patients=N_ACADEMIC, seed=7,
+                         defects="none", setting="academic")  # fmt: skip
+        _CACHE["academic"] = read_registry(path)
+    return _CACHE["academic"]  # type: ignore[return-value]

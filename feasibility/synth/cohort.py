@@ -150,7 +150,7 @@ def draw_cohort(rng: np.random.Generator, first: int, n: int, setting: Setting) 
         high_risk=rng.random(n) < setting.p_high_risk,
         hb_norm=hb_norm,
         # Hemoglobin at diagnosis: < 12 g/dL in ~73% (Kyle 2003).
-        hb_dx=np.minimum(rng.normal(10.9, 2.0, n), hb_norm - 0.3),
+        hb_dx=np.minimum(rng.normal(10.8, 2.1, n), hb_norm - 0.3),
         plt_norm=rng.lognormal(np.log(240_000), 0.25, n),
         k_plt=rng.lognormal(np.log(0.25), 1.0, n),
         anc_norm=rng.lognormal(np.log(3500), 0.33, n),

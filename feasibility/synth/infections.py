@@ -92,12 +92,13 @@ def infection_rows(
         names.extend(drugs)
     treated = rng.random(len(p)) < 0.9
     start = d + rng.integers(0, 2, len(p))
-    route = np.where(np.isin(kind, (3,)), 1, 0)  # sepsis: intravenous
+    # Sepsis is treated intravenously; other courses are oral (route often not recorded).
+    route = np.where(kind == 3, 2, pick(rng, (1, 2), len(p)))
     meds = pl.DataFrame(
         {
             "p": p[treated].astype(np.int32),
             "drug": strings(names, drug_idx[treated]),
-            "route": strings((None, "intravenous"), route[treated]),
+            "route": strings((None, "oral", "intravenous"), route[treated]),
             "start_date": start[treated],
             "end_date": np.minimum(start + days, np.maximum(c.end_fu[p], start))[treated],
         }

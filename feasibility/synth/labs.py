@@ -83,7 +83,7 @@ def _values(rng: np.random.Generator, test: str, c: Cohort, p: np.ndarray, pcl: 
     reserve = 1.0 + 0.15 * np.maximum(line - 1, 0)  # marrow reserve shrinks line by line
     if test == "hemoglobin":
         deficit = (c.hb_norm[p] - c.hb_dx[p]) * b * reserve
-        x = c.hb_norm[p] - deficit - 0.3 * tox - 0.25 * np.minimum(line, 4) - 0.8 * pcl
+        x = c.hb_norm[p] - deficit - 0.3 * tox - 0.35 * np.minimum(line, 4) - 0.8 * pcl
         x = x + rng.normal(0.0, 0.6, n)
     elif test == "platelets":
         x = c.plt_norm[p] * np.exp(-c.k_plt[p] * b * reserve) * np.where(tox, 0.85, 1.0)
