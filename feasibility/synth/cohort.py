@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from feasibility.synth.settings import Setting
 from feasibility.synth.dates import (
     BIRTH_FIRST,
     CUTOFF,
@@ -21,6 +20,7 @@ from feasibility.synth.dates import (
     SHIFT_RANGE,
     YEAR,
 )
+from feasibility.synth.settings import Setting
 
 #: Sex codes as drawn (index -> code). SEER: ~55% of new myeloma cases are men.
 SEX = ("F", "M", "U")

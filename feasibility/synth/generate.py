@@ -167,8 +167,15 @@ def generate_registry(
     started = time.perf_counter()
     n_chunks = -(-n_patients // chunk_size)
     jobs = [
-        (seed, i, i * chunk_size, min(chunk_size, n_patients - i * chunk_size), n_patients, rates,
-         setting)
+        (
+            seed,
+            i,
+            i * chunk_size,
+            min(chunk_size, n_patients - i * chunk_size),
+            n_patients,
+            rates,
+            setting,
+        )
         for i in range(n_chunks)
     ]
     if workers is None:

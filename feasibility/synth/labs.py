@@ -75,8 +75,16 @@ def _pcl_state(c: Cohort, ln: Lines, v: Visits) -> np.ndarray:
     return ln.pcl_day[v.p] <= v.date
 
 
-def _values(rng: np.random.Generator, test: str, c: Cohort, p: np.ndarray, pcl: np.ndarray,
-            b: np.ndarray, line: np.ndarray, tox: np.ndarray) -> np.ndarray:
+def _values(
+    rng: np.random.Generator,
+    test: str,
+    c: Cohort,
+    p: np.ndarray,
+    pcl: np.ndarray,
+    b: np.ndarray,
+    line: np.ndarray,
+    tox: np.ndarray,
+) -> np.ndarray:
     """Canonical values at burden ``b`` (0..1) on line ``line``; ``tox``: on myelosuppressive
     therapy (IMiD, anti-CD38 or T-cell redirecting)."""  # fmt: skip
     n = len(p)

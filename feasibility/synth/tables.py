@@ -20,8 +20,8 @@ from feasibility.synth.clinical import diagnoses, lesions, procedures
 from feasibility.synth.cohort import ETHNICITY, RACE, SEX, SITES, Cohort, draw_cohort
 from feasibility.synth.dates import NO_DATE
 from feasibility.synth.draw import strings
-from feasibility.synth.labs import assessments, measurements
 from feasibility.synth.infections import infection_rows
+from feasibility.synth.labs import assessments, measurements
 from feasibility.synth.lines import INVESTIGATIONAL, REGIMEN_NAMES, Lines, draw_lines
 from feasibility.synth.meds import medications
 from feasibility.synth.settings import Setting
