@@ -27,7 +27,8 @@ from feasibility.synth.visits import KIND_SCREENING, Visits
 
 #: Probability a test is recorded at a (follow-up on therapy, relapse work-up, diagnosis,
 #: follow-up with EMD/PCL, follow-up off therapy) visit. Counts and chemistry at nearly
-#: every visit; weight at clinician visits; an ECG (QTc) at work-ups.
+#: every visit; weight at clinician visits; an ECG (QTc) at work-ups; circulating plasma
+#: cells (manual differential, flow) at half of relapse work-ups and at diagnosis.
 P_RECORDED: dict[str, tuple[float, ...]] = {
     "creatinine": (0.90, 0.96, 0.98, 0.95, 0.90),
     "hemoglobin": (0.96, 0.97, 0.99, 0.97, 0.94),
@@ -36,9 +37,9 @@ P_RECORDED: dict[str, tuple[float, ...]] = {
     "wbc": (0.40, 0.95, 0.98, 0.95, 0.60),
     "weight": (0.25, 0.85, 0.90, 0.80, 0.50),
     "qtc": (0.01, 0.55, 0.50, 0.30, 0.02),
-    "plasma_cells_pct": (0.01, 0.30, 0.40, 0.20, 0.02),
+    "plasma_cells_pct": (0.01, 0.50, 0.60, 0.30, 0.02),
     "plasma_cells_abs": (0.005, 0.10, 0.15, 0.10, 0.01),
-    "plasma_cells_flow": (0.005, 0.15, 0.25, 0.10, 0.01),
+    "plasma_cells_flow": (0.005, 0.20, 0.30, 0.10, 0.01),
 }
 #: When plasma cell leukaemia is suspected (circulating plasma cells on the smear:
 #: leukaemic disease present), plasma-cell measures are ordered at most visits.
