@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from feasibility.synth.codes import CodeRows
 from feasibility.synth.cohort import SUBTYPE_EMP, SUBTYPE_PCL, Cohort
 from feasibility.synth.dates import NO_DATE, YEAR
 from feasibility.synth.draw import between, pick, repeat, strings
@@ -89,53 +90,62 @@ HISTORY: dict[str, str] = {
 P_MYELOMA_CODED = 0.5
 
 
-def at_encounters(
-    rng: np.random.Generator, v: Visits, p: np.ndarray, a: np.ndarray, b: np.ndarray, share: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each (patient, from, to) occurrence, the encounters inside that it is coded at.
+class Encounters:
+    """Clinician encounters of a chunk, keyed for range look-ups (built once)."""
 
-    Returns (occurrence index, encounter date) of the coded records.
+    def __init__(self, v: Visits) -> None:
+        idx = np.nonzero(v.encounter)[0]
+        self.date = v.date[idx].astype(np.int64)
+        self.key = (v.p[idx].astype(np.int64) << 32) + self.date
+
+    def coded(
+        self, rng: np.random.Generator, p: np.ndarray, a: np.ndarray, b: np.ndarray, share: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each (patient, from, to) occurrence, the encounters inside it where it is coded.
+
+        Returns (occurrence index, encounter date) of the coded records.
+        """
+        p64 = np.asarray(p, dtype=np.int64) << 32
+        lo = np.searchsorted(self.key, p64 + np.asarray(a, dtype=np.int64), side="left")
+        hi = np.searchsorted(self.key, p64 + np.asarray(b, dtype=np.int64), side="right")
+        count = np.maximum(hi - lo, 0)
+        occ = np.repeat(np.arange(len(p)), count)
+        start = np.repeat(lo - (np.cumsum(count) - count), count)
+        keep = rng.random(len(occ)) < share
+        pos = np.arange(len(occ))[keep] + start[keep]
+        return occ[keep], self.date[pos]
+
+
+def diagnoses(rng: np.random.Generator, c: Cohort, ln: Lines, v: Visits, extra=()) -> pl.DataFrame:
+    """Myeloma codes through the disease course plus the CONDITIONS, dotted upper case.
+
+    ``extra``: further (p, names, idx, dates) rows (infection episodes). Rows come out
+    unique and sorted by patient and date (``codes.CodeRows``).
     """
-    enc = np.nonzero(v.encounter)[0]
-    keys = (v.p[enc].astype(np.int64) << 32) + v.date[enc]
-    p64 = np.asarray(p, dtype=np.int64) << 32
-    lo = np.searchsorted(keys, p64 + np.asarray(a, dtype=np.int64), side="left")
-    hi = np.searchsorted(keys, p64 + np.asarray(b, dtype=np.int64), side="right")
-    count = np.maximum(hi - lo, 0)
-    occ = np.repeat(np.arange(len(p)), count)
-    pos = np.arange(len(occ)) - np.repeat(np.cumsum(count) - count, count) + np.repeat(lo, count)
-    keep = rng.random(len(occ)) < share
-    return occ[keep], v.date[enc[pos[keep]]].astype(np.int64)
-
-
-def diagnoses(rng: np.random.Generator, c: Cohort, ln: Lines, v: Visits) -> pl.DataFrame:
-    """Myeloma codes through the disease course plus the CONDITIONS, dotted upper case."""
-    frames = []
-
-    def add(p: np.ndarray, codes: pl.Series, dates: np.ndarray) -> None:
-        frames.append(pl.DataFrame({"p": p.astype(np.int32), "code": codes,
-                                    "diagnosed_on": dates.astype(np.int32)}))  # fmt: skip
+    rows = CodeRows()
+    add = rows.add
+    encounters = Encounters(v)
 
     everyone = np.arange(c.n)
     at_dx = ("C90.00", "C90.10", "C90.20", "C90.30")
-    add(everyone, strings(at_dx, c.subtype), c.dx)
+    add(everyone, at_dx, c.subtype, c.dx)
 
     # Remission code once the first line has reached its response.
     first = (ln.line == 1) & (ln.resp != NO_DATE)
     rem_date = ln.resp.astype(np.int64) + rng.integers(30, 120, len(ln.p))
     rem = first & (rem_date <= ln.end_eff) & (rng.random(len(ln.p)) < 0.6)
     sub = c.subtype[ln.p[rem]]
-    add(ln.p[rem], strings(("C90.01", "C90.11", "C90.21", "C90.31"), sub), rem_date[rem])
+    add(ln.p[rem], ("C90.01", "C90.11", "C90.21", "C90.31"), sub, rem_date[rem])
 
     # Relapse code at each later line (C90.12 once the disease is leukaemic).
     later = ln.line >= 2
     pcl_now = ln.pcl_day[ln.p] <= ln.start
     relapse = np.where(pcl_now, 1, np.where(c.subtype[ln.p] == SUBTYPE_EMP, 2, 0))
-    add(ln.p[later], strings(("C90.02", "C90.12", "C90.22"), relapse[later]), ln.start[later])
+    add(ln.p[later], ("C90.02", "C90.12", "C90.22"), relapse[later], ln.start[later])
     # Secondary plasma cell leukaemia: a C90.10 at its onset.
     spcl = (ln.pcl_day != NO_DATE) & (c.subtype != SUBTYPE_PCL)
     sp = np.nonzero(spcl & (ln.pcl_day <= c.end_fu))[0]
-    add(sp, repeat("C90.10", len(sp)), ln.pcl_day[sp].astype(np.int64))
+    add(sp, ("C90.10",), np.zeros(len(sp), np.int64), ln.pcl_day[sp].astype(np.int64))
 
     # The myeloma code by state at clinician encounters: active, in remission, relapsed.
     enc = np.nonzero(v.encounter & (rng.random(len(v)) < P_MYELOMA_CODED))[0]
@@ -146,7 +156,7 @@ def diagnoses(rng: np.random.Generator, c: Cohort, ln: Lines, v: Visits) -> pl.D
     status = np.where(st_b <= 0.4, 1, np.where(st_line >= 2, 2, 0))
     status = np.where(digit == 3, np.minimum(status, 1), status)
     names = [f"C90.{x}{y}" for x in range(4) for y in range(3)]
-    add(ep, strings(names, digit * 3 + status), v.date[enc])
+    add(ep, names, digit * 3 + status, v.date[enc])
 
     adult = c.birth + int(18 * YEAR)
     for cond in CONDITIONS:
@@ -162,30 +172,31 @@ def diagnoses(rng: np.random.Generator, c: Cohort, ln: Lines, v: Visits) -> pl.D
             a, b = c.dx[p] - 3650, c.end_fu[p]
         d = between(rng, np.maximum(a, adult[p]), b)
         which = pick(rng, cond.weights, len(p))
-        code = strings(cond.codes, which)
         keep = (d <= c.end_fu[p]) & (d >= adult[p])
-        p, d, code, which = p[keep], d[keep], code.filter(pl.Series(keep)), which[keep]
-        add(p, code, d)
+        p, d, which = p[keep], d[keep], which[keep]
+        add(p, cond.codes, which, d)
         if cond.course == "acute":
             for _ in range(cond.repeats):
                 d = d + rng.integers(30, 400, len(d))
                 more = (rng.random(len(d)) < 0.6) & (d <= c.end_fu[p])
-                p, d, code = p[more], d[more], code.filter(pl.Series(more))
-                add(p, code, d)
+                p, d, which = p[more], d[more], which[more]
+                add(p, cond.codes, which, d)
             continue
         until = c.end_fu[p] if cond.course == "chronic" else d + cond.active_days
-        occ, dates = at_encounters(rng, v, p, d + 1, until, cond.coded)
-        add(p[occ], code.gather(pl.Series(occ.astype(np.uint32))), dates)
+        occ, dates = encounters.coded(rng, p, d + 1, until, cond.coded)
+        add(p[occ], cond.codes, which[occ], dates)
         if cond.course == "active":
-            hist = strings([HISTORY.get(x, "Z85.9") for x in cond.codes], which)
-            occ, dates = at_encounters(rng, v, p, d + cond.active_days + 1, c.end_fu[p],
-                                       cond.coded)  # fmt: skip
-            add(p[occ], hist.gather(pl.Series(occ.astype(np.uint32))), dates)
+            hist = [HISTORY.get(x, "Z85.9") for x in cond.codes]
+            occ, dates = encounters.coded(rng, p, d + cond.active_days + 1, c.end_fu[p],
+                                          cond.coded)  # fmt: skip
+            add(p[occ], hist, which[occ], dates)
 
     # Anaemia of the disease while burden is high.
     anaemic = np.nonzero(v.encounter & (v.state.b >= 0.6) & (rng.random(len(v)) < 0.3))[0]
-    add(v.p[anaemic], repeat("D63.0", len(anaemic)), v.date[anaemic])
-    return pl.concat(frames)
+    add(v.p[anaemic], ("D63.0",), np.zeros(len(anaemic), np.int64), v.date[anaemic])
+    for part in extra:
+        add(*part)
+    return rows.frame()
 
 
 def procedures(rng: np.random.Generator, c: Cohort, ln: Lines) -> pl.DataFrame:

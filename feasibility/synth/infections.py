@@ -63,28 +63,27 @@ def episodes(rng: np.random.Generator, c: Cohort, ln: Lines) -> tuple[np.ndarray
     return p[keep], d[keep]
 
 
-def infection_rows(
-    rng: np.random.Generator, c: Cohort, ln: Lines
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Diagnosis rows (p, code, diagnosed_on) and medication rows of all episodes."""
+def infection_rows(rng: np.random.Generator, c: Cohort, ln: Lines) -> tuple[tuple, pl.DataFrame]:
+    """Diagnosis rows as (p, code names, code index, day) and medication rows of all episodes.
+
+    Only episodes inside follow-up are drawn, so diagnosis days never pass end of
+    follow-up.
+    """
     p, d = episodes(rng, c, ln)
     weights = np.array([t[1] for t in TYPES], dtype=float)
     kind = pick(rng, weights, len(p))
     covid = kind == [t[0] for t in TYPES].index("U07.1")
     # COVID-19 only from March 2020: earlier draws become pneumonia.
     kind = np.where(covid & (d < COVID_FROM), 0, kind)
-    codes = strings([t[0] for t in TYPES], kind)
     again = rng.random(len(p)) < 0.5
     d2 = d + rng.integers(7, 22, len(p))
-    dx_p = np.concatenate([p, p[again]])
-    dx_code = pl.concat([codes, codes.filter(pl.Series(again))])
-    dx_d = np.concatenate([d, d2[again]])
-    diagnoses = pl.DataFrame({"p": dx_p.astype(np.int32), "code": dx_code,
-                              "diagnosed_on": dx_d.astype(np.int32)})  # fmt: skip
+    names = [t[0] for t in TYPES]
+    diagnoses = (np.concatenate([p, p[again]]), names, np.concatenate([kind, kind[again]]),
+                 np.concatenate([d, d2[again]]))  # fmt: skip
 
     drug_idx = np.zeros(len(p), dtype=np.int64)
     days = np.zeros(len(p), dtype=np.int64)
-    names: list[str] = []
+    names = []
     for j, (_code, _w, drugs, dw, lo, hi) in enumerate(TYPES):
         rows = np.nonzero(kind == j)[0]
         drug_idx[rows] = pick(rng, dw, len(rows)) + len(names)

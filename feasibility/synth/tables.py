@@ -41,9 +41,10 @@ DATE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-_UNIQUE_BY_CONSTRUCTION = frozenset({"patients", "measurements", "assessments"})
-#: Built in (patient, date) order already: patients by number, measurements visit by visit.
-_SORTED_BY_CONSTRUCTION = frozenset({"patients", "measurements"})
+_UNIQUE_BY_CONSTRUCTION = frozenset({"patients", "measurements", "assessments", "diagnoses"})
+#: Built in (patient, date) order already: patients by number, measurements visit by visit,
+#: diagnoses by their packed (patient, day, code) key (codes.CodeRows).
+_SORTED_BY_CONSTRUCTION = frozenset({"patients", "measurements", "diagnoses"})
 
 
 @dataclass
@@ -131,7 +132,7 @@ def build_chunk(rng: np.random.Generator, first: int, n: int, setting: Setting) 
     inf_dx, inf_meds = infection_rows(rng, c, ln)
     raw = {
         "patients": _patients(c),
-        "diagnoses": _style_codes(rng, pl.concat([diagnoses(rng, c, ln, v), inf_dx]), c.site),
+        "diagnoses": _style_codes(rng, diagnoses(rng, c, ln, v, [inf_dx]), c.site),
         "measurements": measurements(rng, c, ln, v),
         "assessments": assessments(rng, c, ln, v),
         "medications": pl.concat([medications(rng, c, ln), inf_meds], how="vertical_relaxed"),

@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import polars as pl
 
 from feasibility.synth.cohort import Cohort
 from feasibility.synth.lines import IMID, Lines
@@ -115,25 +114,27 @@ def draw_visits(rng: np.random.Generator, c: Cohort, ln: Lines) -> Visits:
                           np.full(int(off.sum()), OFF_THERAPY_DAYS, dtype=np.int64))  # fmt: skip
     add(p, d, KIND_OFF, line)
 
-    df = pl.DataFrame(
-        {
-            "p": np.concatenate(parts_p),
-            "date": np.concatenate(parts_d),
-            "kind": np.concatenate(parts_k),
-            "line": np.concatenate(parts_l),
-        }
+    p = np.concatenate(parts_p).astype(np.int64)
+    date = np.concatenate(parts_d).astype(np.int64)
+    kind = np.concatenate(parts_k)
+    line = np.concatenate(parts_l)
+    inside = (date <= c.end_fu[p]) & (date >= ln.obs_start[p])
+    p, date, kind, line = p[inside], date[inside], kind[inside], line[inside]
+    # One visit per (patient, day): the diagnostic work-up wins, then a relapse work-up,
+    # then an off-therapy visit, then routine follow-up. A packed key sorts all at once.
+    rank = np.array([3, 1, 0, 0, 2], dtype=np.int64)[kind]
+    order = np.argsort((p << 40) | (date << 4) | rank, kind="stable")
+    ps, ds = p[order], date[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (ps[1:] != ps[:-1]) | (ds[1:] != ds[:-1])
+    sel = order[first]
+    p, date, kind, line = (
+        p[sel].astype(np.int32),
+        date[sel].astype(np.int32),
+        kind[sel].copy(),
+        line[sel],
     )
-    pa, da = df["p"].to_numpy(), df["date"].to_numpy()
-    inside = (da <= c.end_fu[pa]) & (da >= ln.obs_start[pa])
-    df = (
-        df.filter(pl.Series(inside))
-        .sort(["p", "date", "kind"], descending=[False, False, True], maintain_order=True)
-        .unique(["p", "date"], keep="first", maintain_order=True)
-    )
-    p, date = df["p"].to_numpy(), df["date"].to_numpy()
-    kind = df["kind"].to_numpy().copy()
     st = state_at(c, ln, p, date)
     kind[(kind == KIND_FOLLOW_UP) & st.aggressive] = KIND_INTENSIVE
     encounter = (kind != KIND_FOLLOW_UP) | (rng.random(len(p)) < P_ENCOUNTER_ON_THERAPY)
-    return Visits(p=p, date=date, kind=kind, line=df["line"].to_numpy(), encounter=encounter,
-                  state=st)  # fmt: skip
+    return Visits(p=p, date=date, kind=kind, line=line, encounter=encounter, state=st)
