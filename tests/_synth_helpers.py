@@ -446,6 +446,19 @@ def course_metrics(reg: dict[str, pl.DataFrame]) -> dict[str, float]:
     ).item()
     out["infections_per_patient_year"] = episodes / fu
 
+    pat_all = reg["patients"].unique("patient_id", keep="first")
+    out["black_share"] = (pat_all["race"] == "Black or African American").mean()
+    out["hispanic_share"] = (pat_all["ethnicity"] == "Hispanic or Latino").mean()
+    l2_start = th.filter(pl.col("line_number") == 2).group_by("patient_id").agg(
+        l2=pl.col("start_date").min())  # fmt: skip
+    early = first.filter(pl.col("yr").is_between(2010, 2019)).join(
+        l2_start, on="patient_id", how="left"
+    )
+    out["relapsed_within_5y"] = early.select(
+        ((pl.col("l2") - pl.col("dx")).dt.total_days() <= 5 * 365.25).fill_null(False).mean()
+    ).item()
+    out["investigational_share_population"] = th["investigational"].mean()
+
     # Treatment rules.
     wide = th.filter(pl.col("regimen").is_not_null())
     cd38 = pl.col("regimen").str.contains("^(?:Dara-|Isa-|DVd)")

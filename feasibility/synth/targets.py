@@ -210,6 +210,26 @@ TARGETS: dict[str, Target] = {
         0.15,
         "TEAM",
     ),
+    "black_share": Target(
+        "share of patients with race Black or African American", 0.20, 0.18, 0.22, "SEER"
+    ),
+    "hispanic_share": Target(
+        "share of patients with ethnicity Hispanic or Latino", 0.09, 0.075, 0.105, "TEAM"
+    ),
+    "relapsed_within_5y": Target(
+        "share of patients diagnosed 2010-2019 with a line-2 start within 5 years of diagnosis",
+        0.50,
+        0.40,
+        0.60,
+        "TEAM",
+    ),
+    "investigational_share_population": Target(
+        "share of therapy lines flagged investigational (population setting)",
+        0.02,
+        0.01,
+        0.035,
+        "TEAM",
+    ),
 }
 
 #: Academic-centre setting (``setting="academic"``), checked on its own draw.
