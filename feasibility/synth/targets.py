@@ -218,9 +218,9 @@ TARGETS: dict[str, Target] = {
     ),
     "relapsed_within_5y": Target(
         "share of patients diagnosed 2010-2019 with a line-2 start within 5 years of diagnosis",
-        0.50,
-        0.40,
-        0.60,
+        0.65,
+        0.55,
+        0.75,
         "TEAM",
     ),
     "investigational_share_population": Target(
