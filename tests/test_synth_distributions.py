@@ -58,6 +58,22 @@ def test_every_target_is_measured(metrics):
     assert set(TARGETS) <= set(metrics)
 
 
+def test_every_target_names_a_documented_source():
+    """Each target's source key is explained in sources.md's key table."""
+    import re
+    from pathlib import Path
+
+    import feasibility.synth
+
+    text = (Path(feasibility.synth.__file__).parent / "sources.md").read_text()
+    keys = set()
+    for row in re.findall(r"^\| ([A-Z][A-Z-]*(?:, [A-Z][A-Z-]*)*) \|", text, flags=re.M):
+        keys.update(k.strip() for k in row.split(","))
+    for name, target in {**TARGETS, **ACADEMIC_TARGETS}.items():
+        assert target.source in keys, (name, target.source)
+        assert target.low <= target.target <= target.high, name
+
+
 @pytest.mark.parametrize("name", sorted(ACADEMIC_TARGETS))
 def test_academic_setting_within_tolerance(academic, name):
     target = ACADEMIC_TARGETS[name]
