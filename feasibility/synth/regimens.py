@@ -64,7 +64,7 @@ REGIMENS: tuple[Regimen, ...] = (
     _R("Isa-VRd", CD38 | BORT | LEN, (("2024-09-20", 1),), pfs_factor=1.3),
     _R("DVd", CD38 | BORT, (("2016-11-21", 2),)),
     _R("Pd", POM, (("2013-02-08", 3),), pfs_factor=0.8),
-    _R("KPd", CARF | POM, (("2013-02-08", 2),)),
+    _R("KPd", CARF | POM, (("2013-02-08", 3), ("2018-01-01", 2))),
     _R("Kd", CARF, (("2016-01-21", 2),)),
     _R("Dara-Kd", CD38 | CARF, (("2020-08-20", 2),), pfs_factor=1.2),
     _R("Isa-Pd", CD38 | POM, (("2020-03-02", 3),)),
