@@ -36,13 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     parser.add_argument("--defects", choices=("none", "realistic", "heavy"), default="realistic")
+    parser.add_argument("--setting", choices=("population", "academic"), default="population")
     args = parser.parse_args(argv)
 
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     manifest = generate_registry(
         args.patients, args.seed, args.out, format=args.format, defects=args.defects,
-        progress=True,
+        setting=args.setting, progress=True,
     )  # fmt: skip
     wall = time.perf_counter() - started
     own, children = _peak_mib()
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
     total = 0
     print(f"bench_synth: {args.patients:,} patients, seed {args.seed}, {args.format}, "
-          f"defects={args.defects} -> {args.out}")  # fmt: skip
+          f"defects={args.defects}, setting={args.setting} -> {args.out}")  # fmt: skip
     print(f"wall time      {wall:8.1f} s   (1-min load average {load_before:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores)")  # fmt: skip
     print(f"CPU time       {cpu:8.1f} s   (user + system; {cpu / wall:.2f} cores busy on average)")

@@ -268,3 +268,237 @@ def large_tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataF
     if "reg" not in _CACHE:
         _CACHE["reg"] = read_registry(large_draw(tmp_path_factory))
     return _CACHE["reg"]  # type: ignore[return-value]
+
+
+# --- Disease course and observation metrics (targets added for issue 16) -------------
+
+#: Data cutoff on the true calendar; dates are shifted by at most 90 days per patient.
+CUTOFF = "2025-09-30"
+ANTI_CD38_PREFIXES = ("Dara-", "Isa-", "DVd")
+T_CELL_REGIMENS = ("Teclistamab", "Elranatamab", "Talquetamab", "Ide-cel", "Cilta-cel")
+INFECTION_CODES = ("J189", "N390", "J069", "A419", "B029", "U071", "L0390", "B449")
+
+
+def _codes(reg: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    return (
+        reg["diagnoses"]
+        .with_columns(c=_norm_code())
+        .filter(pl.col("diagnosed_on").is_not_null() & pl.col("c").is_not_null())
+    )
+
+
+def _first_dx(reg: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """patient_id, dx (first C90.0-2 date), birth_date, death_date, sex."""
+    pat = reg["patients"].unique("patient_id", keep="first")
+    return (
+        _codes(reg)
+        .filter(pl.col("c").str.contains(r"^C90[012]"))
+        .group_by("patient_id")
+        .agg(dx=pl.col("diagnosed_on").min())
+        .join(pat.select("patient_id", "birth_date", "death_date", "sex"), on="patient_id")
+    )
+
+
+def _survival_share(times: pl.DataFrame, days: float) -> float:
+    """Share alive ``days`` after the start (``t`` = days to death, null = alive)."""
+    return times.select((pl.col("t").is_null() | (pl.col("t") > days)).mean()).item()
+
+
+def _median_months(times: pl.DataFrame, horizon_days: float) -> float:
+    """Median survival (months) among starts followed for at least ``horizon_days``;
+    survivors beyond the horizon count as long survivors (valid while the median is
+    shorter than the horizon)."""
+    t = times.select(pl.col("t").fill_null(10**6).clip(upper_bound=10**6))["t"]
+    return float(t.median()) / 30.44 if t.len() else float("nan")
+
+
+def course_metrics(reg: dict[str, pl.DataFrame]) -> dict[str, float]:
+    """Disease-course, observation and treatment-rule quantities of the course TARGETS."""
+    out: dict[str, float] = {}
+    codes = _codes(reg)
+    first = _first_dx(reg).with_columns(
+        yr=pl.col("dx").dt.year(), t=(pl.col("death_date") - pl.col("dx")).dt.total_days()
+    )
+    cutoff = pl.lit(CUTOFF).str.to_date()
+    for name, lo, hi, years in (("os_5y_2010_2014", 2010, 2014, 5), ("os_5y_2015_2019", 2015, 2019, 5),
+                                ("os_3y_2020_2022", 2020, 2022, 3)):  # fmt: skip
+        followed = pl.col("dx") <= cutoff - pl.duration(days=int(365.25 * years) + 90)
+        group = first.filter(pl.col("yr").is_between(lo, hi) & followed)
+        out[name] = _survival_share(group, 365.25 * years)
+
+    meas = canonical(reg["measurements"].filter(pl.col("measured_on").is_not_null()))
+    at_dx = (
+        meas.join(first.select("patient_id", "dx"), on="patient_id")
+        .filter(pl.col("measured_on").is_between(pl.col("dx") - pl.duration(days=14),
+                                                 pl.col("dx") + pl.duration(days=14)))
+        .sort("measured_on")
+        .group_by("patient_id", "test")
+        .first()
+    )  # fmt: skip
+    cr = at_dx.filter(pl.col("test") == "creatinine")
+    out["creatinine_ge_2_at_dx"] = cr.select((pl.col("value_c") >= 2.0).mean()).item()
+    hb = at_dx.filter(pl.col("test") == "hemoglobin")
+    out["hb_lt_12_at_dx"] = hb.select((pl.col("value_c") < 12.0).mean()).item()
+
+    # Survival from an extramedullary relapse (first soft-tissue lesion after the line-2
+    # start) and from secondary PCL (first C90.1 code after a C90.0 code).
+    th = reg["therapies"].filter(pl.col("start_date").is_not_null())
+    line2 = (
+        th.filter(pl.col("line_number") == 2)
+        .group_by("patient_id")
+        .agg(l2=pl.col("start_date").min())
+    )
+    pat = reg["patients"].unique("patient_id", keep="first").select("patient_id", "death_date")
+    horizon = 730
+    late = pl.col("onset") <= cutoff - pl.duration(days=horizon + 90)
+    emd = (
+        reg["lesions"].filter(~pl.col("bone_contiguous") & pl.col("imaged_on").is_not_null())
+        .group_by("patient_id").agg(onset=pl.col("imaged_on").min())
+        .join(line2, on="patient_id").filter(pl.col("onset") > pl.col("l2"))
+        .join(pat, on="patient_id").filter(late)
+        .with_columns(t=(pl.col("death_date") - pl.col("onset")).dt.total_days())
+    )  # fmt: skip
+    out["emd_relapse_median_os_months"] = _median_months(emd, horizon)
+    mm_first = codes.filter(pl.col("c").str.starts_with("C900")).group_by("patient_id").agg(
+        mm=pl.col("diagnosed_on").min())  # fmt: skip
+    spcl = (
+        codes.filter(pl.col("c").str.starts_with("C901")).group_by("patient_id")
+        .agg(onset=pl.col("diagnosed_on").min())
+        .join(mm_first, on="patient_id").filter(pl.col("onset") > pl.col("mm") + pl.duration(days=60))
+        .join(pat, on="patient_id").filter(late)
+        .with_columns(t=(pl.col("death_date") - pl.col("onset")).dt.total_days())
+    )  # fmt: skip
+    out["spcl_median_os_months"] = _median_months(spcl, horizon)
+
+    # Observation: blood counts per patient-year on therapy and off therapy.
+    hbm = meas.filter(pl.col("test") == "hemoglobin").select("patient_id", "measured_on")
+    done = th.filter(pl.col("end_date").is_not_null() & (pl.col("end_date") > pl.col("start_date")))
+    on = (
+        done.join(hbm, on="patient_id")
+        .filter(pl.col("measured_on").is_between(pl.col("start_date"), pl.col("end_date")))
+        .height
+    )
+    years = done.select((pl.col("end_date") - pl.col("start_date")).dt.total_days().sum()).item()
+    out["counts_per_year_on_therapy"] = on / (years / 365.25)
+
+    # ECOG charted within 30 days before a line-2 start; ECOG >= 3 by line.
+    ecog = (
+        reg["assessments"].filter(pl.col("item").str.to_lowercase() == "ecog")
+        .with_columns(v=pl.col("value").cast(pl.Int64, strict=False))
+        .filter(pl.col("v").is_not_null() & pl.col("assessed_on").is_not_null())
+    )  # fmt: skip
+    starts = th.select("patient_id", "line_number", t="start_date")
+    latest = (
+        starts.join(ecog, on="patient_id")
+        .filter(pl.col("assessed_on").is_between(pl.col("t") - pl.duration(days=30), "t"))
+        .sort("assessed_on").group_by("patient_id", "line_number", "t").last()
+    )  # fmt: skip
+    n2 = starts.filter(pl.col("line_number") == 2).height
+    out["ecog_charted_line2"] = latest.filter(pl.col("line_number") == 2).height / n2
+
+    def ecog_ge3(lines: pl.Expr) -> float:
+        return latest.filter(lines).select((pl.col("v") >= 3).mean()).item()
+
+    out["ecog_ge3_line1"] = ecog_ge3(pl.col("line_number") == 1)
+    out["ecog_ge3_line2"] = ecog_ge3(pl.col("line_number") == 2)
+    out["ecog_ge3_line5plus"] = ecog_ge3(pl.col("line_number") >= 5)
+
+    # Plasma-cell measures at line starts once the disease is leukaemic.
+    pcl_on = codes.filter(pl.col("c").str.starts_with("C901")).group_by("patient_id").agg(
+        pcl=pl.col("diagnosed_on").min())  # fmt: skip
+    pc = meas.filter(pl.col("test").str.starts_with("plasma_cells")).select(
+        "patient_id", "measured_on"
+    )
+    pcl_starts = starts.join(pcl_on, on="patient_id").filter(pl.col("t") >= pl.col("pcl"))
+    measured = (
+        pcl_starts.join(pc, on="patient_id")
+        .filter(pl.col("measured_on").is_between(pl.col("t") - pl.duration(days=30), "t"))
+        .select("patient_id", "t").unique().height
+    )  # fmt: skip
+    out["pc_measured_at_pcl_line_start"] = measured / max(pcl_starts.height, 1)
+
+    # Chronic coding: encounters (dates with any diagnosis record) after a patient's first
+    # atrial fibrillation code that have an I48 code within the 183 days before them.
+    af = codes.filter(pl.col("c").str.starts_with("I48")).select("patient_id", af="diagnosed_on")
+    af_first = af.group_by("patient_id").agg(f=pl.col("af").min())
+    enc = codes.select("patient_id", "diagnosed_on").unique().join(af_first, on="patient_id")
+    enc = enc.filter(pl.col("diagnosed_on") > pl.col("f") + pl.duration(days=183))
+    covered = (
+        enc.join(af, on="patient_id")
+        .filter(pl.col("af").is_between(pl.col("diagnosed_on") - pl.duration(days=183), "diagnosed_on"))
+        .select("patient_id", "diagnosed_on").unique().height
+    )  # fmt: skip
+    out["af_coded_within_183d_of_encounter"] = covered / max(enc.height, 1)
+
+    # Infection episodes per patient-year of follow-up (first code of a type per 30 days).
+    inf = codes.filter(pl.col("c").is_in(list(INFECTION_CODES))).sort("diagnosed_on")
+    episodes = (
+        inf.with_columns(
+            gap=(
+                pl.col("diagnosed_on") - pl.col("diagnosed_on").shift(1).over("patient_id", "c")
+            ).dt.total_days()
+        )
+        .filter(pl.col("gap").is_null() | (pl.col("gap") > 30))
+        .height
+    )
+    fu = first.select(
+        ((pl.coalesce("death_date", cutoff) - pl.col("dx")).dt.total_days().clip(0) / 365.25).sum()
+    ).item()
+    out["infections_per_patient_year"] = episodes / fu
+
+    pat_all = reg["patients"].unique("patient_id", keep="first")
+    out["black_share"] = (pat_all["race"] == "Black or African American").mean()
+    out["hispanic_share"] = (pat_all["ethnicity"] == "Hispanic or Latino").mean()
+    l2_start = th.filter(pl.col("line_number") == 2).group_by("patient_id").agg(
+        l2=pl.col("start_date").min())  # fmt: skip
+    early = first.filter(pl.col("yr").is_between(2010, 2019)).join(
+        l2_start, on="patient_id", how="left"
+    )
+    out["relapsed_within_5y"] = early.select(
+        ((pl.col("l2") - pl.col("dx")).dt.total_days() <= 5 * 365.25).fill_null(False).mean()
+    ).item()
+    out["investigational_share_population"] = th["investigational"].mean()
+
+    # Treatment rules.
+    wide = th.filter(pl.col("regimen").is_not_null())
+    cd38 = pl.col("regimen").str.contains("^(?:Dara-|Isa-|DVd)")
+    l1 = wide.filter(pl.col("line_number") == 1).select("patient_id", cd38_1=cd38)
+    l2 = wide.filter(pl.col("line_number") == 2).select("patient_id", "start_date", cd38_2=cd38)
+    both = l2.join(l1, on="patient_id").filter(pl.col("cd38_1"))
+    out["anti_cd38_reuse_line2"] = both.select(pl.col("cd38_2").mean()).item() or 0.0
+    return out
+
+
+def academic_metrics(reg: dict[str, pl.DataFrame]) -> dict[str, float]:
+    """The ACADEMIC_TARGETS quantities, measured from the written tables."""
+    out = {"median_age_at_diagnosis": distribution_metrics(reg)["median_age_at_diagnosis"]}
+    th = reg["therapies"].filter(pl.col("start_date").is_not_null())
+    later = th.filter(pl.col("line_number") >= 2)
+    out["investigational_share_later_lines"] = later["investigational"].mean()
+    l2 = (
+        th.filter(pl.col("line_number") == 2)
+        .group_by("patient_id")
+        .agg(l2=pl.col("start_date").min())
+    )
+    first_meas = (
+        reg["measurements"].filter(pl.col("measured_on").is_not_null())
+        .group_by("patient_id").agg(m=pl.col("measured_on").min())
+    )  # fmt: skip
+    joined = l2.join(first_meas, on="patient_id")
+    out["referred_share_relapsed"] = joined.select(
+        (pl.col("m") >= pl.col("l2") - pl.duration(days=90)).mean()
+    ).item()
+    return out
+
+
+#: N_ACADEMIC patients drawn in the academic-centre setting (session cache).
+N_ACADEMIC = 20_000
+
+
+def academic_tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
+    """An academic-centre draw's tables, generated and read once per test process."""
+    if "academic" not in _CACHE:
+        path = generated(tmp_path_factory, "synth_academic", n_patients=N_ACADEMIC, seed=7,
+                         defects="none", setting="academic")  # fmt: skip
+        _CACHE["academic"] = read_registry(path)
+    return _CACHE["academic"]  # type: ignore[return-value]

@@ -10,6 +10,9 @@ import polars as pl
 import pytest
 from _synth_helpers import (
     N_LARGE,
+    academic_metrics,
+    academic_tables,
+    course_metrics,
     distribution_metrics,
     large_draw,
     large_tables,
@@ -18,6 +21,7 @@ from _synth_helpers import (
 
 from feasibility.schema import ASSESSMENT_ITEMS, PROCEDURE_CATEGORIES, TABLES, TESTS
 from feasibility.synth import TARGETS
+from feasibility.synth.targets import ACADEMIC_TARGETS
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +36,12 @@ def large_reg(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def metrics(large_reg):
-    return distribution_metrics(large_reg)
+    return {**distribution_metrics(large_reg), **course_metrics(large_reg)}
+
+
+@pytest.fixture(scope="module")
+def academic(tmp_path_factory):
+    return academic_metrics(academic_tables(tmp_path_factory))
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
@@ -43,6 +52,41 @@ def test_published_figure_within_tolerance(metrics, name):
         f"{name} = {value:.4f}, expected {target.target} within [{target.low}, {target.high}] "
         f"({target.measure}; source {target.source})"
     )
+
+
+def test_every_target_is_measured(metrics):
+    assert set(TARGETS) <= set(metrics)
+
+
+def test_every_target_names_a_documented_source():
+    """Each target's source key is explained in sources.md's key table."""
+    import re
+    from pathlib import Path
+
+    import feasibility.synth
+
+    text = (Path(feasibility.synth.__file__).parent / "sources.md").read_text()
+    keys = set()
+    for row in re.findall(r"^\| ([A-Z][A-Z-]*(?:, [A-Z][A-Z-]*)*) \|", text, flags=re.M):
+        keys.update(k.strip() for k in row.split(","))
+    for name, target in {**TARGETS, **ACADEMIC_TARGETS}.items():
+        assert target.source in keys, (name, target.source)
+        assert target.low <= target.target <= target.high, name
+
+
+@pytest.mark.parametrize("name", sorted(ACADEMIC_TARGETS))
+def test_academic_setting_within_tolerance(academic, name):
+    target = ACADEMIC_TARGETS[name]
+    value = academic[name]
+    assert target.low <= value <= target.high, (
+        f"academic {name} = {value:.4f}, expected {target.target} within "
+        f"[{target.low}, {target.high}] ({target.measure}; source {target.source})"
+    )
+
+
+def test_settings_differ_where_they_should(metrics, academic):
+    """An academic centre's patients are younger than a population registry's."""
+    assert academic["median_age_at_diagnosis"] <= metrics["median_age_at_diagnosis"] - 3
 
 
 def test_every_contract_table_and_column_is_written(large_dir, large_reg):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from feasibility.errors import FeasibilityError
 from feasibility.synth import DEFECT_LEVELS, generate_registry
+from feasibility.synth.settings import DEFAULT_SETTING, SETTINGS
 
 DESCRIPTION = """\
 Generate a synthetic, de-identified multiple myeloma registry: patients, diagnoses,
@@ -19,7 +20,7 @@ The same seed always gives the same bytes."""
 
 EPILOG = """\
 examples:
-  feasibility synth --patients 5000 --seed 42 --out registry/
+  feasibility synth --patients 5000 --seed 42 --setting academic --out registry/
   feasibility synth --patients 300 --seed 42 --out registry_csv/ --format csv
   feasibility synth --patients 20000 --seed 1 --out clean/ --defects none"""
 
@@ -71,6 +72,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--defects", choices=DEFECT_LEVELS, default="realistic",
                         help="planted data-quality defects: none, realistic (default) "
                              "or heavy (5x realistic)")  # fmt: skip
+    parser.add_argument("--setting", choices=tuple(SETTINGS), default=DEFAULT_SETTING,
+                        help="care setting: population (population-based registry, median "
+                             "age 69; default) or academic (referral centre: younger, more "
+                             "trial lines, 30%% of relapsed patients referred at relapse)")  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(func=run)
 
@@ -84,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         return synth_omop(args)
     manifest = generate_registry(
         args.patients, args.seed, args.out, format=args.format, defects=args.defects,
-        progress=not args.quiet,
+        setting=args.setting, progress=not args.quiet,
     )  # fmt: skip
     if not args.quiet:
         rows = sum(t["rows"] for t in manifest["tables"].values())

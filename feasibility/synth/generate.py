@@ -30,6 +30,7 @@ from feasibility.synth.defects import (
     plant_table,
     rates_for,
 )
+from feasibility.synth.settings import DEFAULT_SETTING, SETTINGS, setting_for
 from feasibility.synth.tables import build_chunk
 from feasibility.synth.writer import FORMATS, TableWriter
 
@@ -66,12 +67,14 @@ def _with_ids(frame: pl.DataFrame, first: int, n: int) -> pl.DataFrame:
     return frame.drop("pid").with_columns(patient_id=ids)
 
 
-def make_chunk(seed: int, i: int, first: int, n: int, n_total: int, rates: dict) -> list[tuple]:
+def make_chunk(
+    seed: int, i: int, first: int, n: int, n_total: int, rates: dict, setting: str
+) -> list[tuple]:
     """Draw chunk ``i`` and plant its defects: (table, frame, rows, columns, classes) per table.
 
     Depends only on its arguments, so chunks can be made in worker processes.
     """
-    chunk = build_chunk(np.random.default_rng([seed, i]), first, n)
+    chunk = build_chunk(np.random.default_rng([seed, i]), first, n, setting_for(setting))
     drng = np.random.default_rng([seed, i, 1])
     out = []
     for table in TABLES:
@@ -115,6 +118,7 @@ def generate_registry(
     format: str = "parquet",  # noqa: A002 - the documented keyword
     defects: str = "realistic",
     *,
+    setting: str = DEFAULT_SETTING,
     chunk_size: int = CHUNK_SIZE,
     workers: int | None = None,
     progress: bool | Callable[[str], None] = False,
@@ -131,6 +135,11 @@ def generate_registry(
     Raises :class:`SynthError` (a ``FeasibilityError`` and ``ValueError``) for bad
     arguments or an output path that is not a usable directory.
 
+    ``setting``: ``population`` (a population-based registry: everyone diagnosed in an
+    area, median age 69) or ``academic`` (a referral centre: younger, more high-risk
+    disease and trial lines, 30% of relapsed patients first seen at relapse); see
+    ``settings.py``.
+
     ``workers``: threads that draw chunks ahead while this one writes (default: one when
     there are more than two chunks, else none). The output does not depend on it.
     """
@@ -138,6 +147,8 @@ def generate_registry(
         raise SynthError(f"n_patients must be at least 1, not {n_patients}")
     if format not in FORMATS:
         raise SynthError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    if setting not in SETTINGS:
+        raise SynthError(f"setting must be one of {', '.join(SETTINGS)}, not {setting!r}")
     if defects not in LEVELS:
         raise SynthError(f"defects must be one of {', '.join(LEVELS)}, not {defects!r}")
     out = Path(out_dir)
@@ -156,7 +167,15 @@ def generate_registry(
     started = time.perf_counter()
     n_chunks = -(-n_patients // chunk_size)
     jobs = [
-        (seed, i, i * chunk_size, min(chunk_size, n_patients - i * chunk_size), n_patients, rates)
+        (
+            seed,
+            i,
+            i * chunk_size,
+            min(chunk_size, n_patients - i * chunk_size),
+            n_patients,
+            rates,
+            setting,
+        )
         for i in range(n_chunks)
     ]
     if workers is None:
@@ -188,6 +207,7 @@ def generate_registry(
     defect_frame.write_csv(out / DEFECTS_FILE)
     manifest = _manifest(n_patients, seed, format, defects, chunk_size, rates, writers,
                          defect_frame)  # fmt: skip
+    manifest["setting"] = setting
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     _log(progress, f"wrote {out} in {time.perf_counter() - started:.1f}s")
     return manifest

@@ -1,9 +1,15 @@
-"""Lines of therapy: regimen choice by line and era, durations, relapse, EMD and PCL onset.
+"""The disease course: lines of therapy, responses, progressions, EMD/PCL and death.
 
-Regimen mixes follow the standard-of-care eras of the NCCN multiple myeloma guideline
-(bortezomib/lenalidomide triplets first line, daratumumab quadruplets from ~2019,
-anti-CD38/carfilzomib/pomalidomide combinations at relapse, CAR-T and bispecifics from
-~2021). Weights are approximate; see ``sources.md``.
+Per patient a sequence of states: diagnosis (full disease burden), each line of therapy
+(response after a few cycles to a depth that depends on the line, then progression),
+the relapse that starts the next line, and death. Timing depends on the line, the era
+(longer first-line control with anti-CD38 quadruplets), the regimen, high-risk
+cytogenetics and extramedullary or leukaemic disease. Death comes from other causes
+(``cohort.background_death``), from myeloma while on a line, after the last
+progression when no further line is given, and after extramedullary or leukaemic
+transformation, whose published survival is short. Regimens are chosen by line, US
+approval date and refractoriness (``regimens.py``). Everything runs as a loop over
+line numbers on arrays of patients, never over patients.
 """
 
 from __future__ import annotations
@@ -12,122 +18,54 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from feasibility.synth.cohort import SUBTYPE_PCL, SUBTYPE_SOLITARY, Cohort
-from feasibility.synth.dates import CUTOFF, NO_DATE, year_of
+from feasibility.synth import regimens as rx
+from feasibility.synth.cohort import SUBTYPE_EMP, SUBTYPE_PCL, SUBTYPE_SOLITARY, Cohort
+from feasibility.synth.dates import CUTOFF, NO_DATE, YEAR, day
+from feasibility.synth.settings import Setting
 
 MAX_LINES = 9
+# Compatibility names (the catalogue lives in regimens.py).
+REGIMENS = rx.REGIMENS
+REGIMEN_NAMES = rx.NAMES
+INVESTIGATIONAL = rx.INVESTIGATIONAL
+IMID = rx.IMID
+ANTIVIRAL = rx.ANTIVIRAL
+DEX = rx.DEX
 
-
-@dataclass(frozen=True)
-class Regimen:
-    name: str
-    bortezomib: bool = False
-    imid: bool = False  # lenalidomide/pomalidomide/thalidomide: aspirin prophylaxis
-    antiviral: bool = False  # proteasome inhibitor, anti-CD38 or T-cell therapy: acyclovir
-    dex: bool = True
-    investigational: bool = False
-
-
-REGIMENS: tuple[Regimen, ...] = (
-    Regimen("VRd", bortezomib=True, imid=True, antiviral=True),
-    Regimen("KRd", imid=True, antiviral=True),
-    Regimen("Dara-VRd", bortezomib=True, imid=True, antiviral=True),
-    Regimen("Dara-Rd", imid=True, antiviral=True),
-    Regimen("VCd", bortezomib=True, antiviral=True),
-    Regimen("Rd", imid=True),
-    Regimen("VMP", bortezomib=True, antiviral=True, dex=False),
-    Regimen("VTd", bortezomib=True, imid=True, antiviral=True),
-    Regimen("Isa-VRd", bortezomib=True, imid=True, antiviral=True),
-    Regimen("DVd", bortezomib=True, antiviral=True),
-    Regimen("Pd", imid=True),
-    Regimen("KPd", imid=True, antiviral=True),
-    Regimen("Kd", antiviral=True),
-    Regimen("Dara-Kd", antiviral=True),
-    Regimen("Isa-Pd", imid=True, antiviral=True),
-    Regimen("Isa-Kd", antiviral=True),
-    Regimen("Dara-Pd", imid=True, antiviral=True),
-    Regimen("Elo-Pd", imid=True),
-    Regimen("Elo-Rd", imid=True),
-    Regimen("Ixa-Rd", imid=True, antiviral=True),
-    Regimen("PVd", bortezomib=True, imid=True, antiviral=True),
-    Regimen("Selinexor-Vd", bortezomib=True, antiviral=True),
-    Regimen("Vd", bortezomib=True, antiviral=True),
-    Regimen("Teclistamab", antiviral=True, dex=False),
-    Regimen("Elranatamab", antiviral=True, dex=False),
-    Regimen("Talquetamab", antiviral=True, dex=False),
-    Regimen("Ide-cel", antiviral=True, dex=False),
-    Regimen("Cilta-cel", antiviral=True, dex=False),
-    Regimen("Belantamab mafodotin", dex=False),
-    Regimen("Iberdomide-dex (trial)", imid=True, investigational=True),
-    Regimen("Mezigdomide-Vd (trial)", bortezomib=True, antiviral=True, investigational=True),
-    Regimen("Linvoseltamab (trial)", antiviral=True, dex=False, investigational=True),
-    Regimen("Anito-cel (trial)", antiviral=True, dex=False, investigational=True),
-    Regimen("Investigational agent", dex=False, investigational=True),
-)
-_INDEX = {r.name: i for i, r in enumerate(REGIMENS)}
-_INVESTIGATIONAL = [i for i, r in enumerate(REGIMENS) if r.investigational]
-
-#: Era boundaries (start year of a line) -> bucket 0..3.
-ERA_YEARS = (2015, 2019, 2022)
-
-#: Weights by (first line?, era bucket). Investigational lines are drawn separately.
-_WEIGHTS: dict[tuple[bool, int], dict[str, float]] = {
-    (True, 0): {"VRd": 40, "VCd": 20, "Rd": 14, "KRd": 8, "VMP": 8, "VTd": 6, "Vd": 4},
-    (True, 1): {"VRd": 50, "VCd": 12, "Rd": 12, "KRd": 12, "VMP": 3, "VTd": 3, "Dara-Rd": 8},
-    (True, 2): {"VRd": 40, "Dara-VRd": 15, "Dara-Rd": 20, "KRd": 10, "VCd": 8, "Rd": 7},
-    (True, 3): {"VRd": 25, "Dara-VRd": 35, "Dara-Rd": 20, "KRd": 8, "Isa-VRd": 7, "VCd": 5},
-    (False, 0): {"Pd": 20, "Kd": 15, "KRd": 15, "Rd": 15, "VCd": 10, "Vd": 10, "Elo-Rd": 5,
-                 "PVd": 5, "Ixa-Rd": 5},
-    (False, 1): {"Dara-Rd": 20, "DVd": 15, "Pd": 10, "KPd": 10, "Kd": 10, "Dara-Pd": 10,
-                 "Ixa-Rd": 8, "Elo-Pd": 5, "KRd": 7, "PVd": 5},
-    (False, 2): {"Dara-Pd": 15, "Isa-Pd": 12, "KPd": 12, "Dara-Kd": 12, "Kd": 8, "DVd": 8,
-                 "Isa-Kd": 8, "Selinexor-Vd": 6, "Ide-cel": 5, "Belantamab mafodotin": 4,
-                 "Pd": 5, "Elo-Pd": 5},
-    (False, 3): {"Dara-Pd": 10, "Isa-Pd": 10, "KPd": 10, "Dara-Kd": 10, "Isa-Kd": 8,
-                 "Teclistamab": 12, "Elranatamab": 8, "Talquetamab": 7, "Cilta-cel": 10,
-                 "Ide-cel": 5, "Selinexor-Vd": 5, "PVd": 5},
-}  # fmt: skip
-
-
-def _cum_table() -> np.ndarray:
-    """Cumulative regimen probabilities, row = first_line*4 + era."""
-    table = np.zeros((8, len(REGIMENS)))
-    for (first, era), weights in _WEIGHTS.items():
-        row = (1 if first else 0) * 4 + era
-        for name, w in weights.items():
-            table[row, _INDEX[name]] = w
-    table /= table.sum(axis=1, keepdims=True)
-    return np.cumsum(table, axis=1)
-
-
-_CUM = _cum_table()
-
-#: Median line duration (days) by line number 1, 2, 3, 4+ (progression-free time on line).
-LINE_MEDIAN_DAYS = (900, 480, 360, 300)
-#: Chance that a line is an investigational (clinical-trial) therapy: first line / later.
-P_INVESTIGATIONAL = (0.02, 0.06)
-#: Share of relapsed patients whose disease becomes extramedullary at a relapse.
-P_EMD_AT_RELAPSE = 0.065
-#: Share of non-relapsed (and all) patients with extramedullary disease at diagnosis.
-P_EMD_AT_DX = 0.015
-#: Share of relapsed C90.0 patients who develop secondary plasma cell leukaemia.
-P_SECONDARY_PCL = 0.008
-#: Chance of no further line after progressing on line 1, 2, 3, 4, 5+.
-P_NO_FURTHER_LINE = (0.08, 0.15, 0.20, 0.25, 0.30)
+#: Era of a line start for time on line: before 2015, 2015-2019, from 2020.
+ERA_STARTS = (day("2015-01-01"), day("2020-01-01"))
+#: Median time on line (days) for responders, by line 1, 2, 3, 4+ and era (team
+#: estimate shaped on real-world time to next treatment; calibrated so overall survival
+#: by diagnosis era lands on the published figures in targets.py).
+LINE_MEDIAN_DAYS = ((1150, 1300, 1500), (540, 600, 680), (360, 400, 450), (240, 270, 300))
+#: Share of lines with a response (partial or better) at line 1, 2, 3, 4+.
+ORR = (0.90, 0.78, 0.68, 0.58)
+#: Myeloma death hazard per year while on line 1, 2, 3, 4, 5+ (age 69, standard risk).
+H_ON_LINE = (0.015, 0.03, 0.06, 0.12, 0.20)
+#: Chance of no further line after progressing on line 1, 2, 3, 4, 5+ (x1.6 over 75).
+P_NO_FURTHER_LINE = (0.04, 0.08, 0.15, 0.22, 0.30)
+#: Median survival (days) after progression without further therapy.
+NO_THERAPY_SURVIVAL_DAYS = 180
 #: Share of patients never treated for myeloma within the registry window.
 P_UNTREATED = 0.03
-
-_BORTEZOMIB = np.array([r.bortezomib for r in REGIMENS])
-INVESTIGATIONAL = np.array([r.investigational for r in REGIMENS])
-IMID = np.array([r.imid for r in REGIMENS])
-ANTIVIRAL = np.array([r.antiviral for r in REGIMENS])
-DEX = np.array([r.dex for r in REGIMENS])
-REGIMEN_NAMES = [r.name for r in REGIMENS]
+#: Extramedullary disease at diagnosis (besides C90.2 patients).
+P_EMD_AT_DX = 0.015
+#: Chance that a progression is an extramedullary (soft-tissue) relapse.
+P_EMD_PER_RELAPSE = 0.018
+#: Chance that a progression of C90.0 myeloma is a leukaemic transformation (secondary PCL).
+P_SPCL_PER_RELAPSE = 0.003
+#: Median survival (days) from extramedullary relapse / secondary PCL (Weibull shape 1.2).
+EMD_RELAPSE_SURVIVAL_DAYS = 240
+SPCL_SURVIVAL_DAYS = 210
+#: Share of relapses that are clinical (symptomatic, full burden) rather than biochemical.
+P_CLINICAL_RELAPSE = 0.35
+#: Disease burden (0 none .. 1 diagnosis) at a biochemical / clinical relapse.
+B_BIOCHEMICAL, B_CLINICAL = 0.6, 0.9
 
 
 @dataclass
 class Lines:
-    """Therapy lines in long form plus per-patient summaries (arrays over the chunk)."""
+    """Therapy lines in long form plus per-patient course summaries (arrays over the chunk)."""
 
     p: np.ndarray  # int32 local patient index
     line: np.ndarray  # int16, 1-based
@@ -135,79 +73,144 @@ class Lines:
     end: np.ndarray  # int32 day or NO_DATE (ongoing)
     end_eff: np.ndarray  # int32 last day on the line (end, or end of follow-up)
     regimen: np.ndarray  # int16 index into REGIMENS
+    resp: np.ndarray  # int32 day the response is reached, NO_DATE for non-responders
+    depth: np.ndarray  # float burden while in response (lower = deeper)
+    b_start: np.ndarray  # float burden at the line start
+    b_end: np.ndarray  # float burden at its progression
+    progressed: np.ndarray  # bool: the line ended by progression (not death/cutoff)
     n_lines: np.ndarray  # per patient
     line2_start: np.ndarray  # per patient, NO_DATE if no second line
     bortezomib_start: np.ndarray  # per patient: first bortezomib line start or NO_DATE
-    emd_line: np.ndarray  # per patient: line at whose start EMD appears (1 = at dx), 0 none
+    emd_line: np.ndarray  # per patient: line at whose start EMD is present (1 = dx), 0 none
     pcl_line: np.ndarray  # per patient: line from which PCL is present (1 = primary), 0 none
+    emd_day: np.ndarray  # per patient: day EMD appears, NO_DATE none
+    pcl_day: np.ndarray  # per patient: day PCL appears, NO_DATE none
+    obs_start: np.ndarray  # per patient: first day of records at this centre (referral)
 
     @property
     def investigational(self) -> np.ndarray:
         return INVESTIGATIONAL[self.regimen]
 
 
-def _regimens(rng: np.random.Generator, first_line: bool, start: np.ndarray) -> np.ndarray:
-    era = np.searchsorted(np.asarray(ERA_YEARS), year_of(start), side="right")
-    cum = _CUM[(1 if first_line else 0) * 4 + era]
-    u = rng.random(len(start))[:, None]
-    reg = (u > cum).sum(axis=1)
-    reg = np.minimum(reg, len(REGIMENS) - 1)
-    trial = rng.random(len(start)) < P_INVESTIGATIONAL[0 if first_line else 1]
-    trial_reg = rng.choice(np.asarray(_INVESTIGATIONAL), size=len(start))
-    return np.where(trial, trial_reg, reg).astype(np.int16)
+def _weibull_days(rng: np.random.Generator, median: float, n: int, shape: float = 1.2):
+    scale = median / np.log(2.0) ** (1.0 / shape)
+    return np.maximum(scale * rng.weibull(shape, n), 7).astype(np.int64)
 
 
-def draw_lines(rng: np.random.Generator, c: Cohort) -> Lines:
-    """Simulate successive lines for every patient (a loop over line numbers, not patients)."""
+def _line_median(k: int, start: np.ndarray) -> np.ndarray:
+    era = np.searchsorted(np.asarray(ERA_STARTS), start, side="right")
+    return np.asarray(LINE_MEDIAN_DAYS[min(k, 3)], dtype=float)[era]
+
+
+def draw_lines(rng: np.random.Generator, c: Cohort, setting: Setting) -> Lines:
+    """Simulate every patient's course; updates ``c.death`` and ``c.end_fu`` in place."""
     n = c.n
-    starts = np.full((n, MAX_LINES), NO_DATE, dtype=np.int32)
-    ends = np.full((n, MAX_LINES), NO_DATE, dtype=np.int32)
-    ends_eff = np.full((n, MAX_LINES), NO_DATE, dtype=np.int32)
-    regs = np.zeros((n, MAX_LINES), dtype=np.int16)
+    shape = (n, MAX_LINES)
+    starts = np.full(shape, NO_DATE, dtype=np.int32)
+    ends = np.full(shape, NO_DATE, dtype=np.int32)
+    ends_eff = np.full(shape, NO_DATE, dtype=np.int32)
+    resp = np.full(shape, NO_DATE, dtype=np.int32)
+    regs = np.zeros(shape, dtype=np.int16)
+    depth = np.zeros(shape, dtype=np.float32)
+    b_start = np.ones(shape, dtype=np.float32)
+    b_end = np.ones(shape, dtype=np.float32)
+    progressed = np.zeros(shape, dtype=bool)
+
+    never = np.int64(1) << 40
+    death = np.where(c.death == NO_DATE, never, c.death.astype(np.int64))
+    age = c.age_dx
+    old = age > 75
     treated = (c.subtype != SUBTYPE_SOLITARY) & (rng.random(n) >= P_UNTREATED)
+    # Untreated myeloma (frail, declined): myeloma death hazard ~0.4/year.
+    untreated_death = c.dx + (rng.exponential(1 / 0.4, n) * YEAR).astype(np.int64)
+    mm = c.subtype != SUBTYPE_SOLITARY
+    death = np.where(mm & ~treated, np.minimum(death, untreated_death), death)
+
+    emd_day = np.full(n, NO_DATE, dtype=np.int64)
+    pcl_day = np.full(n, NO_DATE, dtype=np.int64)
+    at_dx = mm & ((c.subtype == SUBTYPE_EMP) | (rng.random(n) < P_EMD_AT_DX))
+    emd_day[at_dx] = c.dx[at_dx]
+    pcl_day[c.subtype == SUBTYPE_PCL] = c.dx[c.subtype == SUBTYPE_PCL]
+    refractory = np.zeros(n, dtype=np.int64)
+    b_now = np.ones(n, dtype=np.float32)
+
     cur = (c.dx + rng.integers(7, 46, n)).astype(np.int64)
-    active = treated & (cur < c.end_fu)
-    speed = np.where(c.subtype == SUBTYPE_PCL, 0.4, 1.0)
+    end_fu = np.minimum(death, CUTOFF)
+    active = treated & (cur < end_fu)
     for k in range(MAX_LINES):
-        med = LINE_MEDIAN_DAYS[min(k, len(LINE_MEDIAN_DAYS) - 1)] * speed
-        dur = np.maximum(42, rng.lognormal(np.log(med), 0.75, n)).astype(np.int64)
-        end = cur + dur
-        reached = end >= c.end_fu  # still on this line at death or cutoff
-        line_end = np.where(reached, np.where(c.died, c.end_fu, NO_DATE), end)
-        starts[active, k] = cur[active]
-        ends[active, k] = line_end[active]
-        ends_eff[active, k] = np.minimum(end, c.end_fu)[active]
-        regs[active, k] = _regimens(rng, k == 0, cur.astype(np.int32))[active]
-        nxt = end + rng.integers(0, 46, n)
-        # After a progression some patients get no further line (frailty, palliative care)
-        # and die within months: later lines are ever rarer, as in real-world cohorts.
-        stop = active & ~reached & (rng.random(n) < P_NO_FURTHER_LINE[min(k, 4)])
-        if stop.any():
-            dies = (end + rng.integers(60, 541, n)).clip(max=c.death.astype(np.int64))
-            c.death = np.where(stop & (dies <= CUTOFF), dies, c.death).astype(np.int32)
-            c.end_fu = np.where(c.died, c.death, CUTOFF).astype(np.int32)
-        active = active & ~reached & ~stop & (nxt < c.end_fu)
+        aggressive = (emd_day <= cur) | (pcl_day <= cur)
+        reg = rx.choose(rng, k + 1, cur, refractory, setting.p_trial[min(k, 1)])
+        orr = np.where(rx.TCELL_REDIRECTING[reg], 0.8, ORR[min(k, 3)])
+        responds = rng.random(n) < orr * np.where(aggressive, 0.75, 1.0)
+        med = _line_median(k, cur) * rx.PFS_FACTOR[reg]
+        med = med * np.where(c.high_risk, 0.6, 1.0) * np.where(aggressive, 0.35, 1.0)
+        med = med * np.where(old, 0.85, 1.0)
+        dur = np.where(responds, rng.lognormal(np.log(med), 0.7),
+                       rng.lognormal(np.log(90.0), 0.5))  # fmt: skip
+        dur = np.maximum(dur, 28).astype(np.int64)
+        hazard = H_ON_LINE[min(k, 4)] * np.exp(0.04 * (age - 69.0))
+        hazard = hazard * np.where(aggressive, 4.0, 1.0) * np.where(c.high_risk, 1.5, 1.0)
+        t_die = (rng.exponential(1.0, n) / hazard * YEAR).astype(np.int64)
+        dies_on = active & (t_die < dur)
+        end = cur + np.minimum(dur, t_die)
+        death = np.where(dies_on, np.minimum(death, end), death)
+        end_fu = np.minimum(death, CUTOFF)
+        reached = end >= end_fu
+        line_end = np.where(reached, np.where(death <= CUTOFF, end_fu, NO_DATE), end)
+
+        ttr = rng.integers(25, 91, n)
+        a = active
+        starts[a, k] = cur[a]
+        ends[a, k] = line_end[a]
+        ends_eff[a, k] = np.minimum(end, end_fu)[a]
+        regs[a, k] = reg[a]
+        resp[a, k] = np.where(responds & (ttr < dur), cur + ttr, NO_DATE)[a]
+        depth[a, k] = np.where(responds, rng.uniform(0.05, 0.35, n), 0.85)[a]
+        b_start[a, k] = b_now[a]
+        prog = a & ~reached
+        progressed[prog, k] = True
+        clinical = rng.random(n) < P_CLINICAL_RELAPSE
+        b_now = np.where(clinical, B_CLINICAL, B_BIOCHEMICAL).astype(np.float32)
+        b_end[a, k] = b_now[a]
+        refractory = np.where(prog, refractory | rx.CLASSES[reg], refractory)
+
+        # Transformation at this progression: extramedullary relapse or secondary PCL.
+        new_emd = prog & (emd_day == NO_DATE) & (rng.random(n) < P_EMD_PER_RELAPSE)
+        new_pcl = (prog & (pcl_day == NO_DATE) & (c.subtype == 0)
+                   & (rng.random(n) < P_SPCL_PER_RELAPSE))  # fmt: skip
+        emd_day = np.where(new_emd, end, emd_day)
+        pcl_day = np.where(new_pcl, end, pcl_day)
+        after = np.minimum(
+            np.where(new_emd, end + _weibull_days(rng, EMD_RELAPSE_SURVIVAL_DAYS, n), death),
+            np.where(new_pcl, end + _weibull_days(rng, SPCL_SURVIVAL_DAYS, n), death),
+        )
+        death = np.minimum(death, after)
+        b_now = np.where(new_emd | new_pcl, B_CLINICAL, b_now).astype(np.float32)
+
+        # No further line (frailty, palliative care): death within months.
+        p_stop = P_NO_FURTHER_LINE[min(k, 4)] * np.where(old, 1.6, 1.0)
+        stop = prog & (rng.random(n) < p_stop)
+        no_tx = end + _weibull_days(rng, NO_THERAPY_SURVIVAL_DAYS, n, shape=1.0)
+        death = np.where(stop, np.minimum(death, no_tx), death)
+        end_fu = np.minimum(death, CUTOFF)
+        nxt = end + rng.integers(7, 46, n)
+        active = prog & ~stop & (nxt < end_fu)
         cur = nxt
+
+    died = death <= CUTOFF
+    c.death = np.where(died, death, NO_DATE).astype(np.int32)
+    c.end_fu = np.where(died, death, CUTOFF).astype(np.int32)
 
     has = starts != NO_DATE
     n_lines = has.sum(axis=1).astype(np.int16)
-    line2_start = starts[:, 1].copy()
-    bz = has & _BORTEZOMIB[regs]
+    bz = has & rx.BORTEZOMIB[regs]
     bortezomib_start = np.where(bz, starts, NO_DATE).min(axis=1).astype(np.int32)
+    emd_line = _line_at(emd_day, starts, n_lines, c.dx)
+    pcl_line = _line_at(pcl_day, starts, n_lines, c.dx)
 
-    # Extramedullary disease: at diagnosis for a few, at a relapse line for some relapsed.
-    emd_line = np.zeros(n, dtype=np.int16)
-    relapsed = n_lines >= 2
-    at_relapse = relapsed & (rng.random(n) < P_EMD_AT_RELAPSE)
-    onset = 2 + (rng.random(n) * np.maximum(n_lines - 1, 1)).astype(np.int16)
-    emd_line[at_relapse] = np.minimum(onset, n_lines)[at_relapse]
-    at_dx = (rng.random(n) < P_EMD_AT_DX) | (c.subtype == 2)
-    emd_line[at_dx & (emd_line == 0)] = 1
-
-    pcl_line = np.zeros(n, dtype=np.int16)
-    pcl_line[c.subtype == SUBTYPE_PCL] = 1
-    secondary = relapsed & (c.subtype == 0) & (rng.random(n) < P_SECONDARY_PCL)
-    pcl_line[secondary] = np.minimum(onset, n_lines)[secondary]
+    referred = (n_lines >= 2) & (rng.random(n) < setting.p_referred)
+    obs_start = np.where(referred, starts[:, 1].astype(np.int64) - rng.integers(20, 60, n),
+                         c.dx.astype(np.int64) - 30)  # fmt: skip
 
     p, k = np.nonzero(has)
     return Lines(
@@ -217,9 +220,30 @@ def draw_lines(rng: np.random.Generator, c: Cohort) -> Lines:
         end=ends[p, k],
         end_eff=ends_eff[p, k],
         regimen=regs[p, k],
+        resp=resp[p, k],
+        depth=depth[p, k],
+        b_start=b_start[p, k],
+        b_end=b_end[p, k],
+        progressed=progressed[p, k],
         n_lines=n_lines,
-        line2_start=line2_start,
+        line2_start=starts[:, 1].copy(),
         bortezomib_start=bortezomib_start,
         emd_line=emd_line,
         pcl_line=pcl_line,
+        emd_day=np.minimum(emd_day, NO_DATE).astype(np.int32),
+        pcl_day=np.minimum(pcl_day, NO_DATE).astype(np.int32),
+        obs_start=obs_start.astype(np.int32),
     )
+
+
+def _line_at(onset: np.ndarray, starts: np.ndarray, n_lines: np.ndarray, dx) -> np.ndarray:
+    """Line at whose start the state is present (1 = at diagnosis), 0 if never.
+
+    A state that appears at a progression belongs to the next line (n_lines + 1 when no
+    further line followed).
+    """
+    has = onset != NO_DATE
+    at_dx = has & (onset <= dx)
+    later = (starts.astype(np.int64) < onset[:, None]) & (starts != NO_DATE)
+    line = later.sum(axis=1) + 1
+    return np.where(at_dx, 1, np.where(has, line, 0)).astype(np.int16)

@@ -1,9 +1,9 @@
 """Medications: regimen companions, supportive care, comorbidity drugs, CYP interactors.
 
 Includes every drug of the protocol's CYP1A2/CYP3A4 list that is used in practice, at
-rates typical of a myeloma population (ciprofloxacin and azole antifungals are common
-infection treatment and prophylaxis; antiepileptic inducers and herbal products are
-rare), in the spellings sites send (``Rifampicin``, ``St Johns Wort``, ``Gingko
+rates typical of a myeloma population (ciprofloxacin, clarithromycin and azole
+antifungals treat infection episodes, ``infections.py``; antiepileptic inducers and
+herbal products are rare), in the spellings sites send (``Rifampicin``, ``St Johns Wort``, ``Gingko
 biloba`` ...), and with non-systemic routes for some (ciprofloxacin ear/eye drops,
 topical ketoconazole). Route null means systemic (the site does not record routes).
 """
@@ -43,11 +43,11 @@ class Drug:
 
 DRUGS: tuple[Drug, ...] = (
     # Listed CYP1A2 / CYP3A4 inhibitors and inducers.
-    Drug(("ciprofloxacin", "Ciprofloxacin"), (4, 1), 0.12, (5, 14),
-         ((None, "oral", "intravenous", "ophthalmic", "otic"), (2, 5, 1, 1.5, 1.5)), episodes=2),
-    Drug(("clarithromycin",), (1,), 0.03, (7, 14)),
-    Drug(("voriconazole",), (1,), 0.02, (14, 90), episodes=2),
-    Drug(("posaconazole",), (1,), 0.015, (30, 120)),
+    # Systemic ciprofloxacin, clarithromycin, voriconazole and posaconazole come with
+    # infection episodes (infections.py); here eye/ear drops and azole prophylaxis.
+    Drug(("ciprofloxacin", "Ciprofloxacin"), (4, 1), 0.03, (5, 14),
+         (("ophthalmic", "otic"), (1, 1))),
+    Drug(("posaconazole",), (1,), 0.008, (30, 120)),
     Drug(("itraconazole",), (1,), 0.008, (14, 90)),
     Drug(("ketoconazole",), (1,), 0.015, (14, 60), ((None, "oral", "topical"), (0.5, 1, 8.5))),
     Drug(("fluvoxamine",), (1,), 0.005, (90, 720), ongoing=0.5, history=True),

@@ -20,9 +20,11 @@ from feasibility.synth.clinical import diagnoses, lesions, procedures
 from feasibility.synth.cohort import ETHNICITY, RACE, SEX, SITES, Cohort, draw_cohort
 from feasibility.synth.dates import NO_DATE
 from feasibility.synth.draw import strings
+from feasibility.synth.infections import infection_rows
 from feasibility.synth.labs import assessments, measurements
 from feasibility.synth.lines import INVESTIGATIONAL, REGIMEN_NAMES, Lines, draw_lines
 from feasibility.synth.meds import medications
+from feasibility.synth.settings import Setting
 from feasibility.synth.units import CODE_STYLE
 from feasibility.synth.visits import draw_visits
 
@@ -39,9 +41,10 @@ DATE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-_UNIQUE_BY_CONSTRUCTION = frozenset({"patients", "measurements", "assessments"})
-#: Built in (patient, date) order already: patients by number, measurements visit by visit.
-_SORTED_BY_CONSTRUCTION = frozenset({"patients", "measurements"})
+_UNIQUE_BY_CONSTRUCTION = frozenset({"patients", "measurements", "assessments", "diagnoses"})
+#: Built in (patient, date) order already: patients by number, measurements visit by visit,
+#: diagnoses by their packed (patient, day, code) key (codes.CodeRows).
+_SORTED_BY_CONSTRUCTION = frozenset({"patients", "measurements", "diagnoses"})
 
 
 @dataclass
@@ -121,17 +124,18 @@ def _finalise(name: str, df: pl.DataFrame, c: Cohort) -> pl.DataFrame:
     return df if name in _UNIQUE_BY_CONSTRUCTION else df.unique(maintain_order=True)
 
 
-def build_chunk(rng: np.random.Generator, first: int, n: int) -> Chunk:
+def build_chunk(rng: np.random.Generator, first: int, n: int, setting: Setting) -> Chunk:
     """Draw ``n`` patients (numbered after ``first``) and all their clean tables."""
-    c = draw_cohort(rng, first, n)
-    ln = draw_lines(rng, c)
+    c = draw_cohort(rng, first, n, setting)
+    ln = draw_lines(rng, c, setting)
     v = draw_visits(rng, c, ln)
+    inf_dx, inf_meds = infection_rows(rng, c, ln)
     raw = {
         "patients": _patients(c),
-        "diagnoses": _style_codes(rng, diagnoses(rng, c, ln), c.site),
+        "diagnoses": _style_codes(rng, diagnoses(rng, c, ln, v, [inf_dx]), c.site),
         "measurements": measurements(rng, c, ln, v),
         "assessments": assessments(rng, c, ln, v),
-        "medications": medications(rng, c, ln),
+        "medications": pl.concat([medications(rng, c, ln), inf_meds], how="vertical_relaxed"),
         "procedures": procedures(rng, c, ln),
         "lesions": lesions(rng, c, ln),
         "therapies": _therapies(ln),
