@@ -239,7 +239,16 @@ class Policy:
         totals = totals.with_columns(
             pl.Series("_total", [self.show(v) for v in totals["_total"].to_list()], pl.Int64)
         )
-        df = self.counts(raw, ["count"]).join(totals, on=["variable", "step"], how="left")
+        df = self.counts(raw, ["count"])
+        # a zero is hidden with the small counts here: a shown 0 would tell the reader
+        # that every hidden cell of the same step is at least 1, and the step totals and
+        # the steps before and after can then pin one exactly (the adversarial checker
+        # found such cases); "≤10" stays true of 0
+        zero = pl.col("count") == 0
+        df = df.with_columns(
+            pl.when(zero).then(None).otherwise(pl.col("count")).alias("count"),
+            (pl.col(_flag("count")) | zero).alias(_flag("count")),
+        ).join(totals, on=["variable", "step"], how="left")
         return df.with_columns(
             pl.when(
                 pl.col("count").is_null() | pl.col("_total").is_null() | (pl.col("_total") == 0)
