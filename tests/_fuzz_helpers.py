@@ -98,7 +98,7 @@ class Damaged:
 
     def drop_optional_column(self) -> None:
         table, column = self.rng.choice(OPTIONAL_COLUMNS)
-        if table in self.frames:
+        if table in self.frames and column in self.frames[table].columns:  # may repeat
             self.frames[table] = self.frames[table].drop(column)
             self.dropped_columns.add((table, column))
 

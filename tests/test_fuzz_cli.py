@@ -14,6 +14,7 @@ minute (validation, the slow part, gets the fewest examples).
 from __future__ import annotations
 
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -187,10 +188,15 @@ def test_validate_on_damaged_registries(clean, capsys, plan):
         if code == 0:
             summary = pl.read_csv(out / "validation_summary.csv", infer_schema=False)
             loader = summary.filter(pl.col("source") == "loader")
-            for (table, column, problem), n in damaged.expected_set_aside().items():
-                row = loader.filter(pl.col("check") == f"{table}.{column}.set_aside[{problem}]")
-                assert row["unexpected_count"].to_list() == [str(n)], (table, column, problem)
             accounted = summary.filter(pl.col("expectation") == "row_accounting")
+            for (table, column, problem), n in damaged.expected_set_aside().items():
+                # counted in the table's row accounting, whether or not a check that already
+                # flags those rows stands for it in the summary (issue 15's reconciliation)
+                row = loader.filter(pl.col("check") == f"{table}.{column}.set_aside[{problem}]")
+                note = accounted.filter(pl.col("table") == table)["note"].to_list()
+                assert row["unexpected_count"].to_list() == [str(n)] or any(
+                    re.search(rf"{re.escape(problem)} \({column}\) {n}(;|$)", x or "") for x in note
+                ), (table, column, problem, n, note)
             assert set(accounted["table"]) == set(damaged.frames)
             for table, column in damaged.dropped_columns:
                 row = summary.filter(pl.col("check") == f"{table}.{column}.present")

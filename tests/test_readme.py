@@ -64,7 +64,12 @@ def files_table() -> list[dict[str, str]]:
 
 
 def listed(command: str) -> set[str]:
-    return {r["file"] for r in files_table() if r["command"] == command}
+    """The files the README lists for ``command`` on a native registry (the sample)."""
+    return {
+        r["file"]
+        for r in files_table()
+        if r["command"] == command and not r["written"].startswith("on an OMOP")
+    }
 
 
 def run_readme_command(command: str, cwd: Path) -> subprocess.CompletedProcess:

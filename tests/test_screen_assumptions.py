@@ -168,13 +168,16 @@ def test_shipped_expected_range_is_ordered(pid):
 
 
 def test_report_summary_shows_the_range():
-    from feasibility.report.build import _assumption_rate_text, _expected_range_note
+    import math
+
+    from feasibility.report.sections import _assumption_rate_text, _expected_range_note
 
     p = load_protocol("pomalidomide-ixazomib-dex")
     r = p.expected_range(40)
+    # whole patients (issue 9): the range widened outwards to whole numbers
     assert (
         _expected_range_note(40, p)
-        == f"; range {r.low:,.1f}–{r.high:,.1f} from the rates' uncertainty"
+        == f"; range {math.floor(r.low):,}–{math.ceil(r.high):,} from the rates' uncertainty"
     )
     assert _expected_range_note(None, p) == ""  # a hidden count gives no range
     a = {x.id: x for x in p.assumptions}
