@@ -53,12 +53,17 @@ def iso_date(text: str) -> dt.date:
     return value
 
 
-def add_index_options(p: argparse.ArgumentParser) -> None:
-    """--index-date | --index-events (with its filter, window and column), and --order."""
-    mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument(
-        "--index-date", type=iso_date, help="one index date for everyone (YYYY-MM-DD)"
-    )
+def add_index_options(
+    p: argparse.ArgumentParser,
+    *,
+    required: bool = True,
+    order: bool = True,
+    date_help: str = "one index date for everyone (YYYY-MM-DD)",
+) -> None:
+    """--index-date | --index-events (with its filter, window and column), and --order
+    (``validate`` takes them optional, for readiness, and has no funnel to order)."""
+    mode = p.add_mutually_exclusive_group(required=required)
+    mode.add_argument("--index-date", type=iso_date, help=date_help)
     mode.add_argument(
         "--index-events",
         metavar="TABLE",
@@ -68,10 +73,11 @@ def add_index_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index-from", type=iso_date, help="first event date included (inclusive)")
     p.add_argument("--index-to", type=iso_date, help="last event date included (inclusive)")
     p.add_argument("--index-column", help="event date column (default: the table's event date)")
-    p.add_argument(
-        "--order",
-        help="comma-separated funnel steps to put first (the others follow in protocol order)",
-    )
+    if order:
+        p.add_argument(
+            "--order",
+            help="comma-separated funnel steps to put first (the others follow in protocol order)",
+        )
 
 
 def index_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:

@@ -43,24 +43,23 @@ example:
 """
 
 
-def _threshold(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from exc
-    if value < 0:
-        raise argparse.ArgumentTypeError("the suppression threshold must be 0 or more")
-    return value
+def _whole(least: int, what: str):
+    """An argparse type: a whole number of at least ``least`` (``what`` names it)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from exc
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{what} must be {least} or more")
+        return value
+
+    return parse
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from exc
-    if value < 1:
-        raise argparse.ArgumentTypeError("the target must be 1 or more patients")
-    return value
+_threshold = _whole(0, "the suppression threshold")
+_positive = _whole(1, "the target (patients)")
 
 
 def register(subparsers) -> None:

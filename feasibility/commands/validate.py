@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from feasibility.commands._options import iso_date, progress
+from feasibility.commands._options import add_index_options, progress
 from feasibility.commands._output import check_out, output_dir
 
 EPILOG = """\
@@ -53,20 +53,13 @@ def register(subparsers) -> None:
                         "DuckDB file), or auto (OMOP if it has a person table; default)")  # fmt: skip
     p.add_argument("--out", required=True, help="output directory (created)")
     p.add_argument("--protocol", help="protocol id or YAML path (for criterion readiness)")
-    p.add_argument(
-        "--index-date",
-        type=iso_date,
-        help="index date (YYYY-MM-DD): enables window-coverage checks, age at index, readiness",
+    add_index_options(
+        p,
+        required=False,
+        order=False,
+        date_help="index date (YYYY-MM-DD): enables window-coverage checks, age at index, "
+        "readiness",
     )
-    p.add_argument(
-        "--index-events",
-        metavar="TABLE",
-        help="event mode for readiness: each qualifying row of TABLE is an index date",
-    )
-    p.add_argument("--index-where", help='event filter, e.g. "line_number >= 2"')
-    p.add_argument("--index-from", type=iso_date, help="first event date included")
-    p.add_argument("--index-to", type=iso_date, help="last event date included")
-    p.add_argument("--index-column", help="event date column (default: the table's)")
     p.add_argument(
         "--fail-on",
         choices=("error", "warning", "info"),
