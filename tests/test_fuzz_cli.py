@@ -22,13 +22,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from _fuzz_helpers import DAMAGES, STRUCTURAL, Damaged, clean_is_plausible, load_frames
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from feasibility.cli import UNEXPECTED, main
 from feasibility.registry import load_registry
 from feasibility.synth import generate_registry
-from tests._fuzz_helpers import DAMAGES, STRUCTURAL, Damaged, clean_is_plausible, load_frames
 
 STATUSES = {"pass", "fail", "unknown"}
 FIXED = ["--index-date", "2024-06-30"]

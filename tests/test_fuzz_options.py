@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from _registry_helpers import csv_table, write_registry
 
 from feasibility.cli import main
-from tests._registry_helpers import csv_table, write_registry
 
 FIXED = ["--index-date", "2024-06-30"]
 EVENTS = ["--index-events", "therapies"]

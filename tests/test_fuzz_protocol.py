@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _registry_helpers import write_registry
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from feasibility.cli import UNEXPECTED, main
 from feasibility.errors import ProtocolError
 from feasibility.protocol import PROTOCOL_DIR, Protocol, load_protocol, parse_protocol
-from tests._registry_helpers import write_registry
 
 POM = PROTOCOL_DIR / "pomalidomide-ixazomib-dex.yaml"
 TOKENS = [

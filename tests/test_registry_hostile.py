@@ -11,12 +11,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from _registry_helpers import csv_table, write_registry
 
 from feasibility.engine import screen
 from feasibility.errors import RegistryError
 from feasibility.plausibility import LESION_DIAMETER_RANGE, PLAUSIBLE_RANGES
 from feasibility.registry import load_registry
-from tests._registry_helpers import csv_table, write_registry
 
 INDEX = dt.date(2024, 6, 30)
 PROTOCOL = "pomalidomide-ixazomib-dex"
