@@ -12,9 +12,8 @@ from _quality_helpers import NEW_CLASSES, SEQUENCE_CHECKS, check_for, flagged_ro
 from feasibility.quality import validate_registry
 from feasibility.registry import load_registry
 from feasibility.synth import generate_registry
-from feasibility.synth.defects import DEFECT_CLASSES
+from feasibility.synth.defects import DEFECT_CLASSES, enabled
 from feasibility.synth.defects_dq import CLASSES as DQ_CLASSES
-from feasibility.synth.defects_dq import enabled
 
 INDEX = dt.date(2024, 6, 30)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 
 _EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -32,4 +33,15 @@ def year_of(days: np.ndarray) -> np.ndarray:
     """Calendar year of each day number (vectorised)."""
     return (days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970).astype(
         np.int32
+    )
+
+
+def date_series(days: np.ndarray) -> pl.Series:
+    """Day numbers (since 1970-01-01) as a polars Date series, :data:`NO_DATE` as null."""
+    s = pl.Series(days.astype(np.int64))
+    return (
+        pl.select(pl.when(s == int(NO_DATE)).then(None).otherwise(s))
+        .to_series()
+        .cast(pl.Int32)
+        .cast(pl.Date)
     )

@@ -32,6 +32,8 @@ unknown_assessment_item    assessments.item outside ``schema.ASSESSMENT_ITEMS``
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +43,7 @@ from feasibility.plausibility import PLAUSIBLE_RANGES
 from feasibility.schema import EVENT_DATE, INTERVALS, TESTS
 from feasibility.synth import defects_dq
 from feasibility.synth.dates import NO_DATE
+from feasibility.synth.dates import date_series as _date_series
 from feasibility.synth.units import decimals
 
 DEFECT_CLASSES: tuple[str, ...] = (
@@ -180,16 +183,6 @@ class _Planter:
     def days(self, col: str) -> np.ndarray:
         """A date column as int64 days, NO_DATE for null."""
         return self.cols[col].cast(pl.Int32).fill_null(NO_DATE).to_numpy().astype(np.int64)
-
-
-def _date_series(days: np.ndarray) -> pl.Series:
-    s = pl.Series(days.astype(np.int64))
-    return (
-        pl.select(pl.when(s == int(NO_DATE)).then(None).otherwise(s))
-        .to_series()
-        .cast(pl.Int32)
-        .cast(pl.Date)
-    )
 
 
 def _implausible(rng: np.random.Generator, test: np.ndarray, unit: np.ndarray) -> np.ndarray:
@@ -359,3 +352,19 @@ def _finish(pl_: _Planter, first: int, orphan_rows: np.ndarray, dup_rate: float)
     columns = np.concatenate([columns, np.full(len(src), None, dtype=object)])
     classes = np.concatenate([classes, np.full(len(src), "duplicate_row", dtype=object)])
     return Planted(frame=frame, rows=rows, columns=list(columns), classes=list(classes))
+
+
+@contextlib.contextmanager
+def enabled() -> Iterator[None]:
+    """Plant the screening-specific classes of :mod:`defects_dq` too (at every level's
+    factor) while the block runs: they join the defect classes, rates and manifest."""
+    global DEFECT_CLASSES
+    saved = (DEFECT_CLASSES, dict(REALISTIC_RATES))
+    DEFECT_CLASSES = (*DEFECT_CLASSES, *defects_dq.CLASSES)
+    REALISTIC_RATES.update(defects_dq.REALISTIC_RATES)
+    try:
+        yield
+    finally:
+        DEFECT_CLASSES, rates = saved
+        REALISTIC_RATES.clear()
+        REALISTIC_RATES.update(rates)

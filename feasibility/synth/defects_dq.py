@@ -16,7 +16,7 @@ line_overlap               therapies.start_date: line n starts before line n-1 e
 Rows are chosen among rows no other class touched; the two therapy-line classes only among
 patients none of whose therapy rows carries another defect (so the previous line is intact).
 
-Opt-in (``with enabled(): generate_registry(...)``): with the classes off (the default) the
+Opt-in (``with defects.enabled(): generate_registry(...)``): with the classes off (the default) the
 hook draws no random number, so every existing level writes byte-identical registries and
 the committed sample stays valid. Turning them on for every level is a merge decision: the
 generator's from-scratch defect truth (tests/_synth_helpers.py) must then learn them, and a
@@ -26,14 +26,12 @@ record names (the quality tests allow exactly that).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from feasibility.synth.dates import NO_DATE
+from feasibility.synth.dates import NO_DATE, date_series
 
 CLASSES: tuple[str, ...] = (
     "near_miss_drug",
@@ -52,24 +50,6 @@ REALISTIC_RATES: dict[str, dict[str, float]] = {
     "line_gap": {"therapies": 0.004},
     "line_overlap": {"therapies": 0.004},
 }
-
-
-@contextlib.contextmanager
-def enabled() -> Iterator[None]:
-    """Plant these classes too (at every level's factor) while the block runs: they join
-    the generator's defect classes, rates and manifest."""
-    from feasibility.synth import defects, generate
-
-    saved = (defects.DEFECT_CLASSES, dict(defects.REALISTIC_RATES), generate.DEFECT_CLASSES)
-    classes = (*defects.DEFECT_CLASSES, *CLASSES)
-    defects.DEFECT_CLASSES = generate.DEFECT_CLASSES = classes
-    defects.REALISTIC_RATES.update(REALISTIC_RATES)
-    try:
-        yield
-    finally:
-        defects.DEFECT_CLASSES, rates, generate.DEFECT_CLASSES = saved
-        defects.REALISTIC_RATES.clear()
-        defects.REALISTIC_RATES.update(rates)
 
 
 #: One letter dropped, added or swapped in a listed drug (each within the near-miss distance).
@@ -179,7 +159,5 @@ def _plant_lines(pl_: Any, rng: np.random.Generator, df: pl.DataFrame, rate) -> 
         for r in rows:
             ps, pe = prev[int(r)]
             new.append(pe - int(rng.integers(1, min(30, pe - ps - 1) + 1)))
-        from feasibility.synth.defects import _date_series
-
-        pl_.set("start_date", rows, _date_series(np.asarray(new, dtype=np.int64)))
+        pl_.set("start_date", rows, date_series(np.asarray(new, dtype=np.int64)))
     pl_.record(rows, "line_overlap", "start_date")

@@ -22,9 +22,9 @@ from feasibility import __version__
 from feasibility.errors import FeasibilityError
 from feasibility.plausibility import AGE_RANGE, PLAUSIBLE_RANGES
 from feasibility.schema import TABLES, TESTS
+from feasibility.synth import defects as defect_module
 from feasibility.synth.dates import CUTOFF, SHIFT_RANGE
 from feasibility.synth.defects import (
-    DEFECT_CLASSES,
     LEVELS,
     MISSING_COLUMNS,
     plant_table,
@@ -228,8 +228,9 @@ def _defect_frame(records: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _manifest(n, seed, fmt, level, chunk_size, rates, writers, defects: pl.DataFrame) -> dict:
-    counts = {cls: 0 for cls in DEFECT_CLASSES}
-    by_table: dict[str, dict[str, int]] = {cls: {} for cls in DEFECT_CLASSES}
+    classes = defect_module.DEFECT_CLASSES  # as extended by defects.enabled(), if active
+    counts = {cls: 0 for cls in classes}
+    by_table: dict[str, dict[str, int]] = {cls: {} for cls in classes}
     for (cls, table), k in (
         defects.group_by(["defect", "table"])
         .len()
@@ -247,7 +248,7 @@ def _manifest(n, seed, fmt, level, chunk_size, rates, writers, defects: pl.DataF
         "defects": level,
         "chunk_size": chunk_size,
         "tables": {t: {"file": f"{t}.{fmt}", "rows": w.rows} for t, w in writers.items()},
-        "defect_classes": list(DEFECT_CLASSES),
+        "defect_classes": list(classes),
         "defect_rates": rates,
         "defect_rate_basis": (
             "fraction of the table's clean rows (before duplicate copies), drawn binomially "
