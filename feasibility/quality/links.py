@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
+
 from feasibility.schema import EVENT_DATE
 
 Field = tuple[str, str, str | None]
@@ -165,3 +167,15 @@ def parse_fields(text: str | None) -> list[Field]:
         table, _, column = part.partition(".")
         out.append((table, column or "*", selector))
     return out
+
+
+def link_criteria(summary: pl.DataFrame, protocol: Any) -> pl.DataFrame:
+    """``summary`` with ``criteria`` (``;``-separated ids, protocol order) filled from the
+    protocol's own rules: the criteria using a field the check's rows affect."""
+    uses = criterion_uses(protocol)
+    texts = summary.get_column("affects").to_list()
+    cache: dict[str | None, str | None] = {}
+    for t in set(texts):
+        ids = criteria_for(parse_fields(t), uses)
+        cache[t] = ";".join(ids) or None
+    return summary.with_columns(pl.Series("criteria", [cache[t] for t in texts], dtype=pl.String))

@@ -96,7 +96,7 @@ class ValidationResult:
     ) -> ValidationResult:
         """The same result with ``criteria`` linked to ``protocol``'s criteria (and the
         coverage-over-time findings placed for indexes in ``index_span``)."""
-        from feasibility.quality.runner import link_criteria
+        from feasibility.quality.links import link_criteria
         from feasibility.quality.timeline import timeline_findings
 
         span = index_span or self.index_span

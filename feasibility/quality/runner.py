@@ -21,7 +21,7 @@ import polars as pl
 
 from feasibility.quality.coverage import window_frame
 from feasibility.quality.gxrun import BatchOutcome, GXRunner, schema_frame, to_gx_frame
-from feasibility.quality.links import criteria_for, criterion_uses, field_text, parse_fields
+from feasibility.quality.links import field_text, link_criteria
 from feasibility.quality.loader_rows import absent_column_rows, accounting_rows
 from feasibility.quality.prep import ROW, TablePrep, inventory, patient_dates
 from feasibility.quality.result import (
@@ -362,18 +362,6 @@ def _set_aside_rows(
             }
         )
     return out
-
-
-def link_criteria(summary: pl.DataFrame, protocol: Any) -> pl.DataFrame:
-    """``summary`` with ``criteria`` (``;``-separated ids, protocol order) filled from the
-    protocol's own rules: the criteria using a field the check's rows affect."""
-    uses = criterion_uses(protocol)
-    texts = summary.get_column("affects").to_list()
-    cache: dict[str | None, str | None] = {}
-    for t in set(texts):
-        ids = criteria_for(parse_fields(t), uses)
-        cache[t] = ";".join(ids) or None
-    return summary.with_columns(pl.Series("criteria", [cache[t] for t in texts], dtype=pl.String))
 
 
 def validate_registry(
