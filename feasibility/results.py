@@ -2,7 +2,7 @@
 
 Everything here recombines the evaluated statuses in memory: reordering the funnel or
 dropping a criterion never re-reads the registry, and relaxing a threshold or window
-re-evaluates from the tables cached by :func:`~feasibility.engine.evaluate.screen`.
+re-evaluates from the tables cached by :func:`screen`.
 
 Definitions (documented in docs and the report):
 
@@ -29,7 +29,7 @@ import polars as pl
 
 from feasibility.csvsafe import write_csv
 from feasibility.engine.compiler import IDX, PID, LeafInfo
-from feasibility.engine.evaluate import TableCache, pick_index, screen
+from feasibility.engine.evaluate import TableCache, evaluate, pick_index
 from feasibility.engine.index import IndexEvents
 from feasibility.engine.logic import k_and, to_status
 from feasibility.protocol import (
@@ -58,7 +58,7 @@ FUNNEL_COLUMNS = ["step", "criterion", "label", "remaining", "remaining_with_unk
 
 
 class ScreenResult:
-    """The outcome of :func:`~feasibility.engine.evaluate.screen`. Quiet; all frames are polars."""
+    """The outcome of :func:`screen`. Quiet; all frames are polars."""
 
     def __init__(
         self,
@@ -491,3 +491,23 @@ def _rewrite(rule: Rule, cid: str, thr, unit, window, measure) -> Rule:
     if isinstance(r, Medication) and window is not None:
         return dataclasses.replace(r, overlap_days=window.days)
     return r
+
+
+def screen(
+    registry: Any,
+    protocol: Protocol | str | Path,
+    index_date: dt.date | str | IndexEvents,
+    *,
+    progress: bool = False,
+    _cache: TableCache | None = None,
+) -> ScreenResult:
+    """Screen every patient of ``registry`` against ``protocol``.
+
+    ``index_date`` is a date (the same index for everyone) or :class:`IndexEvents`
+    (event mode: each qualifying event is an index; a patient counts once, at the first
+    index where they are eligible, else at their best index). Quiet unless ``progress``
+    (stderr). ``feasibility.screen`` and ``feasibility.engine.screen`` are this function.
+    """
+    return ScreenResult(
+        **evaluate(registry, protocol, index_date, progress=progress, _cache=_cache)
+    )

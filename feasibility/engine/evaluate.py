@@ -164,23 +164,20 @@ def _parse_date(value: dt.date | str) -> dt.date:
         raise FeasibilityError(f"index date {value!r} is not an ISO date (YYYY-MM-DD)") from exc
 
 
-def screen(
+def evaluate(
     registry: RegistryLike,
     protocol: Protocol | str | Path,
     index_date: dt.date | str | IndexEvents,
     *,
     progress: bool = False,
     _cache: TableCache | None = None,
-):
-    """Screen every patient of ``registry`` against ``protocol``.
-
-    ``index_date`` is a date (the same index for everyone) or :class:`IndexEvents`
-    (event mode: each qualifying event is an index; a patient counts once, at the first
-    index where they are eligible, else at their best index). Returns a
-    :class:`~feasibility.results.ScreenResult`. Quiet unless ``progress`` (stderr).
-    """
-    from feasibility.results import ScreenResult  # results imports this module
-
+) -> dict[str, Any]:
+    """Evaluate every patient of ``registry`` against ``protocol`` at ``index_date`` (a
+    date, or :class:`IndexEvents`): the fields of a
+    :class:`~feasibility.results.ScreenResult` (protocol, per patient-index statuses and
+    leaf evidence, patient ids, leaves, index, the table cache, steps). The engine does
+    not build the result object itself, so results may depend on the engine and not the
+    reverse; :func:`feasibility.results.screen` is the public entry point."""
     t0 = time.perf_counter()
     proto = _as_protocol(protocol)
     if _cache is None:
@@ -221,15 +218,15 @@ def screen(
         f"evaluated {wide.height:,} patient-index pairs in {time.perf_counter() - t0:.1f}s",
     )
     all_ids = patients.collect()
-    return ScreenResult(
-        protocol=proto,
-        pairs=wide,
-        patient_ids=all_ids,
-        leaves=compiler.out.leaves,
-        index=events if events is not None else fixed,
-        cache=_cache,
-        steps=(("index_event",) if events is not None else ()) + tuple(proto.steps),
-    )
+    return {
+        "protocol": proto,
+        "pairs": wide,
+        "patient_ids": all_ids,
+        "leaves": compiler.out.leaves,
+        "index": events if events is not None else fixed,
+        "cache": _cache,
+        "steps": (("index_event",) if events is not None else ()) + tuple(proto.steps),
+    }
 
 
 def pick_index(
