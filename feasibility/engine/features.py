@@ -71,6 +71,20 @@ def _coded(lf: pl.LazyFrame, idx: pl.LazyFrame, fixed: dt.date | None):
     return coded, idx
 
 
+def _value_rows(
+    table: str, lf: pl.LazyFrame, needs: dict[str, int | None]
+) -> tuple[str, str, pl.LazyFrame]:
+    """(key column, date column, rows: patient, key, value, date) of a measurements or
+    assessments table. Contract 5.2: a measured value no lab can produce never decides,
+    so only plausible measurement values are kept (the most recent plausible one decides)."""
+    key = "test" if table == "measurements" else "item"
+    date = "measured_on" if table == "measurements" else "assessed_on"
+    rows = lf.select(PID, key, "value", date)
+    if table == "measurements":
+        rows = rows.filter(plausible(key, needs))
+    return key, date, rows
+
+
 def undated_features(
     needs: dict[str, int | None],
     table: str,
@@ -82,14 +96,9 @@ def undated_features(
     (``{m|a}:{name}:undated``, a list; absent when the patient has none). Contract 5.1: such
     a row would decide the criterion if its date fell in the window, so the compiler makes
     the leaf unknown where these values disagree with the dated answer."""
-    key = "test" if table == "measurements" else "item"
-    date = "measured_on" if table == "measurements" else "assessed_on"
+    key, date, rows = _value_rows(table, lf, needs)
     coded, idx = _coded(lf, idx, fixed)
-    rows = lf.select(PID, key, "value", date).filter(
-        pl.col(date).is_null() & pl.col(key).is_in(list(needs))
-    )
-    if table == "measurements":
-        rows = rows.filter(plausible(key, needs))
+    rows = rows.filter(pl.col(date).is_null() & pl.col(key).is_in(list(needs)))
     rows = with_index(rows.drop(date), idx, fixed)
     prefix = "m" if table == "measurements" else "a"
     aggs = [pl.col("value").filter(pl.col(key) == n).alias(f"{prefix}:{n}:undated") for n in needs]
@@ -104,12 +113,7 @@ def latest_features(
     idx: pl.LazyFrame,
     fixed: dt.date | None,
 ) -> pl.LazyFrame:
-    key = "test" if table == "measurements" else "item"
-    date = "measured_on" if table == "measurements" else "assessed_on"
-    rows = lf.select(PID, key, "value", date)
-    if table == "measurements":
-        # contract 5.2: a value no lab can produce never decides; the most recent plausible does
-        rows = rows.filter(plausible(key, needs))
+    key, date, rows = _value_rows(table, lf, needs)
     # the engine's cache may hold patient_id as a categorical (global codes): join the
     # index on the same type, and give the features back with a string patient_id
     coded, idx = _coded(lf, idx, fixed)
