@@ -28,10 +28,10 @@ from typing import Any
 import polars as pl
 
 from feasibility.csvsafe import write_csv
-from feasibility.engine.compiler import IDX, PID, LeafInfo
-from feasibility.engine.evaluate import TableCache, evaluate, pick_index
+from feasibility.engine.evaluate import parse_index_date, pick_index
 from feasibility.engine.index import IndexEvents
 from feasibility.engine.logic import k_and, to_status
+from feasibility.engine.seam import IDX, PID, Engine, EngineRun, LeafInfo, get_engine
 from feasibility.protocol import (
     Age,
     And,
@@ -48,6 +48,7 @@ from feasibility.protocol import (
     Rule,
     When,
     Window,
+    load_protocol,
     numeric_leaves,
     parse_window,
 )
@@ -68,7 +69,9 @@ class ScreenResult:
         patient_ids: pl.DataFrame,
         leaves: dict[str, list[LeafInfo]],
         index: dt.date | IndexEvents,
-        cache: TableCache,
+        engine: Engine,
+        registry: Any,
+        state: Any,
         steps: tuple[str, ...],
     ) -> None:
         self.protocol = protocol
@@ -77,7 +80,9 @@ class ScreenResult:
         self._pairs = pairs
         self._ids = patient_ids
         self._leaves = leaves
-        self._cache = cache
+        self.engine = engine
+        self._registry = registry
+        self._state = state
         self._picked: pl.DataFrame | None = None
 
     # ------------------------------------------------------------------ basics
@@ -348,10 +353,11 @@ class ScreenResult:
     def rescreen(self, protocol: Protocol | str | Path, index: Any = None) -> ScreenResult:
         """Evaluate another protocol (or variant) from the tables already in memory."""
         return screen(
-            self._cache.registry,
+            self._registry,
             protocol,
             index if index is not None else self.index,
-            _cache=self._cache,
+            engine=self.engine,
+            _state=self._state,
         )
 
     def relax(
@@ -377,7 +383,15 @@ class ScreenResult:
 
     def _spec(self) -> _Spec:
         return _Spec(
-            self.protocol, self._pairs, self._ids, self._leaves, self.index, self._cache, self.steps
+            self.protocol,
+            self._pairs,
+            self._ids,
+            self._leaves,
+            self.index,
+            self.engine,
+            self._registry,
+            self._state,
+            self.steps,
         )
 
     # ------------------------------------------------------------------ output
@@ -413,7 +427,9 @@ class _Spec:
     patient_ids: pl.DataFrame
     leaves: dict[str, list[LeafInfo]]
     index: Any
-    cache: TableCache
+    engine: Engine
+    registry: Any
+    state: Any
     steps: tuple[str, ...]
 
 
@@ -498,16 +514,35 @@ def screen(
     protocol: Protocol | str | Path,
     index_date: dt.date | str | IndexEvents,
     *,
+    engine: str | Engine = "polars",
     progress: bool = False,
-    _cache: TableCache | None = None,
+    _state: Any = None,
 ) -> ScreenResult:
     """Screen every patient of ``registry`` against ``protocol``.
 
     ``index_date`` is a date (the same index for everyone) or :class:`IndexEvents`
     (event mode: each qualifying event is an index; a patient counts once, at the first
-    index where they are eligible, else at their best index). Quiet unless ``progress``
-    (stderr). ``feasibility.screen`` and ``feasibility.engine.screen`` are this function.
+    index where they are eligible, else at their best index). ``engine`` names the engine
+    (``polars``, the default; ``reference``; ``spark``) or is an engine object (see
+    :mod:`feasibility.engine.seam`). Quiet unless ``progress`` (stderr).
+    ``feasibility.screen`` and ``feasibility.engine.screen`` are this function.
     """
+    proto = protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
+    index = index_date if isinstance(index_date, IndexEvents) else parse_index_date(index_date)
+    eng = get_engine(engine)
+    run: EngineRun = eng.run(registry, proto, index, progress=progress, state=_state)
+    pairs = run.pairs
+    if not run.ordered and not isinstance(index, IndexEvents):
+        pairs = run.patient_ids.join(pairs, on=PID, how="left", maintain_order="left")
+    steps = (("index_event",) if isinstance(index, IndexEvents) else ()) + tuple(proto.steps)
     return ScreenResult(
-        **evaluate(registry, protocol, index_date, progress=progress, _cache=_cache)
+        protocol=proto,
+        pairs=pairs,
+        patient_ids=run.patient_ids,
+        leaves=run.leaves,
+        index=index,
+        engine=eng,
+        registry=registry,
+        state=run.state,
+        steps=steps,
     )

@@ -53,6 +53,19 @@ def iso_date(text: str) -> dt.date:
     return value
 
 
+def add_engine_option(p: argparse.ArgumentParser) -> None:
+    """``--engine``: which engine evaluates the protocol (feasibility.engine.seam)."""
+    from feasibility.engine.seam import ENGINES
+
+    p.add_argument(
+        "--engine",
+        choices=tuple(ENGINES),
+        default="polars",
+        help="screening engine: polars (default, this machine), spark (Apache Spark; "
+        'pip install "feasibility[spark]"), reference (plain Python, slow; for checking)',
+    )
+
+
 def add_index_options(
     p: argparse.ArgumentParser,
     *,

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from feasibility.commands._options import (
+    add_engine_option,
     add_index_options,
     check_events,
     check_order,
@@ -85,6 +86,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--out", required=True, help="output directory (created if needed)")
     add_index_options(p)
+    add_engine_option(p)
     p.add_argument(
         "--suppression-threshold",
         type=_threshold,
@@ -151,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         validation = validate_registry(
             registry, index_date=args.index_date, progress=not args.quiet
         )
-    result = screen(registry, protocol, index, progress=not args.quiet)
+    result = screen(registry, protocol, index, engine=args.engine, progress=not args.quiet)
     check_order(result, order)
     if policy.internal:
         say(f"WARNING: {policy.describe()}; the report is stamped {policy.notice!r}")

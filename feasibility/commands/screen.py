@@ -14,6 +14,7 @@ from pathlib import Path
 
 from feasibility.commands._options import (
     INDEX_HELP,
+    add_engine_option,
     add_index_options,
     check_events,
     check_order,
@@ -64,6 +65,7 @@ def register(subparsers) -> None:
         "--out", required=True, help="output directory (created; files replaced atomically)"
     )
     add_index_options(p)
+    add_engine_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)
 
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     if absent:
         say(f"tables absent (their criteria are unknown for everyone): {', '.join(absent)}")
-    result = screen(registry, protocol, index, progress=not args.quiet)
+    result = screen(registry, protocol, index, engine=args.engine, progress=not args.quiet)
     check_order(result, order)
     with output_dir(args.out, "screen") as tmp:
         names = [p.name for p in result.write(tmp, order=order)]

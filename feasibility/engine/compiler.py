@@ -44,6 +44,7 @@ from feasibility.engine.features import (
     undated_features,
 )
 from feasibility.engine.logic import NULL_BOOL, k_and, k_not, k_or, k_when
+from feasibility.engine.seam import LeafInfo
 from feasibility.protocol import (
     Age,
     Alive,
@@ -69,19 +70,6 @@ from feasibility.protocol import (
     columns_needed,
     leaves,
 )
-
-
-@dataclass
-class LeafInfo:
-    """What the evidence layer needs to know about one compiled leaf."""
-
-    key: str
-    criterion: str
-    rule: Rule
-    description: str
-    unit: str | None = None
-    threshold: float | None = None
-    op: str | None = None
 
 
 @dataclass

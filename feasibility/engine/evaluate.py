@@ -11,17 +11,16 @@ import datetime as dt
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-from typing import Protocol as TypingProtocol
 
 import polars as pl
 
 from feasibility.engine.compiler import IDX, PID, Compiler
 from feasibility.engine.index import IndexEvents
 from feasibility.engine.logic import STATUS_RANK, k_and, to_status
+from feasibility.engine.seam import EngineRun
 from feasibility.errors import FeasibilityError
-from feasibility.protocol import Protocol, load_protocol
+from feasibility.protocol import Protocol
 from feasibility.schema import TABLES
 
 #: Columns the engine reads from each normalised table (``systemic`` is optional).
@@ -80,14 +79,6 @@ def _engine_columns(table: str, schema: pl.Schema, collected: bool) -> list[pl.E
         else:
             cols.append(pl.col(c))
     return cols
-
-
-class RegistryLike(TypingProtocol):
-    """What the engine needs from a registry (see ``feasibility.registry.Registry``)."""
-
-    tables: dict[str, pl.LazyFrame]
-
-    def has(self, table: str) -> bool: ...
 
 
 @dataclass
@@ -149,11 +140,8 @@ def _progress(on: bool, msg: str) -> None:
         print(f"[screen] {msg}", file=sys.stderr, flush=True)
 
 
-def _as_protocol(protocol: Protocol | str | Path) -> Protocol:
-    return protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
-
-
-def _parse_date(value: dt.date | str) -> dt.date:
+def parse_index_date(value: dt.date | str) -> dt.date:
+    """An index date given as a date or an ISO string."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -164,69 +152,68 @@ def _parse_date(value: dt.date | str) -> dt.date:
         raise FeasibilityError(f"index date {value!r} is not an ISO date (YYYY-MM-DD)") from exc
 
 
-def evaluate(
-    registry: RegistryLike,
-    protocol: Protocol | str | Path,
-    index_date: dt.date | str | IndexEvents,
-    *,
-    progress: bool = False,
-    _cache: TableCache | None = None,
-) -> dict[str, Any]:
-    """Evaluate every patient of ``registry`` against ``protocol`` at ``index_date`` (a
-    date, or :class:`IndexEvents`): the fields of a
-    :class:`~feasibility.results.ScreenResult` (protocol, per patient-index statuses and
-    leaf evidence, patient ids, leaves, index, the table cache, steps). The engine does
-    not build the result object itself, so results may depend on the engine and not the
-    reverse; :func:`feasibility.results.screen` is the public entry point."""
-    t0 = time.perf_counter()
-    proto = _as_protocol(protocol)
-    if _cache is None:
-        present = {t for t in TABLES if registry.has(t)}
-        if "patients" not in present:
-            raise FeasibilityError("registry has no patients table")
-        _cache = TableCache(registry, present)
-    missing = getattr(_cache.registry, "missing_columns", {})
-    absent = frozenset((t, c) for t, cols in missing.items() for c in cols)
-    compiler = Compiler(proto, _cache.present, absent)
-    needed = set(compiler.needed_tables())
-    events = index_date if isinstance(index_date, IndexEvents) else None
-    if events is not None:
-        if events.table not in TABLES:
-            raise FeasibilityError(f"index events: unknown table {events.table!r}")
-        needed.add(events.table)
-    _cache.ensure(needed, progress)
-    frames = _cache.lazy()
-    patients = frames["patients"].select(PID).unique(maintain_order=True)
+class PolarsEngine:
+    """The default engine: the protocol compiled to one polars lazy query over every
+    (patient, index) pair (:mod:`feasibility.engine.compiler`), the tables it reads
+    collected once and kept as the run's ``state`` (:class:`TableCache`) for relax and
+    rescreen."""
 
-    if events is None:
-        fixed = _parse_date(index_date)  # type: ignore[arg-type]
-        idx = patients.with_columns(pl.lit(fixed, dtype=pl.Date).alias(IDX))
-    else:
-        fixed = None
-        if events.table in _cache.present:
-            idx = events.frame(frames[events.table]).join(patients, on=PID, how="semi")
+    name = "polars"
+
+    def run(
+        self,
+        registry: Any,
+        protocol: Protocol,
+        index: dt.date | IndexEvents,
+        *,
+        progress: bool = False,
+        state: TableCache | None = None,
+    ) -> EngineRun:
+        t0 = time.perf_counter()
+        cache = state
+        if cache is None:
+            present = {t for t in TABLES if registry.has(t)}
+            if "patients" not in present:
+                raise FeasibilityError("registry has no patients table")
+            cache = TableCache(registry, present)
+        missing = getattr(cache.registry, "missing_columns", {})
+        absent = frozenset((t, c) for t, cols in missing.items() for c in cols)
+        compiler = Compiler(protocol, cache.present, absent)
+        needed = set(compiler.needed_tables())
+        events = index if isinstance(index, IndexEvents) else None
+        if events is not None:
+            if events.table not in TABLES:
+                raise FeasibilityError(f"index events: unknown table {events.table!r}")
+            needed.add(events.table)
+        cache.ensure(needed, progress)
+        frames = cache.lazy()
+        patients = frames["patients"].select(PID).unique(maintain_order=True)
+
+        if events is None:
+            fixed = index
+            idx = patients.with_columns(pl.lit(fixed, dtype=pl.Date).alias(IDX))
         else:
-            idx = pl.LazyFrame(schema={PID: pl.String, IDX: pl.Date})
-    idx = idx.collect().lazy()  # used by every table's features: compute the pairs once
-    from feasibility.citation import counts
+            fixed = None
+            if events.table in cache.present:
+                idx = events.frame(frames[events.table]).join(patients, on=PID, how="semi")
+            else:
+                idx = pl.LazyFrame(schema={PID: pl.String, IDX: pl.Date})
+        idx = idx.collect().lazy()  # used by every table's features: compute the pairs once
+        from feasibility.citation import counts
 
-    _progress(progress, f"evaluating {counts(proto)} of {proto.id}")
-    # the in-memory engine runs this join-heavy plan several times faster than streaming
-    wide = compiler.build(frames, idx, fixed).collect(engine="in-memory")
-    _progress(
-        progress,
-        f"evaluated {wide.height:,} patient-index pairs in {time.perf_counter() - t0:.1f}s",
-    )
-    all_ids = patients.collect()
-    return {
-        "protocol": proto,
-        "pairs": wide,
-        "patient_ids": all_ids,
-        "leaves": compiler.out.leaves,
-        "index": events if events is not None else fixed,
-        "cache": _cache,
-        "steps": (("index_event",) if events is not None else ()) + tuple(proto.steps),
-    }
+        _progress(progress, f"evaluating {counts(protocol)} of {protocol.id}")
+        # the in-memory engine runs this join-heavy plan several times faster than streaming
+        wide = compiler.build(frames, idx, fixed).collect(engine="in-memory")
+        _progress(
+            progress,
+            f"evaluated {wide.height:,} patient-index pairs in {time.perf_counter() - t0:.1f}s",
+        )
+        return EngineRun(
+            pairs=wide,
+            patient_ids=patients.collect(),
+            leaves=compiler.out.leaves,
+            state=cache,
+        )
 
 
 def pick_index(
