@@ -189,7 +189,9 @@ class _Reader:
                 raise self.fail(f"{at}.code", f"{code} is already a code of {seen[code]}")
             seen[code] = owner
             name = self.text(f"{at}.name", spec["name"])
-            out.append(Loinc(code, name, self.flag(f"{at}.confirmed", spec.get("confirmed", False))))
+            out.append(
+                Loinc(code, name, self.flag(f"{at}.confirmed", spec.get("confirmed", False)))
+            )
         return tuple(out)
 
 
@@ -215,7 +217,9 @@ def load_lab_tests(path: Path | None = None) -> dict[str, LabTest]:
             raise r.fail(
                 f"{where}.units", f"the canonical unit {canonical!r} must be listed with factor 1"
             )
-        plausible = r.entry(f"{where}.plausible", spec["plausible"], {"low", "high", "source"}, set())
+        plausible = r.entry(
+            f"{where}.plausible", spec["plausible"], {"low", "high", "source"}, set()
+        )
         low = r.number(f"{where}.plausible.low", plausible["low"])
         high = r.number(f"{where}.plausible.high", plausible["high"])
         if low > high:
@@ -244,7 +248,7 @@ def load_assessment_items(path: Path | None = None) -> dict[str, AssessmentItem]
         for i, value in enumerate(raw):
             at = f"{where}.values[{i}]"
             if not isinstance(value, str):
-                raise r.fail(at, f"{value!r} must be quoted text (write \"{value}\")")
+                raise r.fail(at, f'{value!r} must be quoted text (write "{value}")')
             value = r.text(at, value)
             if value != value.lower():
                 raise r.fail(at, f"{value!r} must be lower case")
