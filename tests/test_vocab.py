@@ -55,22 +55,31 @@ def test_every_test_has_a_sourced_range_and_every_loinc_code_is_well_formed():
     assert "718-7" in {c.code for c in vocab.LAB_TESTS["hemoglobin"].loinc}
 
 
-def _mapping_loinc(section: str) -> dict[str, set[str]]:
+def test_the_omop_mapping_reads_its_loinc_codes_from_the_vocabulary():
+    """omop/mapping.yaml keeps only OMOP facts (concept_ids, local concepts, UCUM units)."""
+    from feasibility.omop.mapping import load_mapping, parse_mapping
+
     data = yaml.safe_load(OMOP_MAPPING.read_text(encoding="utf-8"))
-    return {
-        name: {str(c["code"]) for c in spec.get("concepts") or [] if c["vocabulary"] == "LOINC"}
-        for name, spec in (data.get(section) or {}).items()
-    }
-
-
-def test_the_omop_mapping_names_the_same_loinc_codes():
-    """Until the OMOP mapping reads its LOINC codes from the vocabulary, they must agree."""
-    mapping = _mapping_loinc("measurements")
-    for name, test in vocab.LAB_TESTS.items():
-        assert mapping.get(name, set()) <= {c.code for c in test.loinc}, name
-    items = _mapping_loinc("assessments")
-    for name, item in vocab.ASSESSMENT_ITEMS.items():
-        assert items.get(name, set()) <= {c.code for c in item.loinc}, name
+    for section in ("measurements", "assessments"):
+        for name, spec in data[section].items():
+            vocabularies = {c["vocabulary"] for c in spec.get("concepts") or []}
+            assert "LOINC" not in vocabularies, (section, name)
+    mapping = load_mapping()
+    for t in mapping.tests:
+        loinc = [r.code for r in t.concepts if r.vocabulary == "LOINC"]
+        assert loinc == [c.code for c in vocab.LAB_TESTS[t.test].loinc], t.test
+    for i in mapping.items:
+        loinc = [r.code for r in i.concepts if r.vocabulary == "LOINC"]
+        assert loinc == [c.code for c in vocab.ASSESSMENT_ITEMS[i.item].loinc], i.item
+    hemoglobin = next(t for t in mapping.tests if t.test == "hemoglobin")
+    assert hemoglobin.concepts[0] == type(hemoglobin.concepts[0])("LOINC", "718-7", 3000963)
+    # a concept_id for a code the vocabulary does not list, or a LOINC concept kept here: refused
+    wrong = {"measurements": {"hemoglobin": {"loinc_ids": {"2345-7": 1}}}}
+    with pytest.raises(ValueError, match="hemoglobin.loinc_ids: 2345-7 is not a LOINC code"):
+        parse_mapping(wrong)
+    kept = {"assessments": {"ecog": {"concepts": [{"vocabulary": "LOINC", "code": "89247-1"}]}}}
+    with pytest.raises(ValueError, match="ecog.concepts: LOINC 89247-1 belongs in"):
+        parse_mapping(kept)
 
 
 # --- validation: one line naming file, entry and field ----------------------------------
@@ -287,12 +296,14 @@ def test_adding_a_lab_test_is_one_entry(tmp_path):
             sys.executable,
             "-c",
             "from feasibility import plausibility, schema;"
+            "from feasibility.omop.mapping import load_mapping;"
             "print(list(schema.TESTS)[-2:], schema.TESTS['bilirubin'].factors['umol/L'] == 1 / 17.1,"
-            " plausibility.PLAUSIBLE_RANGES['bilirubin'])",
+            " plausibility.PLAUSIBLE_RANGES['bilirubin'],"
+            " [r.code for t in load_mapping().tests if t.test == 'bilirubin' for r in t.concepts])",
         ],
         capture_output=True,
         text=True,
         env=env,
         timeout=120,
     )
-    assert check.stdout.strip() == "['qtc', 'bilirubin'] True (0.0, 50.0)", check.stderr
+    assert check.stdout.strip() == "['qtc', 'bilirubin'] True (0.0, 50.0) ['1975-2']", check.stderr
