@@ -46,6 +46,12 @@ def test_the_shipped_files_are_the_vocabulary_in_use():
     assert schema.TESTS["creatinine"].factors["umol/L"] == 1 / 88.4
 
 
+def test_the_protocol_parser_grades_the_items_the_vocabulary_grades():
+    from feasibility import protocol
+
+    assert protocol.GRADED_ITEMS == schema.GRADED_ITEMS
+
+
 def test_every_test_has_a_sourced_range_and_every_loinc_code_is_well_formed():
     for test in vocab.LAB_TESTS.values():
         assert test.range_source and test.label
