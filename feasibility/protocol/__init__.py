@@ -24,6 +24,7 @@ The package, one job per module:
 - :mod:`~feasibility.protocol.fields` -- reading one field with an error naming it;
 - :mod:`~feasibility.protocol.assumptions` -- sentences no registry decides;
 - :mod:`~feasibility.protocol.checks` -- references, cycles, steps;
+- :mod:`~feasibility.protocol.safe_yaml` -- reading a protocol file's YAML safely;
 - :mod:`~feasibility.protocol.load` -- :func:`parse_protocol`, :func:`load_protocol`;
 - :mod:`~feasibility.protocol.ops` -- relaxing a threshold or window, the deciding measure.
 

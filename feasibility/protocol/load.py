@@ -21,7 +21,7 @@ from feasibility.protocol.codelists import CODELIST_DIR, load_codelists
 from feasibility.protocol.fields import as_lines
 from feasibility.protocol.model import IF_MISSING, Criterion, Protocol
 from feasibility.protocol.parse import RuleParser
-from feasibility.protocol_yaml import read_protocol_yaml
+from feasibility.protocol.safe_yaml import read_protocol_yaml
 
 PROTOCOL_DIR = Path(__file__).parent.parent / "protocols"
 #: Ids a criterion or assumption may not take: columns and steps the outputs already use.
@@ -184,7 +184,7 @@ def available_protocols() -> list[str]:
 def load_protocol(ref: str | Path) -> Protocol:
     """Load a protocol by id (a file in ``feasibility/protocols``) or by path.
 
-    The file is read by :func:`feasibility.protocol_yaml.read_protocol_yaml`: a small UTF-8
+    The file is read by :func:`feasibility.protocol.safe_yaml.read_protocol_yaml`: a small UTF-8
     YAML file without aliases; anything else is a :class:`ProtocolError`."""
     path = Path(ref)
     if not (path.suffix in (".yaml", ".yml") and path.exists()):
