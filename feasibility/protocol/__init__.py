@@ -34,25 +34,17 @@ translation per engine.
 
 from __future__ import annotations
 
-from feasibility.protocol.assumptions import (
-    _ASSUMPTION_KEYS,
-    AppliesTo,
-    Assumption,
-    ExpectedRange,
-    _assumption,
-    _rate,
-)
-from feasibility.protocol.checks import _check_acyclic
+from feasibility.errors import ProtocolError
+from feasibility.protocol import assumptions, checks, codelists, fields, model, windows
+from feasibility.protocol.assumptions import AppliesTo, Assumption, ExpectedRange
 from feasibility.protocol.codelists import (
     CODELIST_DIR,
     CodeList,
     DrugList,
-    _norm_code,
     load_codelists,
 )
 from feasibility.protocol.compare import OPS, Comparison, UnitError, compare, to_canonical
 from feasibility.protocol.domain import MAX_LINE, CockcroftGault, Lesion, Therapy
-from feasibility.protocol.fields import as_lines as _as_lines
 from feasibility.protocol.load import (
     ID_PATTERN,
     PROTOCOL_DIR,
@@ -81,7 +73,6 @@ from feasibility.protocol.model import (
     Sex,
     Undecidable,
     When,
-    _walk,
     columns_needed,
     leaves,
     numeric_leaves,
@@ -97,10 +88,8 @@ from feasibility.protocol.parse import (
     parse_rule,
     rule_parser,
 )
-from feasibility.protocol.windows import _WINDOW_RE, MAX_DAYS, Window, _bounded_window, parse_window
-
-#: The old name of the rule parser (``protocol.py`` before it became a package).
-_Parser = RuleParser
+from feasibility.protocol.safe_yaml import read_protocol_yaml
+from feasibility.protocol.windows import MAX_DAYS, Window, parse_window
 
 __all__ = [
     "AGE_BOUNDS",
@@ -135,6 +124,7 @@ __all__ = [
     "Or",
     "Procedure",
     "Protocol",
+    "ProtocolError",
     "Ref",
     "Rule",
     "RuleParser",
@@ -155,6 +145,7 @@ __all__ = [
     "parse_protocol",
     "parse_rule",
     "parse_window",
+    "read_protocol_yaml",
     "relax_rule",
     "rule_parser",
     "thresholded_leaves",
@@ -162,16 +153,14 @@ __all__ = [
     "whole_years",
 ]
 
-# private names of the former module, kept importable
-_PRIVATE = (
-    _ASSUMPTION_KEYS,
-    _WINDOW_RE,
-    _Parser,
-    _as_lines,
-    _assumption,
-    _bounded_window,
-    _check_acyclic,
-    _norm_code,
-    _rate,
-    _walk,
-)
+# the private helpers of the former module ``protocol.py``, still importable from here
+_ASSUMPTION_KEYS = assumptions._ASSUMPTION_KEYS
+_assumption = assumptions._assumption
+_rate = assumptions._rate
+_check_acyclic = checks.check_acyclic
+_norm_code = codelists._norm_code
+_as_lines = fields.as_lines
+_walk = model._walk
+_Parser = RuleParser
+_WINDOW_RE = windows._WINDOW_RE
+_bounded_window = windows._bounded_window

@@ -87,6 +87,3 @@ def check_steps(steps: object, graph: dict[str, list[str]]) -> tuple[str, ...]:
                 field="steps",
             )
     return tuple(steps)
-
-
-_check_acyclic = check_acyclic
