@@ -228,10 +228,11 @@ class Latest(Rule):
         return self.name
 
     def with_threshold(self, value: float, unit: str | None = None) -> Rule:
-        if self.comparison is None:
+        current = self.comparison
+        if current is None:
             return self  # a value set has no threshold
         if self.table == "measurements":
-            cmp = Comparison.measured(self.name, self.op or "", value, unit or self.stated_unit)
+            cmp = Comparison.measured(self.name, current.op, value, unit or self.stated_unit)
             return dataclasses.replace(
                 self, value=cmp.value, stated_value=value, stated_unit=cmp.stated_unit
             )
