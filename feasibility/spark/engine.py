@@ -222,12 +222,17 @@ class SparkEngine:
         if state is None:
             spark = spark_session(self.master, self.conf)
             _progress(progress, f"reading {getattr(registry, 'path', registry)} with Spark")
-            tables = read_tables(spark, registry)
-            ids = tables.frames["patients"].orderBy(ORDER).select(PID)
-            patient_ids = _to_polars(ids).select(pl.col(PID).cast(pl.String))
+            tables = read_tables(spark, registry, set())
+            ids = _to_polars(tables.frames["patients"].select(PID, ORDER))
+            patient_ids = ids.sort(ORDER).select(pl.col(PID).cast(pl.String))
             state = SparkState(spark, tables, patient_ids)
         spark, tables = state.spark, state.tables
-        plan = Plan(protocol, set(tables.present), tables.absent)
+        plan = Plan(protocol, set(tables.present))
+        needed = plan.needed_tables()
+        if isinstance(index, IndexEvents):
+            needed.add(index.table)
+        tables.ensure(needed)
+        plan.absent = tables.absent
         if isinstance(index, IndexEvents):
             if index.table not in TABLES:
                 raise FeasibilityError(f"index events: unknown table {index.table!r}")

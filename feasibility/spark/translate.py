@@ -62,8 +62,8 @@ from feasibility.protocol import (
     columns_needed,
     leaves,
 )
-from feasibility.schema import canonical_drug, regimen_ingredients
-from feasibility.spark.read import PID, plausible
+from feasibility.schema import _drug_vocabulary, regimen_ingredients
+from feasibility.spark.read import PID, _strip, plausible
 
 IDX = "index_date"
 SEXES = ("F", "M")
@@ -138,9 +138,20 @@ def _name(prefix: str, name: str, what: str) -> str:
     return f"{prefix}__{name}__{what}"
 
 
+@dataclass
+class Features:
+    """One table's part of the feature aggregation: its rows (the pair key plus one input
+    column per aggregate), the aggregates over a pair's rows, and the columns the
+    aggregates become."""
+
+    rows: DataFrame
+    aggs: list[Column]
+    post: list[Column]
+
+
 def latest_features(
-    table: str, df: DataFrame, needs: dict[str, int | None], idx: DataFrame, key: list[str]
-) -> DataFrame:
+    table: str, df: DataFrame, needs: dict[str, int | None], idx: DataFrame | dt.date, key: list[str]
+) -> Features:
     """Per pair: the latest value and date of each test|item in its widest window (same
     day: the highest value) and the values of its undated rows (a list)."""
     name_col = "test" if table == "measurements" else "item"
@@ -160,23 +171,21 @@ def latest_features(
     )
     rows = rows.filter(F.col("_d").isNull() | dated)
     prefix = "m" if table == "measurements" else "a"
-    aggs = []
+    inputs, aggs, post = [], [], []
     for n in needs:
         hit = F.col("_n") == n
-        latest = F.max(F.when(hit & F.col("_d").isNotNull(), F.struct("_d", "_v")))
-        aggs.append(latest.alias(_name(prefix, n, "latest")))
-        undated = F.collect_list(F.when(hit & F.col("_d").isNull(), F.col("_v")))
-        aggs.append(undated.alias(_name(prefix, n, "undated")))
-    out = rows.groupBy(*key).agg(*aggs)
-    cols = [F.col(k) for k in key]
-    for n in needs:
-        latest = F.col(_name(prefix, n, "latest"))
-        cols += [
-            latest["_v"].alias(_name(prefix, n, "value")),
-            latest["_d"].alias(_name(prefix, n, "date")),
-            F.col(_name(prefix, n, "undated")),
+        latest, undated = _name(prefix, n, "latest"), _name(prefix, n, "undated")
+        inputs += [
+            F.when(hit & F.col("_d").isNotNull(), F.struct("_d", "_v")).alias(latest),
+            F.when(hit & F.col("_d").isNull(), F.col("_v")).alias(undated),
         ]
-    return out.select(*cols)
+        aggs += [F.max(latest).alias(latest), F.collect_list(undated).alias(undated)]
+        post += [
+            F.col(latest)["_v"].alias(_name(prefix, n, "value")),
+            F.col(latest)["_d"].alias(_name(prefix, n, "date")),
+            F.col(undated),
+        ]
+    return Features(rows.select(*key, *inputs), aggs, post)
 
 
 def _with_index(rows: DataFrame, idx: DataFrame | dt.date) -> DataFrame:
@@ -227,14 +236,10 @@ def _medication_rows(
     names: set[str] = set()
     for _, r in leaves_:
         names |= set(r.druglist.spellings)
-    # canonical_drug once per distinct name (a registry has a few thousand), joined back
-    distinct = [r[0] for r in df.select("drug").distinct().collect() if r[0] is not None]
-    pairs = [(d, canonical_drug(d)) for d in distinct]
-    pairs = [(d, c) for d, c in pairs if c in names]
-    mapping = ctx.spark.createDataFrame(pairs or [("", "")], "drug string, _drug string")
-    rows = df.join(F.broadcast(mapping), on="drug", how="inner").select(
-        PID, "_drug", "route", F.col("start_date").alias("_d"), "end_date", "systemic"
-    )
+    drug = canonical_drug_col(F.col("drug"))
+    rows = df.select(
+        PID, drug.alias("_drug"), "route", F.col("start_date").alias("_d"), "end_date", "systemic"
+    ).filter(F.col("_drug").isin(sorted(names)))
     specs = []
     for k, r in leaves_:
         cand = F.col("_drug").isin(sorted(r.druglist.spellings))
@@ -251,6 +256,21 @@ def _medication_rows(
         F.col("_drug"), F.lit(" (route "), F.coalesce(F.col("route"), F.lit("null")), F.lit(")")
     )
     return EventRows(rows, specs, detail, ["_drug", "route"])
+
+
+def canonical_drug_col(col: Column) -> Column:
+    """:func:`feasibility.schema.canonical_drug` as a Spark column (the loader's polars
+    twin, ``canonical_drug_expr``, step by step): lower case, trimmed, punctuation removed,
+    whitespace collapsed, trailing salt or form words dropped, then the vocabulary's
+    spellings mapped to their ingredient."""
+    trailing, mapping = _drug_vocabulary()
+    basic = F.lower(_strip(col))
+    basic = F.regexp_replace(basic, r"(?U)[^\w\s]", "")
+    basic = _strip(F.regexp_replace(basic, r"(?U)\s+", " "))
+    stripped = F.regexp_replace(basic, "(?U)" + trailing, "")
+    key = F.when(F.length(stripped) > 0, stripped).otherwise(basic)
+    table = F.create_map(*[F.lit(x) for pair in sorted(mapping.items()) for x in pair])
+    return F.coalesce(F.try_element_at(table, key), key)
 
 
 def _procedure_rows(
@@ -362,24 +382,26 @@ def event_features(
     idx: DataFrame | dt.date,
     key: list[str],
     ctx: _Context,
-) -> DataFrame:
+) -> Features:
     """Per pair and leaf: Kleene ANY of the condition over the patient's rows on or before
     the index (or undated), whether a candidate exists, and (evidence) the date, detail and
     value of the latest qualifying row."""
     ev = _EVENT_ROWS[table](df, leaves_, ctx)
     rows = _with_index(ev.rows, idx)
     rows = rows.filter(F.col("_d").isNull() | (F.col("_d") <= F.col(IDX)))
+    inputs: list[Column] = []
     aggs: list[Column] = []
-    post: list[Column] = [F.col(k) for k in key]
+    post: list[Column] = []
     for s in ev.specs:
         k = s.key
         hit = F.coalesce(s.cond, F.lit(False))
         unknown = s.cond.isNull() & F.coalesce(s.cand, F.lit(False))
-        aggs += [
-            F.max(hit).alias(f"{k}__t"),
-            F.max(unknown).alias(f"{k}__n"),
-            F.max(F.coalesce(s.cand, F.lit(False))).alias(f"{k}__found"),
+        inputs += [
+            hit.alias(f"{k}__t"),
+            unknown.alias(f"{k}__n"),
+            F.coalesce(s.cand, F.lit(False)).alias(f"{k}__found"),
         ]
+        aggs += [F.max(f"{k}__{x}").alias(f"{k}__{x}") for x in ("t", "n", "found")]
         post += [
             F.when(F.col(f"{k}__t"), F.lit(True))
             .when(F.col(f"{k}__n"), null_bool())
@@ -391,15 +413,29 @@ def event_features(
             latest = F.struct(
                 s.date.alias("d"), *[F.col(c) for c in ev.order], ev.detail.alias("detail")
             )
-            aggs.append(F.max(F.when(hit, latest)).alias(f"{k}__latest"))
+            inputs.append(F.when(hit, latest).alias(f"{k}__latest"))
+            aggs.append(F.max(f"{k}__latest").alias(f"{k}__latest"))
             post += [
                 F.col(f"{k}__latest")["d"].alias(f"{k}__date"),
                 F.col(f"{k}__latest")["detail"].alias(f"{k}__detail"),
             ]
             if s.value is not None:
-                aggs.append(F.max(s.value).alias(f"{k}__value"))
+                inputs.append(s.value.alias(f"{k}__value"))
+                aggs.append(F.max(f"{k}__value").alias(f"{k}__value"))
                 post.append(F.col(f"{k}__value"))
-    return rows.groupBy(*key).agg(*aggs).select(*post)
+    return Features(rows.select(*key, *inputs), aggs, post)
+
+
+def combine(parts: list[Features], key: list[str]) -> DataFrame | None:
+    """Every table's features in one aggregation: the tables' rows stacked (each table's
+    input columns null on the others' rows) and grouped once by the pair key, so the
+    registry's rows are shuffled once, partitioned by patient."""
+    if not parts:
+        return None
+    rows = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), [p.rows for p in parts])
+    aggs = [a for p in parts for a in p.aggs]
+    post = [c for p in parts for c in p.post]
+    return rows.groupBy(*key).agg(*aggs).select(*[F.col(k) for k in key], *post)
 
 
 def code_match(code: Column, codelist) -> Column:
@@ -498,14 +534,16 @@ class Plan:
         else:
             assert isinstance(idx, DataFrame)
             base = idx.join(patients, on=PID, how="left")
+        parts: list[Features] = []
         for table, needs in self.latest_needs.items():
             if needs and table in self.present:
-                feat = latest_features(table, frames[table], needs, idx, key)
-                base = base.join(feat, on=key, how="left")
+                parts.append(latest_features(table, frames[table], needs, idx, key))
         for table, lv in self.table_leaves.items():
             if lv and table in self.present:
-                feat = event_features(table, frames[table], lv, idx, key, ctx)
-                base = base.join(feat, on=key, how="left")
+                parts.append(event_features(table, frames[table], lv, idx, key, ctx))
+        features = combine(parts, key)
+        if features is not None:
+            base = base.join(features, on=key, how="left")
         evidence: list[Column] = []
         for infos in self.leaves.values():
             for info in infos:
