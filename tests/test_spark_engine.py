@@ -105,9 +105,7 @@ def test_unparseable_number_names_table_column_and_row(tmp_path):
 
 
 def test_missing_required_column_names_table_and_column(tmp_path):
-    err = _one_line_error(
-        tmp_path, therapies="patient_id,regimen,start_date\np1,VRd,2020-01-01\n"
-    )
+    err = _one_line_error(tmp_path, therapies="patient_id,regimen,start_date\np1,VRd,2020-01-01\n")
     assert "'therapies'" in str(err) and "'line_number'" in str(err)
 
 
@@ -170,3 +168,15 @@ def test_a_registry_directory_path_is_read_by_spark(tmp_path):
     statuses = dict(zip(spark.pairs["patient_id"], spark.pairs["hemoglobin"], strict=True))
     assert statuses == {"p1": True, "p2": False, "p3": None}
     assert pl.Series(spark.pairs["cyp_interacting_drugs"]).to_list().count(False) == 1
+
+
+def test_relax_reuses_the_spark_tables(sample):
+    """relax hands the engine its state back (the Spark tables, not read again) and gives
+    the polars answer."""
+    polars = fz.screen(sample, "pomalidomide-ixazomib-dex", FIXED)
+    spark = fz.screen(sample, "pomalidomide-ixazomib-dex", FIXED, engine="spark")
+    relaxed_polars = polars.relax("hemoglobin", threshold=7.0, window=60)
+    relaxed_spark = spark.relax("hemoglobin", threshold=7.0, window=60)
+    assert relaxed_spark._state is spark._state
+    assert_frame_equal(relaxed_spark.patient_status, relaxed_polars.patient_status)
+    assert_frame_equal(relaxed_spark.funnel(), relaxed_polars.funnel())

@@ -99,6 +99,18 @@ def _one_line(exc: BaseException) -> str:
     return re.sub(r"\s+", " ", first)[:400]
 
 
+#: ``--index-where`` operators on a Spark column and a literal.
+_OPS = {
+    ">=": lambda c, v: c >= v,
+    "<=": lambda c, v: c <= v,
+    ">": lambda c, v: c > v,
+    "<": lambda c, v: c < v,
+    "==": lambda c, v: c == v,
+    "=": lambda c, v: c == v,
+    "!=": lambda c, v: c != v,
+}
+
+
 def where_column(text: str, table: str) -> Any:
     """``--index-where`` (``column OP literal`` joined by ``and``) as a Spark column. The
     text is first checked by :func:`feasibility.engine.index.parse_where`, so errors read
@@ -124,16 +136,7 @@ def where_column(text: str, table: str) -> Any:
             value = dt.date.fromisoformat(lit)
         else:
             value = lit
-        c = F.col(col)
-        cond = {
-            ">=": lambda: c >= value,
-            "<=": lambda: c <= value,
-            ">": lambda: c > value,
-            "<": lambda: c < value,
-            "==": lambda: c == value,
-            "=": lambda: c == value,
-            "!=": lambda: c != value,
-        }[op]()
+        cond = _OPS[op](F.col(col), value)
         out = cond if out is None else out & cond
     return out
 

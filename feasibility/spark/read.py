@@ -270,7 +270,9 @@ def _typed(
             parsed = F.when(col == 1, True).when(col == 0, False)
             return parsed, col.isNotNull() & parsed.isNull()
         if text is not None:
-            words = F.create_map(*[x for k, v in _BOOLEAN_WORDS.items() for x in (F.lit(k), F.lit(v))])
+            words = F.create_map(
+                *[x for k, v in _BOOLEAN_WORDS.items() for x in (F.lit(k), F.lit(v))]
+            )
             parsed = F.try_element_at(words, F.lower(text))
             return parsed, text.isNotNull() & parsed.isNull()
     raise RegistryError(

@@ -150,7 +150,11 @@ class Features:
 
 
 def latest_features(
-    table: str, df: DataFrame, needs: dict[str, int | None], idx: DataFrame | dt.date, key: list[str]
+    table: str,
+    df: DataFrame,
+    needs: dict[str, int | None],
+    idx: DataFrame | dt.date,
+    key: list[str],
 ) -> Features:
     """Per pair: the latest value and date of each test|item in its widest window (same
     day: the highest value) and the values of its undated rows (a list)."""
@@ -216,23 +220,21 @@ class EventRows:
     order: list[str]  # the columns ordering same-day ties (the row shown is the last)
 
 
-def _diagnosis_rows(
-    df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context
-) -> EventRows:
+def _diagnosis_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context) -> EventRows:
     code = F.col("code")
     rows = df.select(PID, "code", F.col("diagnosed_on").alias("_d"))
     matches = [code_match(code, r.codelist).alias(f"{k}__m") for k, r in leaves_]
     rows = rows.select("*", *matches).filter(k_or(*[F.col(f"{k}__m") for k, _ in leaves_]))
     specs = [
-        EventSpec(k, F.col(f"{k}__m"), F.col(f"{k}__m") & in_window(F.col("_d"), r.window), F.col("_d"))
+        EventSpec(
+            k, F.col(f"{k}__m"), F.col(f"{k}__m") & in_window(F.col("_d"), r.window), F.col("_d")
+        )
         for k, r in leaves_
     ]
     return EventRows(rows, specs, F.col("code"), ["code"])
 
 
-def _medication_rows(
-    df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context
-) -> EventRows:
+def _medication_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context) -> EventRows:
     names: set[str] = set()
     for _, r in leaves_:
         names |= set(r.druglist.spellings)
@@ -245,7 +247,9 @@ def _medication_rows(
         cand = F.col("_drug").isin(sorted(r.druglist.spellings))
         if r.systemic_only:
             cand = cand & F.col("systemic")
-        started = (F.col("_d") < F.col(IDX)) if r.started_before_index else (F.col("_d") <= F.col(IDX))
+        started = (
+            (F.col("_d") < F.col(IDX)) if r.started_before_index else (F.col("_d") <= F.col(IDX))
+        )
         if r.overlap_days is not None:
             started = started & (
                 F.col("end_date").isNull()
@@ -273,9 +277,7 @@ def canonical_drug_col(col: Column) -> Column:
     return F.coalesce(F.try_element_at(table, key), key)
 
 
-def _procedure_rows(
-    df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context
-) -> EventRows:
+def _procedure_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context) -> EventRows:
     cats = sorted({r.category for _, r in leaves_})
     rows = df.select(PID, "category", F.col("performed_on").alias("_d")).filter(
         F.col("category").isin(cats)
@@ -315,7 +317,12 @@ def _lesion_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context) -
 
 def _therapy_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context) -> EventRows:
     rows = df.select(
-        PID, "line_number", "regimen", F.col("start_date").alias("_d"), "end_date", "investigational"
+        PID,
+        "line_number",
+        "regimen",
+        F.col("start_date").alias("_d"),
+        "end_date",
+        "investigational",
     )
     lists = {r.druglist.name: r.druglist for _, r in leaves_ if r.druglist is not None}
     if lists:
@@ -326,7 +333,11 @@ def _therapy_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context) 
             for x in regimens
         ]
         schema = "regimen string, " + ", ".join(f"`rx__{n}` boolean" for n in lists)
-        table = ctx.spark.createDataFrame(data, schema) if data else ctx.spark.createDataFrame([], schema)
+        table = (
+            ctx.spark.createDataFrame(data, schema)
+            if data
+            else ctx.spark.createDataFrame([], schema)
+        )
         rows = rows.join(F.broadcast(table), on="regimen", how="left")
     specs = []
     for k, r in leaves_:
@@ -756,7 +767,6 @@ def _none(kind: str) -> Column:
     return F.lit(None).cast(kind)
 
 
-
 def _cols(k: str, truth: Column, found: Column, value: Column, date: Column, detail: Column):
     return [
         truth.cast("boolean").alias(f"__{k}"),
@@ -779,7 +789,9 @@ def _world_cols(k: str, out: Column, found_out: Column, inn: Column, found_in: C
 def _ev_undecidable(plan: Plan, info: LeafInfo) -> list[Column]:
     rule = info.rule
     assert isinstance(rule, Undecidable)
-    return _cols(info.key, null_bool(), F.lit(False), _none("double"), _none("date"), F.lit(rule.reason))
+    return _cols(
+        info.key, null_bool(), F.lit(False), _none("double"), _none("date"), F.lit(rule.reason)
+    )
 
 
 def _ev_alive(plan: Plan, info: LeafInfo) -> list[Column]:
@@ -795,7 +807,12 @@ def _ev_age(plan: Plan, info: LeafInfo) -> list[Column]:
     assert isinstance(rule, Age)
     age = age_col()
     return _cols(
-        info.key, cmp(age, rule.op, rule.value), F.lit(False), age, F.col("birth_date"), _none("string")
+        info.key,
+        cmp(age, rule.op, rule.value),
+        F.lit(False),
+        age,
+        F.col("birth_date"),
+        _none("string"),
     )
 
 
@@ -822,9 +839,9 @@ def _ev_latest(plan: Plan, info: LeafInfo) -> list[Column]:
     r, k = info.rule, info.key
     assert isinstance(r, Latest)
     if r.table not in plan.present:
-        return _cols(k, null_bool(), F.lit(False), _none("double"), _none("date"), _none("string")) + _world_cols(
-            k, null_bool(), F.lit(False), null_bool(), F.lit(False)
-        )
+        return _cols(
+            k, null_bool(), F.lit(False), _none("double"), _none("date"), _none("string")
+        ) + _world_cols(k, null_bool(), F.lit(False), null_bool(), F.lit(False))
     prefix = "m" if r.table == "measurements" else "a"
     raw_v, raw_d = F.col(_name(prefix, r.name, "value")), F.col(_name(prefix, r.name, "date"))
     inw = F.coalesce(in_window(raw_d, r.window), F.lit(False))
@@ -850,9 +867,9 @@ def _ev_cockcroft(plan: Plan, info: LeafInfo) -> list[Column]:
     r, k = info.rule, info.key
     assert isinstance(r, CockcroftGault)
     if "measurements" not in plan.present:
-        return _cols(k, null_bool(), F.lit(False), _none("double"), _none("date"), _none("string")) + [
-            null_bool().alias(f"__{k}_as_{s}") for s in SEXES
-        ]
+        return _cols(
+            k, null_bool(), F.lit(False), _none("double"), _none("date"), _none("string")
+        ) + [null_bool().alias(f"__{k}_as_{s}") for s in SEXES]
     cr_d, wt_d = F.col(_name("m", "creatinine", "date")), F.col(_name("m", "weight", "date"))
     cr_in = F.coalesce(in_window(cr_d, r.creatinine_window), F.lit(False))
     wt_in = F.coalesce(in_window(wt_d, r.weight_window), F.lit(False))
@@ -894,7 +911,11 @@ def _ev_cockcroft(plan: Plan, info: LeafInfo) -> list[Column]:
         F.coalesce(F.col("sex"), F.lit("null")),
         F.when(sex_known(), F.lit("")).otherwise(
             F.concat(
-                F.lit(" (as F "), text(crcl_f, 1), F.lit(", as M "), text(crcl_m, 1), F.lit(" mL/min)")
+                F.lit(" (as F "),
+                text(crcl_f, 1),
+                F.lit(", as M "),
+                text(crcl_m, 1),
+                F.lit(" mL/min)"),
             )
         ),
     )
