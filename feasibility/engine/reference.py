@@ -185,6 +185,22 @@ class Patient:
     birth: dt.date | None
     death: dt.date | None
     rows: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
+    _undated: dict[str, list[Row]] = field(default_factory=dict)
+
+    def named(self, table: str, name: str) -> list[Row]:
+        """The measurement or assessment rows of one test or item."""
+        key = f"{table}:{name}"
+        if key not in self._undated:
+            column = _NAME_COLUMN[table]
+            self._undated[key] = [r for r in self.rows.get(table, []) if r.get(column) == name]
+        return self._undated[key]
+
+    def undated(self, table: str) -> list[Row]:
+        """The rows of ``table`` without a date (contract 5.1)."""
+        if table not in self._undated:
+            date = DATE_OF[table]
+            self._undated[table] = [r for r in self.rows.get(table, []) if r.get(date) is None]
+        return self._undated[table]
 
 
 @dataclass
@@ -220,6 +236,7 @@ class Data:
                 p = self.patients.get(row["patient_id"])
                 if p is not None:
                     p.rows[table].append(row)
+                    p._undated.clear()
 
 
 #: The column naming what a measurement or assessment row records.
@@ -320,11 +337,10 @@ class World:
 
     def latest_values(self, table: str, name: str, window: Window) -> list[Any] | None:
         """The values recorded on the latest day in the window (None: no record)."""
-        key = "test" if table == "measurements" else "item"
         best: dt.date | None = None
         values: list[Any] = []
-        for row in self.rows(table):
-            if row.get(key) != name or row.get("value") is None:
+        for row in self.p.named(table, name):
+            if row.get("value") is None:
                 continue
             d = self.date(table, row)
             if not in_window(d, window, self.index):
@@ -384,9 +400,31 @@ def _diagnosis(w: World, r: Diagnosis) -> Answer:
     truths = [
         in_window(w.date("diagnoses", row), r.window, w.index)
         for row in w.rows("diagnoses")
-        if row.get("code") is not None and r.codelist.matches(row["code"])
+        if row.get("code") is not None and code_matches(row["code"], r.codelist)
     ]
     return _any_row(truths)
+
+
+_CODE_MATCHES: dict[tuple[int, str], bool] = {}
+
+
+def code_matches(code: str, codelist: Any) -> bool:
+    """Contract 2: ICD-10 codes match by prefix once the dot is removed (any case); a code
+    list also has 3-character ranges (``C00``-``C96``) and excluded prefixes (``C44``)."""
+    key = (id(codelist), code)
+    hit = _CODE_MATCHES.get(key)
+    if hit is None:
+        c = code.replace(".", "").replace(" ", "").strip().upper()
+        if any(c.startswith(e) for e in codelist.exclude):
+            hit = False
+        else:
+            hit = any(c.startswith(p) for p in codelist.prefixes) or any(
+                lo <= c[:3] <= hi for lo, hi in codelist.ranges
+            )
+        if len(_CODE_MATCHES) > 1_000_000:
+            _CODE_MATCHES.clear()
+        _CODE_MATCHES[key] = hit
+    return hit
 
 
 def _any_row(truths: list[Truth]) -> Answer:
@@ -573,7 +611,7 @@ def _relevant(leaf: Rule, table: str, row: Row) -> bool:
     if isinstance(leaf, CockcroftGault):
         return table == "measurements" and row.get("test") in ("creatinine", "weight")
     if isinstance(leaf, Diagnosis):
-        return row.get("code") is not None and leaf.codelist.matches(row["code"])
+        return row.get("code") is not None and code_matches(row["code"], leaf.codelist)
     if isinstance(leaf, Medication):
         return _drug_in(row.get("drug"), leaf.druglist)
     if isinstance(leaf, Procedure):
@@ -596,8 +634,8 @@ class CriterionPlan:
     def undated(self, patient: Patient) -> list[tuple[str, Row]]:
         out = []
         for table in sorted(self.tables):
-            for row in patient.rows.get(table, []):
-                if row.get(DATE_OF[table]) is None and any(
+            for row in patient.undated(table):
+                if any(
                     table in leaf.tables() and _relevant(leaf, table, row) for leaf in self.leaves
                 ):
                     out.append((table, row))
