@@ -405,13 +405,13 @@ def _diagnosis(w: World, r: Diagnosis) -> Answer:
     return _any_row(truths)
 
 
-_CODE_MATCHES: dict[tuple[int, str], bool] = {}
+_CODE_MATCHES: dict[tuple[Any, str], bool] = {}
 
 
 def code_matches(code: str, codelist: Any) -> bool:
     """Contract 2: ICD-10 codes match by prefix once the dot is removed (any case); a code
     list also has 3-character ranges (``C00``-``C96``) and excluded prefixes (``C44``)."""
-    key = (id(codelist), code)
+    key = (codelist, code)  # a frozen CodeList: equal lists share answers
     hit = _CODE_MATCHES.get(key)
     if hit is None:
         c = code.replace(".", "").replace(" ", "").strip().upper()

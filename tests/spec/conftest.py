@@ -115,11 +115,13 @@ def run_spec(
     criteria: dict[str, dict[str, Any]] | None = None,
     absent: tuple[str, ...] = (),
     index: dt.date | IndexEvents = INDEX,
+    exactly: bool = False,
 ) -> None:
     """Screen the tables with the rule (criterion ``c``) or the criteria and compare.
 
     ``expected`` maps a patient_id to the status of ``c`` or, with ``criteria``, to a dict
-    {criterion: status}; in event mode the keys are (patient_id, index date offset)."""
+    {criterion: status}; in event mode the keys are (patient_id, index date offset).
+    In event mode, or with ``exactly``, the engine must answer for exactly these keys."""
     if criteria is None:
         assert rule is not None
         criteria = {"c": {"rule": rule, "section": section, "if_missing": if_missing}}
@@ -153,7 +155,7 @@ def run_spec(
             got[key] = STATUS[row["c"]]
         else:
             got[key] = {cid: STATUS[row[cid]] for cid in criteria}
-    if isinstance(index, IndexEvents):
+    if isinstance(index, IndexEvents) or exactly:
         assert got == expected
     else:
         assert {k: got.get(k) for k in expected} == expected
