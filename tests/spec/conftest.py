@@ -156,9 +156,10 @@ def run_spec(
         else:
             got[key] = {cid: STATUS[row[cid]] for cid in criteria}
     if isinstance(index, IndexEvents) or exactly:
-        assert got == expected
+        assert got == expected, f"{engine} engine: {got}"
     else:
-        assert {k: got.get(k) for k in expected} == expected
+        answered = {k: got.get(k) for k in expected}
+        assert answered == expected, f"{engine} engine: {answered}"
 
 
 @pytest.fixture

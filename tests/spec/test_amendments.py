@@ -275,3 +275,30 @@ def test_an_absent_table_only_makes_its_own_facts_unknown(spec):
             "a part from a present table decides it (reported to the lead)"
         },
     )
+
+
+def test_undated_row_in_any_present(spec):
+    """Plasma cell leukemia (any_present of the percentage and the absolute count): a
+    dated percentage of 2 % fails its part, but an undated absolute count of 0.9 x 10^9/L
+    would pass the criterion if its date fell in the window, so unknown (contract 5.1)."""
+    spec(
+        tables={
+            "measurements": """
+                patient_id | test             | value | unit   | measured_on
+                p          | plasma_cells_pct | 2     | %      | -2
+                p          | plasma_cells_abs | 0.9   | 10^9/L |
+                q          | plasma_cells_pct | 2     | %      | -2
+                q          | plasma_cells_abs | 0.1   | 10^9/L |
+            """
+        },
+        rule="""
+            any_present:
+              - latest: {test: plasma_cells_pct, window: 30d, op: '>', value: 5}
+              - latest: {test: plasma_cells_abs, window: 30d, op: '>', value: 0.5}
+        """,
+        expected={"p": "unknown", "q": "fail"},
+        known_wrong={
+            "polars": "an undated part of any_present counts as absent, so the dated "
+            "failing part decides: fail (reported to the lead)"
+        },
+    )

@@ -5,9 +5,9 @@ no pair. Offsets below are days from 2024-06-30."""
 
 import datetime as dt
 
-from conftest import INDEX
-
 from feasibility.engine.index import IndexEvents
+
+INDEX = dt.date(2024, 6, 30)  # the spec tables' day 0 (tests/spec/conftest.py)
 
 EVENTS = IndexEvents(
     "therapies", "line_number >= 2", INDEX - dt.timedelta(days=400), INDEX

@@ -138,3 +138,27 @@ def test_other_tests_and_items_are_not_read(spec):
         rule=HB_8,
         expected={"p1": "unknown"},
     )
+
+
+def test_records_on_the_same_latest_day_that_disagree(spec):
+    """Two hemoglobin values on the same, most recent day (7.0 and 9.0): there is no one
+    "latest record" (contract 2), and which came last could change the answer, so -- the
+    reference engine's reading of contract 5.1 ("unknown only when the missing fact could
+    change the answer") -- unknown. Values on that day that agree decide."""
+    spec(
+        tables={
+            "measurements": """
+                patient_id | test       | value | unit | measured_on
+                disagree   | hemoglobin | 7.0   | g/dL | -2
+                disagree   | hemoglobin | 9.0   | g/dL | -2
+                agree      | hemoglobin | 9.0   | g/dL | -2
+                agree      | hemoglobin | 9.5   | g/dL | -2
+            """
+        },
+        rule=HB_8,
+        expected={"disagree": "unknown", "agree": "pass"},
+        known_wrong={
+            "polars": "same-day values: the largest is taken as the most recent (here 9.0: "
+            "pass); the contract does not say (reported to the lead)"
+        },
+    )

@@ -98,3 +98,16 @@ def test_given_within_days_before_index(spec):
         if_missing="pass",
         expected={"ongoing": "fail", "d14": "fail", "d15": "pass"},
     )
+
+
+def test_null_line_number_could_qualify(spec):
+    """A line started before index whose line_number is null could be a second line: for
+    "at least a second line" it is unknown (contract 5.1, unknown only when the missing
+    fact could change the answer; as a null investigational flag above)."""
+    spec(
+        tables={"therapies": TH + "null_line |  | Pd | -100 | | false"},
+        rule="therapy: {started_before_index: true, min_line: 2}",
+        if_missing="fail",
+        expected={"null_line": "unknown"},
+        known_wrong={"polars": "a null line_number never qualifies: fail (reported to the lead)"},
+    )
