@@ -25,7 +25,9 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data_samples" / "registry"
 PROTOCOLS = ["pomalidomide-ixazomib-dex", "isatuximab-pomalidomide-dex"]
 INDEXES = {
     "fixed": dt.date(2024, 6, 30),
-    "event": IndexEvents("therapies", "line_number >= 2", dt.date(2020, 1, 1), dt.date(2024, 6, 30)),
+    "event": IndexEvents(
+        "therapies", "line_number >= 2", dt.date(2020, 1, 1), dt.date(2024, 6, 30)
+    ),
 }
 EVERY = 3
 

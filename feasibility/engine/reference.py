@@ -380,7 +380,7 @@ def _latest(w: World, r: Latest) -> Answer:
     values = w.latest_values(r.table, r.name, r.window)
     if values is None:
         return Answer(None, False)
-    truths = []
+    truths: list[Truth] = []
     for v in values:
         if r.values is not None:
             truths.append(str(v).strip().lower() in r.values)

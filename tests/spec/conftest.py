@@ -149,8 +149,10 @@ def run_spec(
         key: Any = row["patient_id"]
         if isinstance(index, IndexEvents):
             key = (key, (row["index_date"] - fixed).days)
-        if set(criteria) == {"c"} and "c" in row and not any(
-            isinstance(v, dict) for v in expected.values()
+        if (
+            set(criteria) == {"c"}
+            and "c" in row
+            and not any(isinstance(v, dict) for v in expected.values())
         ):
             got[key] = STATUS[row["c"]]
         else:

@@ -39,7 +39,8 @@ def test_units_are_converted(spec):
     spec(
         tables={
             "patients": _patients(("m", "M")),
-            "measurements": MEAS + "m | weight | 154.3 | lb | -5\nm | creatinine | 442 | umol/L | -2",
+            "measurements": MEAS
+            + "m | weight | 154.3 | lb | -5\nm | creatinine | 442 | umol/L | -2",
         },
         rule=CG,
         expected={"m": "fail"},
@@ -73,7 +74,8 @@ def test_birth_after_index_is_unknown(spec):
     spec(
         tables={
             "patients": "patient_id | sex | birth_date | death_date\nlate | M | +1 |",
-            "measurements": MEAS + "late | weight | 70 | kg | -5\nlate | creatinine | 1.0 | mg/dL | -2",
+            "measurements": MEAS
+            + "late | weight | 70 | kg | -5\nlate | creatinine | 1.0 | mg/dL | -2",
         },
         rule=CG,
         expected={"late": "unknown"},

@@ -9,9 +9,7 @@ from feasibility.engine.index import IndexEvents
 
 INDEX = dt.date(2024, 6, 30)  # the spec tables' day 0 (tests/spec/conftest.py)
 
-EVENTS = IndexEvents(
-    "therapies", "line_number >= 2", INDEX - dt.timedelta(days=400), INDEX
-)
+EVENTS = IndexEvents("therapies", "line_number >= 2", INDEX - dt.timedelta(days=400), INDEX)
 LINES = """
     patient_id | line_number | regimen | start_date | end_date | investigational
     two_lines  | 1 | VRd | -600 | -300 | false
