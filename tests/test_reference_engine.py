@@ -100,3 +100,18 @@ def test_reference_engine_agrees_with_polars(registry, reference, protocol_id, m
     }
     assert differing == {}, f"engines disagree (criterion: first patients): {differing}"
     assert reference_result.patient_status.equals(polars_result.patient_status)
+
+
+def test_relax_and_rescreen_agree(registry, reference):
+    """Relax hands the engine its state back: the relaxed funnels agree too."""
+    fixed = INDEXES["fixed"]
+    results = {
+        name: feasibility.screen(registry, PROTOCOLS[0], fixed, engine=engine)
+        for name, engine in (("polars", "polars"), ("reference", reference))
+    }
+    for name, result in results.items():
+        results[name] = result.relax("hemoglobin", threshold=7.0).relax(
+            "creatinine_clearance", window=60
+        )
+    assert results["reference"].funnel().equals(results["polars"].funnel())
+    assert results["reference"].patient_status.equals(results["polars"].patient_status)
