@@ -293,14 +293,14 @@ class World:
         data: Data,
         patient: Patient,
         index: dt.date,
-        statuses: dict[str, Truth],
+        refer: Callable[[str, str | None], Truth],
         sex: str | None,
         placed: dict[int, dt.date],
     ) -> None:
         self.data = data
         self.p = patient
         self.index = index
-        self.statuses = statuses
+        self.refer = refer
         self.sex = sex
         self.placed = placed
 
@@ -575,7 +575,7 @@ def _undecidable(w: World, r: Undecidable) -> Answer:
 
 
 def _ref(w: World, r: Ref) -> Answer:
-    return Answer(w.statuses[r.criterion], None)
+    return Answer(w.refer(r.criterion, w.sex), None)
 
 
 _NODES: dict[type, Callable[[World, Any], Answer]] = {
@@ -620,13 +620,15 @@ def _relevant(leaf: Rule, table: str, row: Row) -> bool:
 
 
 class CriterionPlan:
-    """What a criterion needs: its nodes, the event tables it reads, whether it reads sex."""
+    """What a criterion needs: its nodes, the event tables it reads, whether it reads sex
+    (itself or through a referenced criterion: ``reads_sex`` is completed by the engine)."""
 
     def __init__(self, crit: Criterion) -> None:
         self.crit = crit
         nodes = _walk(crit.rule_obj)
         self.leaves = [n for n in nodes if not n.children()]
         self.reads_sex = any(isinstance(n, Sex | CockcroftGault) for n in nodes)
+        self.refs = {n.criterion for n in nodes if isinstance(n, Ref)}
         self.tables = {
             t for n in self.leaves for t in n.tables() if t in DATE_OF and not isinstance(n, Ref)
         }
@@ -642,10 +644,17 @@ class CriterionPlan:
         return out
 
     def status(
-        self, data: Data, patient: Patient, index: dt.date, statuses: dict[str, Truth]
+        self,
+        data: Data,
+        patient: Patient,
+        index: dt.date,
+        refer: Callable[[str, str | None], Truth],
+        sex: str | None = None,
     ) -> Truth:
-        sexes: list[str | None] = [patient.sex]
-        if self.reads_sex and patient.sex not in ("F", "M"):
+        """The criterion's status; ``sex`` "F" or "M": as if the patient had that sex
+        (a referrer evaluated both ways reads its references in the same way)."""
+        sexes: list[str | None] = [patient.sex if sex is None else sex]
+        if sex is None and self.reads_sex and patient.sex not in ("F", "M"):
             sexes = ["F", "M"]  # contract 5.1: evaluated both ways
         undated = self.undated(patient)
         if len(undated) > MAX_UNDATED:
@@ -655,7 +664,7 @@ class CriterionPlan:
         for sex in sexes:
             for dates in itertools.product(*choices):
                 placed = {id(row): d for (_, row), d in zip(undated, dates, strict=True)}
-                world = World(data, patient, index, statuses, sex, placed)
+                world = World(data, patient, index, refer, sex, placed)
                 worlds.append(self._decide(world.eval(self.crit.rule_obj)))
         return common(worlds)
 
@@ -723,15 +732,23 @@ class ReferenceEngine:
             needed.add(index.table)
         data.ensure(needed, names)
         pairs = self._pairs(data, index)
-        plans = [CriterionPlan(c) for c in _order(protocol)]
+        plans = {c.id: CriterionPlan(c) for c in _order(protocol)}
+        for plan in plans.values():  # in reference order: a referrer of a sex reader reads sex
+            plan.reads_sex = plan.reads_sex or any(plans[r].reads_sex for r in plan.refs)
         columns: dict[str, list[Truth]] = {c.id: [] for c in protocol.criteria}
         for pid, day in pairs:
             patient = data.patients[pid]
-            statuses: dict[str, Truth] = {}
-            for plan in plans:
-                statuses[plan.crit.id] = plan.status(data, patient, day, statuses)
+            cache: dict[tuple[str, str | None], Truth] = {}
+
+            def refer(cid: str, sex: str | None, patient=patient, day=day, cache=cache) -> Truth:
+                if sex == patient.sex:
+                    sex = None  # the patient's own sex: the criterion's own status
+                if (cid, sex) not in cache:
+                    cache[(cid, sex)] = plans[cid].status(data, patient, day, refer, sex)
+                return cache[(cid, sex)]
+
             for cid, column in columns.items():
-                column.append(statuses[cid])
+                column.append(refer(cid, None))
         frame = pl.DataFrame(
             {
                 PID: pl.Series([p for p, _ in pairs], dtype=pl.String),

@@ -122,3 +122,19 @@ def test_criterion_reference(spec):
             "uf": {"h": "unknown", "no_low_p": "fail", "either": "unknown"},
         },
     )
+
+
+def test_reference_to_criteria_reading_sex(spec):
+    """Contract 5.1 through references: ``either`` = any of "is F" and "is M". For sex U
+    each part is unknown on its own, but ``either`` passes as F and passes as M, so it
+    passes; ``both`` (all of them) fails as F and as M, so it fails."""
+    spec(
+        tables={"patients": "patient_id | sex | birth_date | death_date\nu | U | 1960-01-01 |"},
+        criteria={
+            "is_f": {"rule": "sex: {in: [F]}"},
+            "is_m": {"rule": "sex: {in: [M]}"},
+            "either": {"rule": "any: [{criterion: is_f}, {criterion: is_m}]"},
+            "both": {"rule": "all: [{criterion: is_f}, {criterion: is_m}]"},
+        },
+        expected={"u": {"is_f": "unknown", "is_m": "unknown", "either": "pass", "both": "fail"}},
+    )
