@@ -15,13 +15,16 @@ How a criterion is decided, in the contract's words:
   (another criterion's status).
 - An inclusion passes when its rule is true; an exclusion passes when its rule is false.
   ``if_missing`` is the status when no part of the rule found a record (a record of the
-  part's test, item, code list, drug list, category, lesion or therapy in its window); a
-  part whose table or column is absent has unknown facts, so ``if_missing`` does not apply.
+  part's test, item, code list, drug list, category, lesion or therapy in its window).
+  Parts that read no event table (the patients row, a reference, an undecidable fact) are
+  neutral; a ``When`` whose condition is false is "not applicable", not "missing"; a part
+  whose table or column is absent has unknown facts, so ``if_missing`` does not apply.
 - Contract 5.1, "unknown only when the missing fact could change the answer": a patient
-  whose sex is not F or M is screened as F and as M; an event row without a date is
+  whose sex is not F or M is screened as F and as M (a criterion referring to one that
+  reads sex too, its references then read as F and as M); an event row without a date is
   placed on each date that matters (just before the index, on it, after it; never after
   its own end date). The criterion's status is the common status of every such world,
-  else unknown. (A therapy line without a start but ended before the index therefore
+  else unknown (more than ``MAX_UNDATED`` relevant undated rows: unknown). (A therapy line without a start but ended before the index therefore
   started before the index: previously_treated passes.)
 - Windows: ``index - days <= date <= index`` (``days=None``: any date on or before index);
   "most recent" is the latest record in the window; records on the same latest day that
