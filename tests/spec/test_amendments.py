@@ -302,3 +302,32 @@ def test_undated_row_in_any_present(spec):
             "failing part decides: fail (reported to the lead)"
         },
     )
+
+
+def test_undated_row_read_by_two_parts_is_one_row(spec):
+    """Hemoglobin in 8.0-11.9 g/dL (``all`` of >= 8 and < 12 on the most recent value):
+    the dated most recent value 6.7 fails; an undated 12.0, if it were the most recent,
+    fails too (not < 12). Wherever its date falls the criterion fails, so fail -- the
+    undated row is one row in both parts, not "maybe most recent" in each independently."""
+    spec(
+        tables={
+            "measurements": """
+                patient_id | test       | value | unit | measured_on
+                p          | hemoglobin | 6.7   | g/dL | -24
+                p          | hemoglobin | 12.0  | g/dL |
+                q          | hemoglobin | 6.7   | g/dL | -24
+                q          | hemoglobin | 10.0  | g/dL |
+            """
+        },
+        rule="""
+            all:
+              - latest: {test: hemoglobin, window: 365d, op: '>=', value: 8.0}
+              - latest: {test: hemoglobin, window: 365d, op: '<', value: 12.0}
+        """,
+        expected={"p": "fail", "q": "unknown"},
+        known_wrong={
+            "polars": "each part weighs the undated row on its own (unknown AND unknown): "
+            "unknown; seen on anemia-oral-iron, synthetic OMOP registry seed 5, patient 415 "
+            "(reported to the lead)"
+        },
+    )
