@@ -12,6 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import feasibility as fz
+from feasibility.engine.seam import get_engine
 from feasibility.errors import FeasibilityError
 from feasibility.spark.engine import SparkEngine
 
@@ -49,7 +50,7 @@ def test_evidence_matches_polars_and_statuses_come_back_unordered(sample):
     pairs come back in Spark's order (``ordered=False``) and ``patient_ids`` in registry
     order."""
     protocol = fz.load_protocol("pomalidomide-ixazomib-dex")
-    ref = fz.get_engine("polars").run(sample, protocol, FIXED)
+    ref = get_engine("polars").run(sample, protocol, FIXED)
     run = SparkEngine(evidence=True).run(sample, protocol, FIXED)
     assert run.ordered is False
     assert_frame_equal(run.patient_ids, ref.patient_ids)
@@ -160,7 +161,7 @@ def test_a_registry_directory_path_is_read_by_spark(tmp_path):
     )
     protocol = fz.load_protocol("pomalidomide-ixazomib-dex")
     spark = SparkEngine().run(str(root), protocol, FIXED)
-    polars = fz.get_engine("polars").run(fz.load_registry(root), protocol, FIXED)
+    polars = get_engine("polars").run(fz.load_registry(root), protocol, FIXED)
     assert spark.patient_ids["patient_id"].to_list() == ["p1", "p2", "p3"]
     cols = [c.id for c in protocol.criteria]
     got = spark.patient_ids.join(spark.pairs, on="patient_id", how="left").select(cols)
