@@ -181,3 +181,25 @@ def test_relax_reuses_the_spark_tables(sample):
     assert relaxed_spark._state is spark._state
     assert_frame_equal(relaxed_spark.patient_status, relaxed_polars.patient_status)
     assert_frame_equal(relaxed_spark.funnel(), relaxed_polars.funnel())
+
+
+def test_evidence_written_by_spark_as_parquet(tmp_path):
+    """``evidence_path``: Spark writes statuses and leaf evidence as Parquet; only the
+    statuses come back to the driver."""
+    root = tmp_path / "registry"
+    _write_csv(root, "patients", PATIENTS)
+    _write_csv(
+        root,
+        "measurements",
+        "patient_id,test,value,unit,measured_on\np1,hemoglobin,9.5,g/dL,2024-06-20\n",
+    )
+    protocol = fz.load_protocol("pomalidomide-ixazomib-dex")
+    out = tmp_path / "evidence"
+    run = SparkEngine(evidence_path=str(out)).run(str(root), protocol, FIXED)
+    assert run.leaves == {} and not any(c.startswith("__") for c in run.pairs.columns)
+    written = pl.read_parquet(out / "*.parquet")
+    assert {"__L0", "__L0_found", "__L0_value", "__L0_date", "__L0_detail"} <= set(written.columns)
+    cols = ["patient_id", *[c.id for c in protocol.criteria]]
+    assert_frame_equal(
+        written.select(cols).sort("patient_id"), run.pairs.select(cols).sort("patient_id")
+    )
