@@ -29,7 +29,9 @@ birth_date makes alive_at_index unknown.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -37,6 +39,7 @@ from feasibility.engine.features import (
     IDX,
     PAIR,
     PID,
+    Scope,
     event_features,
     in_window,
     latest_features,
@@ -248,6 +251,25 @@ class Compiler:
         for t, lv in self.table_leaves.items():
             if lv:
                 out[t] = None
+        return out
+
+    def scopes(self, lo: dt.date | None, hi: dt.date | None) -> dict[str, Scope]:
+        """The rows of each table the protocol reads at index dates in ``[lo, hi]`` (one
+        date in fixed mode): the tests and items of the latest-record leaves within their
+        widest window, and the event tables' rows on or before the last index whose code,
+        drug or category some leaf matches; undated rows always."""
+        if not self._registered:
+            self._register()
+        out = {"patients": Scope()}
+        for table, needs in self.latest_needs.items():
+            if needs:
+                days = [d for d in needs.values() if d is not None]
+                low = lo - dt.timedelta(days=max(days)) if lo and len(days) == len(needs) else None
+                out[table] = Scope(frozenset(needs), low, hi)
+        for table, lv in self.table_leaves.items():
+            if lv:
+                keys = [_ROW_KEYS[table](rule) for _, rule in lv] if table in _ROW_KEYS else None
+                out[table] = Scope(None if keys is None else frozenset().union(*keys), None, hi)
         return out
 
     def build(
@@ -544,6 +566,14 @@ class Compiler:
         return lambda v: _cmp(
             v.cast(pl.String).cast(pl.Float64, strict=False), r.op or ">=", r.value or 0.0
         )
+
+
+#: Event table -> the row keys one of its leaves matches (see features.Scope).
+_ROW_KEYS: dict[str, Callable[[Any], frozenset]] = {
+    "diagnoses": lambda r: frozenset([r.codelist]),
+    "medications": lambda r: frozenset(r.druglist.spellings),
+    "procedures": lambda r: frozenset([r.category]),
+}
 
 
 def _undated(column: str, table: str) -> pl.Expr:

@@ -17,18 +17,99 @@ unknown wherever the date would decide it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Hashable
+from dataclasses import dataclass
 
 import polars as pl
 
 from feasibility.engine.logic import NULL_BOOL, k_or
 from feasibility.plausibility import LESION_DIAMETER_RANGE, PLAUSIBLE_RANGES
 from feasibility.protocol import Rule, Window
-from feasibility.schema import NON_SYSTEMIC_ROUTES, canonical_drug_expr, regimen_ingredients
+from feasibility.schema import (
+    EVENT_DATE,
+    NON_SYSTEMIC_ROUTES,
+    canonical_drug_expr,
+    regimen_ingredients,
+)
 
 PID, IDX = "patient_id", "index_date"
 #: Join key of the per-(patient, index) features: one column, so joins stay cheap. With a
 #: fixed index it is patient_id; in event mode an integer id of the (patient, index) pair.
 PAIR = "_pair"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The rows of one table a screen reads: those whose key (test, item, code list, drug
+    spelling or procedure category; ``keys`` None: any) is wanted and whose event date is
+    missing or lies in ``[lo, hi]`` (None: unbounded). Every feature below filters at
+    least as strictly, so reading only these rows changes no answer; the engine's cache
+    keeps the scope it read and reads a table again only for a wider one."""
+
+    keys: frozenset[Hashable] | None = None
+    lo: dt.date | None = None
+    hi: dt.date | None = None
+
+    def covers(self, other: Scope) -> bool:
+        """True if every row ``other`` selects is selected here too."""
+        keys = self.keys is None or (other.keys is not None and other.keys <= self.keys)
+        lo = self.lo is None or (other.lo is not None and other.lo >= self.lo)
+        hi = self.hi is None or (other.hi is not None and other.hi <= self.hi)
+        return keys and lo and hi
+
+    def union(self, other: Scope) -> Scope:
+        """The smallest scope covering both."""
+        keys = None if self.keys is None or other.keys is None else self.keys | other.keys
+        lo = None if self.lo is None or other.lo is None else min(self.lo, other.lo)
+        hi = None if self.hi is None or other.hi is None else max(self.hi, other.hi)
+        return Scope(keys, lo, hi)
+
+    def where(self, table: str) -> pl.Expr | None:
+        """The date bounds as a predicate over the table's file (its event date column is
+        not normalised, so the file reader can apply it before anything is decoded)."""
+        if self.lo is None and self.hi is None or table not in EVENT_DATE:
+            return None
+        date = pl.col(EVENT_DATE[table])
+        inside = date.is_between(self.lo or dt.date.min, self.hi or dt.date.max)
+        return date.is_null() | inside
+
+    def keep(self, table: str) -> pl.Expr | None:
+        """The keys as a predicate over the normalised rows (None: every row)."""
+        if self.keys is None or table not in _KEEP:
+            return None
+        return _KEEP[table](self.keys)
+
+
+def _per_distinct_mask(column: str, match) -> pl.Expr:
+    """``match`` (an expression over ``column``) decided once per distinct value of each
+    batch (codes and drug names repeat over millions of rows) and mapped back."""
+
+    def mask(values: pl.Series) -> pl.Series:
+        distinct = values.unique().drop_nulls().to_frame(column)
+        hits = distinct.filter(match.fill_null(False)).get_column(column)
+        return values.is_in(hits.implode()).fill_null(False)
+
+    return pl.col(column).map_batches(mask, return_dtype=pl.Boolean, is_elementwise=True)
+
+
+def _keep_codes(codelists: frozenset) -> pl.Expr:
+    code = pl.col("code")
+    return _per_distinct_mask("code", k_or(*[code_match(code, cl) for cl in codelists]))
+
+
+def _keep_drugs(spellings: frozenset) -> pl.Expr:
+    canonical = canonical_drug_expr(pl.col("drug").cast(pl.String))
+    return _per_distinct_mask("drug", canonical.is_in(sorted(spellings)))
+
+
+#: Table -> the predicate keeping the rows of a scope's keys (normalised columns).
+_KEEP = {
+    "measurements": lambda keys: pl.col("test").is_in(sorted(keys)),
+    "assessments": lambda keys: pl.col("item").is_in(sorted(keys)),
+    "diagnoses": _keep_codes,
+    "medications": _keep_drugs,
+    "procedures": lambda keys: pl.col("category").is_in(sorted(keys)),
+}
 
 
 def pair_key(fixed: dt.date | None) -> str:
