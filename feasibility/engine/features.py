@@ -17,14 +17,15 @@ unknown wherever the date would decide it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
 from feasibility.engine.logic import NULL_BOOL, k_or
 from feasibility.plausibility import LESION_DIAMETER_RANGE, PLAUSIBLE_RANGES
-from feasibility.protocol import Rule, Window
+from feasibility.protocol import Window
 from feasibility.schema import (
     EVENT_DATE,
     NON_SYSTEMIC_ROUTES,
@@ -217,14 +218,15 @@ def latest_features(
         rows = rows.filter(pl.col(key).is_in(list(needs)))
         if hi is not None:
             rows = rows.filter(pl.col(date) <= hi)
-            if all(w is not None for w in needs.values()):
-                rows = rows.filter(pl.col(date) >= lo - dt.timedelta(days=max(needs.values())))
+            days = [w for w in needs.values() if w is not None]
+            if len(days) == len(needs):
+                rows = rows.filter(pl.col(date) >= lo - dt.timedelta(days=max(days)))
     rows = with_index(rows, idx, fixed).filter(pl.col(date) <= pl.col(IDX))
     bounded = {n: d for n, d in needs.items() if d is not None}
     if bounded:
-        lower = pl.lit(None, dtype=pl.Int64)
-        expr = pl.when(pl.col(key) == next(iter(bounded))).then(bounded[next(iter(bounded))])
-        for n, d in list(bounded.items())[1:]:
+        first, *rest = bounded.items()
+        expr: Any = pl.when(pl.col(key) == first[0]).then(first[1])
+        for n, d in rest:
             expr = expr.when(pl.col(key) == n).then(d)
         lower = expr.otherwise(pl.lit(None, dtype=pl.Int64))
         rows = rows.filter(
@@ -247,193 +249,251 @@ def latest_features(
 
 
 def event_features(
-    leaves_: list[tuple[str, Rule]],
+    leaves_: list[tuple[str, Any]],
     table: str,
     lf: pl.LazyFrame,
     idx: pl.LazyFrame,
     fixed: dt.date | None,
 ) -> pl.LazyFrame:
-    specs: list[tuple] = []
-    if table == "diagnoses":
-        code = pl.col("code")
-        # match each distinct code once (a registry has few thousand), then join back
-        codes = lf.select(code.unique()).collect()
-        match = codes.with_columns(
-            [code_match(code, r.codelist).fill_null(False).alias(f"{k}:m") for k, r in leaves_]
-        ).filter(k_or(*[pl.col(f"{k}:m") for k, _ in leaves_]))
-        rows = (
-            lf.select(PID, "code", "diagnosed_on")
-            .filter(pl.col("code").is_in(match["code"].implode()))
-            .join(match.lazy(), on="code", how="inner")
-        )
-        rows = with_index(rows, idx, fixed)
-        rows = rows.filter(
-            pl.col("diagnosed_on").is_null() | (pl.col("diagnosed_on") <= pl.col(IDX))
-        )
-        rows = rows.sort("diagnosed_on", "code", nulls_last=False)
-        for k, r in leaves_:
-            cand = pl.col(f"{k}:m")
-            cond = cand & in_window(pl.col("diagnosed_on"), r.window)
-            specs.append((k, cand, cond, pl.col("diagnosed_on"), None))
-        detail = code
-    elif table == "medications":
-        names: set[str] = set()
-        for _, r in leaves_:
-            names |= set(r.druglist.spellings)
-        schema = lf.collect_schema()
-        systemic = (
-            pl.col("systemic")
-            if "systemic" in schema
-            else pl.col("route").is_null()
-            | ~pl.col("route").str.strip_chars().str.to_lowercase().is_in(list(NON_SYSTEMIC_ROUTES))
-        )
-        # the loader already applied canonical_drug; applying the same normaliser again is
-        # idempotent and makes the engine right on a registry normalised without it. It runs
-        # on the distinct names (a registry has a few thousand), joined back.
-        distinct = lf.select(pl.col("drug").cast(pl.String).unique()).collect()
-        spelled = distinct.with_columns(canonical_drug_expr(pl.col("drug")).alias("_drug")).filter(
-            pl.col("_drug").is_in(list(names))
-        )
-        rows = lf.select(
-            PID,
-            pl.col("drug").cast(pl.String),
-            "route",
-            "start_date",
-            "end_date",
-            systemic.alias("_systemic"),
-        )
-        rows = rows.filter(pl.col("drug").is_in(spelled["drug"].implode())).join(
-            spelled.lazy(), on="drug", how="inner"
-        )
-        rows = with_index(rows, idx, fixed)
-        rows = rows.filter(pl.col("start_date").is_null() | (pl.col("start_date") <= pl.col(IDX)))
-        rows = rows.sort("start_date", "_drug", "route", nulls_last=False)
-        for k, r in leaves_:
-            cand = pl.col("_drug").is_in(list(r.druglist.spellings))
-            if r.systemic_only:
-                cand = cand & pl.col("_systemic")
-            overlap = (
-                pl.col("start_date") < pl.col(IDX)
-                if r.started_before_index
-                else pl.col("start_date") <= pl.col(IDX)
-            )
-            if r.overlap_days is not None:
-                overlap = overlap & (
-                    pl.col("end_date").is_null()
-                    | (pl.col("end_date") >= pl.col(IDX) - pl.duration(days=r.overlap_days))
-                )
-            specs.append((k, cand, cand & overlap, pl.col("start_date"), None))
-        detail = (
-            pl.col("_drug") + pl.lit(" (route ") + pl.col("route").fill_null("null") + pl.lit(")")
-        )
-    elif table == "procedures":
-        cats = list({r.category for _, r in leaves_})
-        rows = lf.select(PID, "category", "performed_on").filter(pl.col("category").is_in(cats))
-        rows = with_index(rows, idx, fixed)
-        rows = rows.filter(
-            pl.col("performed_on").is_null() | (pl.col("performed_on") <= pl.col(IDX))
-        )
-        rows = rows.sort("performed_on", "category", nulls_last=False)
-        for k, r in leaves_:
-            cand = pl.col("category") == r.category
-            cond = cand & in_window(pl.col("performed_on"), r.window)
-            specs.append((k, cand, cond, pl.col("performed_on"), None))
-        detail = pl.col("category").cast(pl.String)
-    elif table == "lesions":
-        lo, hi = LESION_DIAMETER_RANGE
-        diameter = pl.col("longest_diameter_cm")
-        rows = lf.select(
-            PID,
-            "imaged_on",
-            "site",
-            # contract 5.2: a diameter no imaging can produce (> 50 cm, negative, NaN) is set
-            # aside: the lesion stays (it was imaged) but its size is missing
-            pl.when(diameter.is_not_nan() & diameter.is_between(lo, hi))
-            .then(diameter)
-            .alias("longest_diameter_cm"),
-            "bone_contiguous",
-        )
-        rows = with_index(rows, idx, fixed)
-        rows = rows.filter(pl.col("imaged_on").is_null() | (pl.col("imaged_on") <= pl.col(IDX)))
-        rows = rows.sort(
-            "imaged_on", "longest_diameter_cm", "site", "bone_contiguous", nulls_last=False
-        )
-        for k, r in leaves_:
-            # contract 5.1: every lesion on or before the index (or undated) is a candidate;
-            # an undated one is unknown where its size and site would qualify it
-            inw = in_window(pl.col("imaged_on"), r.window)
-            cand = pl.lit(True)
-            cond = inw & (pl.col("longest_diameter_cm") >= r.min_diameter_cm)
-            if r.bone_contiguous is not None:
-                cond = cond & (pl.col("bone_contiguous") == r.bone_contiguous)
-            # the value shown: the largest lesion in the window (or undated)
-            shown = pl.when(inw.fill_null(True)).then(pl.col("longest_diameter_cm"))
-            specs.append((k, cand, cond, pl.col("imaged_on"), shown))
-        detail = (
-            pl.col("site").fill_null("?")
-            + pl.lit(", bone_contiguous ")
-            + pl.col("bone_contiguous").cast(pl.String).fill_null("null")
-        )
-    elif table == "therapies":
-        rows = lf.select(PID, "line_number", "regimen", "start_date", "end_date", "investigational")
-        lists = {r.druglist.name: r.druglist for _, r in leaves_ if r.druglist is not None}
-        if lists:
-            # which regimens contain a drug of each list: per distinct regimen (few), joined back
-            regimens = lf.select(pl.col("regimen").unique()).collect()["regimen"].to_list()
-            table = pl.DataFrame(
-                {
-                    "regimen": regimens,
-                    **{
-                        f"_rx:{n}": [bool(regimen_ingredients(x) & set(dl.drugs)) for x in regimens]
-                        for n, dl in lists.items()
-                    },
-                },
-                schema={"regimen": pl.String, **{f"_rx:{n}": pl.Boolean for n in lists}},
-            )
-            rows = rows.with_columns(pl.col("regimen").cast(pl.String)).join(
-                table.lazy(), on="regimen", how="left", nulls_equal=True
-            )
-        rows = with_index(rows, idx, fixed)
-        rows = rows.filter(pl.col("start_date").is_null() | (pl.col("start_date") <= pl.col(IDX)))
-        rows = rows.sort("start_date", "line_number", "regimen", nulls_last=False)
-        for k, r in leaves_:
-            cand = pl.lit(True)
-            if r.min_line is not None:
-                cand = cand & (pl.col("line_number") >= r.min_line)
-            if r.druglist is not None:
-                cand = cand & pl.col(f"_rx:{r.druglist.name}")
-            cand = cand.fill_null(False)
-            cond = cand
-            if r.started_before_index:
-                # contract 5.1: a line with no start_date that ended before the index
-                # started before it too
-                started = (pl.col("start_date") < pl.col(IDX)) | (
-                    pl.col("start_date").is_null() & (pl.col("end_date") < pl.col(IDX))
-                )
-                cond = cond & started
-            if r.ongoing:
-                cond = (
-                    cond
-                    & (pl.col("start_date") <= pl.col(IDX))
-                    & (pl.col("end_date").is_null() | (pl.col("end_date") >= pl.col(IDX)))
-                )
-            if r.ended_within_days is not None:
-                cond = cond & (
-                    pl.col("end_date").is_null()
-                    | (pl.col("end_date") >= pl.col(IDX) - pl.duration(days=r.ended_within_days))
-                )
-            if r.investigational:
-                cond = cond & pl.col("investigational")
-            specs.append((k, cand, cond, pl.col("start_date"), None))
-        detail = (
-            pl.lit("line ")
-            + pl.col("line_number").cast(pl.String).fill_null("?")
-            + pl.lit(" ")
-            + pl.col("regimen").fill_null("?")
-        )
-    else:  # pragma: no cover
-        raise ValueError(table)
+    """Per (patient, index), for each leaf ``(k, rule)`` over the event ``table``: truth,
+    found, date, detail (and value) -- see :func:`exist_features`. ``EVENT_TABLES[table]``
+    prepares the rows once (joined to the index, sorted by date and by what the detail
+    shows) and gives each leaf's candidate and condition."""
+    rows, specs, detail = EVENT_TABLES[table](leaves_, lf, idx, fixed)
     return exist_features(rows, specs, pair_key(fixed), detail)
+
+
+def _diagnoses(
+    leaves_: list[tuple[str, Any]],
+    lf: pl.LazyFrame,
+    idx: pl.LazyFrame,
+    fixed: dt.date | None,
+) -> tuple[pl.LazyFrame, list[tuple], pl.Expr]:
+    specs: list[tuple] = []
+    code = pl.col("code")
+    # match each distinct code once (a registry has few thousand), then join back
+    codes = lf.select(code.unique()).collect()
+    match = codes.with_columns(
+        [code_match(code, r.codelist).fill_null(False).alias(f"{k}:m") for k, r in leaves_]
+    ).filter(k_or(*[pl.col(f"{k}:m") for k, _ in leaves_]))
+    rows = (
+        lf.select(PID, "code", "diagnosed_on")
+        .filter(pl.col("code").is_in(match["code"].implode()))
+        .join(match.lazy(), on="code", how="inner")
+    )
+    rows = with_index(rows, idx, fixed)
+    rows = rows.filter(pl.col("diagnosed_on").is_null() | (pl.col("diagnosed_on") <= pl.col(IDX)))
+    rows = rows.sort("diagnosed_on", "code", nulls_last=False)
+    for k, r in leaves_:
+        cand = pl.col(f"{k}:m")
+        cond = cand & in_window(pl.col("diagnosed_on"), r.window)
+        specs.append((k, cand, cond, pl.col("diagnosed_on"), None))
+    detail = code
+    return rows, specs, detail
+
+
+def _medications(
+    leaves_: list[tuple[str, Any]],
+    lf: pl.LazyFrame,
+    idx: pl.LazyFrame,
+    fixed: dt.date | None,
+) -> tuple[pl.LazyFrame, list[tuple], pl.Expr]:
+    specs: list[tuple] = []
+    names: set[str] = set()
+    for _, r in leaves_:
+        names |= set(r.druglist.spellings)
+    schema = lf.collect_schema()
+    systemic = (
+        pl.col("systemic")
+        if "systemic" in schema
+        else pl.col("route").is_null()
+        | ~pl.col("route").str.strip_chars().str.to_lowercase().is_in(list(NON_SYSTEMIC_ROUTES))
+    )
+    # the loader already applied canonical_drug; applying the same normaliser again is
+    # idempotent and makes the engine right on a registry normalised without it. It runs
+    # on the distinct names (a registry has a few thousand), joined back.
+    distinct = lf.select(pl.col("drug").cast(pl.String).unique()).collect()
+    spelled = distinct.with_columns(canonical_drug_expr(pl.col("drug")).alias("_drug")).filter(
+        pl.col("_drug").is_in(list(names))
+    )
+    rows = lf.select(
+        PID,
+        pl.col("drug").cast(pl.String),
+        "route",
+        "start_date",
+        "end_date",
+        systemic.alias("_systemic"),
+    )
+    rows = rows.filter(pl.col("drug").is_in(spelled["drug"].implode())).join(
+        spelled.lazy(), on="drug", how="inner"
+    )
+    rows = with_index(rows, idx, fixed)
+    rows = rows.filter(pl.col("start_date").is_null() | (pl.col("start_date") <= pl.col(IDX)))
+    rows = rows.sort("start_date", "_drug", "route", nulls_last=False)
+    for k, r in leaves_:
+        cand = pl.col("_drug").is_in(list(r.druglist.spellings))
+        if r.systemic_only:
+            cand = cand & pl.col("_systemic")
+        overlap = (
+            pl.col("start_date") < pl.col(IDX)
+            if r.started_before_index
+            else pl.col("start_date") <= pl.col(IDX)
+        )
+        if r.overlap_days is not None:
+            overlap = overlap & (
+                pl.col("end_date").is_null()
+                | (pl.col("end_date") >= pl.col(IDX) - pl.duration(days=r.overlap_days))
+            )
+        specs.append((k, cand, cand & overlap, pl.col("start_date"), None))
+    detail = pl.col("_drug") + pl.lit(" (route ") + pl.col("route").fill_null("null") + pl.lit(")")
+    return rows, specs, detail
+
+
+def _procedures(
+    leaves_: list[tuple[str, Any]],
+    lf: pl.LazyFrame,
+    idx: pl.LazyFrame,
+    fixed: dt.date | None,
+) -> tuple[pl.LazyFrame, list[tuple], pl.Expr]:
+    specs: list[tuple] = []
+    cats = list({r.category for _, r in leaves_})
+    rows = lf.select(PID, "category", "performed_on").filter(pl.col("category").is_in(cats))
+    rows = with_index(rows, idx, fixed)
+    rows = rows.filter(pl.col("performed_on").is_null() | (pl.col("performed_on") <= pl.col(IDX)))
+    rows = rows.sort("performed_on", "category", nulls_last=False)
+    for k, r in leaves_:
+        cand = pl.col("category") == r.category
+        cond = cand & in_window(pl.col("performed_on"), r.window)
+        specs.append((k, cand, cond, pl.col("performed_on"), None))
+    detail = pl.col("category").cast(pl.String)
+    return rows, specs, detail
+
+
+def _lesions(
+    leaves_: list[tuple[str, Any]],
+    lf: pl.LazyFrame,
+    idx: pl.LazyFrame,
+    fixed: dt.date | None,
+) -> tuple[pl.LazyFrame, list[tuple], pl.Expr]:
+    specs: list[tuple] = []
+    lo, hi = LESION_DIAMETER_RANGE
+    diameter = pl.col("longest_diameter_cm")
+    rows = lf.select(
+        PID,
+        "imaged_on",
+        "site",
+        # contract 5.2: a diameter no imaging can produce (> 50 cm, negative, NaN) is set
+        # aside: the lesion stays (it was imaged) but its size is missing
+        pl.when(diameter.is_not_nan() & diameter.is_between(lo, hi))
+        .then(diameter)
+        .alias("longest_diameter_cm"),
+        "bone_contiguous",
+    )
+    rows = with_index(rows, idx, fixed)
+    rows = rows.filter(pl.col("imaged_on").is_null() | (pl.col("imaged_on") <= pl.col(IDX)))
+    rows = rows.sort(
+        "imaged_on", "longest_diameter_cm", "site", "bone_contiguous", nulls_last=False
+    )
+    for k, r in leaves_:
+        # contract 5.1: every lesion on or before the index (or undated) is a candidate;
+        # an undated one is unknown where its size and site would qualify it
+        inw = in_window(pl.col("imaged_on"), r.window)
+        cand = pl.lit(True)
+        cond = inw & (pl.col("longest_diameter_cm") >= r.min_diameter_cm)
+        if r.bone_contiguous is not None:
+            cond = cond & (pl.col("bone_contiguous") == r.bone_contiguous)
+        # the value shown: the largest lesion in the window (or undated)
+        shown = pl.when(inw.fill_null(True)).then(pl.col("longest_diameter_cm"))
+        specs.append((k, cand, cond, pl.col("imaged_on"), shown))
+    detail = (
+        pl.col("site").fill_null("?")
+        + pl.lit(", bone_contiguous ")
+        + pl.col("bone_contiguous").cast(pl.String).fill_null("null")
+    )
+    return rows, specs, detail
+
+
+def _therapies(
+    leaves_: list[tuple[str, Any]],
+    lf: pl.LazyFrame,
+    idx: pl.LazyFrame,
+    fixed: dt.date | None,
+) -> tuple[pl.LazyFrame, list[tuple], pl.Expr]:
+    specs: list[tuple] = []
+    rows = lf.select(PID, "line_number", "regimen", "start_date", "end_date", "investigational")
+    lists = {r.druglist.name: r.druglist for _, r in leaves_ if r.druglist is not None}
+    if lists:
+        # which regimens contain a drug of each list: per distinct regimen (few), joined back
+        regimens = lf.select(pl.col("regimen").unique()).collect()["regimen"].to_list()
+        contains = pl.DataFrame(
+            {
+                "regimen": regimens,
+                **{
+                    f"_rx:{n}": [bool(regimen_ingredients(x) & set(dl.drugs)) for x in regimens]
+                    for n, dl in lists.items()
+                },
+            },
+            schema={"regimen": pl.String, **{f"_rx:{n}": pl.Boolean for n in lists}},
+        )
+        rows = rows.with_columns(pl.col("regimen").cast(pl.String)).join(
+            contains.lazy(), on="regimen", how="left", nulls_equal=True
+        )
+    rows = with_index(rows, idx, fixed)
+    rows = rows.filter(pl.col("start_date").is_null() | (pl.col("start_date") <= pl.col(IDX)))
+    rows = rows.sort("start_date", "line_number", "regimen", nulls_last=False)
+    for k, r in leaves_:
+        cand = pl.lit(True)
+        if r.min_line is not None:
+            cand = cand & (pl.col("line_number") >= r.min_line)
+        if r.druglist is not None:
+            cand = cand & pl.col(f"_rx:{r.druglist.name}")
+        cand = cand.fill_null(False)
+        cond = cand
+        if r.started_before_index:
+            # contract 5.1: a line with no start_date that ended before the index
+            # started before it too
+            started = (pl.col("start_date") < pl.col(IDX)) | (
+                pl.col("start_date").is_null() & (pl.col("end_date") < pl.col(IDX))
+            )
+            cond = cond & started
+        if r.ongoing:
+            cond = (
+                cond
+                & (pl.col("start_date") <= pl.col(IDX))
+                & (pl.col("end_date").is_null() | (pl.col("end_date") >= pl.col(IDX)))
+            )
+        if r.ended_within_days is not None:
+            cond = cond & (
+                pl.col("end_date").is_null()
+                | (pl.col("end_date") >= pl.col(IDX) - pl.duration(days=r.ended_within_days))
+            )
+        if r.investigational:
+            cond = cond & pl.col("investigational")
+        specs.append((k, cand, cond, pl.col("start_date"), None))
+    detail = (
+        pl.lit("line ")
+        + pl.col("line_number").cast(pl.String).fill_null("?")
+        + pl.lit(" ")
+        + pl.col("regimen").fill_null("?")
+    )
+    return rows, specs, detail
+
+
+#: Event table -> its rows, each leaf's (key, candidate, condition, date, value) and the
+#: detail shown; the leaves of a table are all of one rule type (see compiler.LEAVES).
+EVENT_TABLES: dict[
+    str,
+    Callable[
+        [list[tuple[str, Any]], pl.LazyFrame, pl.LazyFrame, dt.date | None],
+        tuple[pl.LazyFrame, list[tuple], pl.Expr],
+    ],
+] = {
+    "diagnoses": _diagnoses,
+    "medications": _medications,
+    "procedures": _procedures,
+    "lesions": _lesions,
+    "therapies": _therapies,
+}
 
 
 def exist_features(
