@@ -47,7 +47,7 @@ def scale(src: Path, out: Path, copies: int) -> None:
             )
             for k in range(copies)
         ]
-        pl.concat(parts).sink_parquet(out / f"{table}.parquet", compression="zstd")
+        pl.concat(parts).sink_parquet(out / f"{table}.parquet", compression="lz4")
         print(f"{table}: {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     manifest = src / "_manifest.json"
     if manifest.exists():

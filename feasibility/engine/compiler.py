@@ -283,7 +283,10 @@ class Compiler:
             for info in infos:
                 evid += self._leaf_evidence(info)
         out = base.with_columns(evid).with_columns(exprs)
-        return out.drop(PAIR) if fixed is None else out
+        # the pairs frame of the engine seam: keys, statuses and evidence columns only (the
+        # joined features and patient attributes are intermediates: a third of the frame)
+        statuses = [crit.id for crit in self.protocol.criteria]
+        return out.select(PID, IDX, *statuses, pl.col("^__.*$"))
 
     # ------------------------------------------------------------------ expressions
     def criterion_expr(self, crit: Criterion, sex: str | None = None) -> tuple[pl.Expr, pl.Expr]:

@@ -58,7 +58,7 @@ _SIZE_ORDER = [
 
 
 #: Cached tables whose patient_id is kept as a categorical (only grouped, see features.py).
-_COMPACT_IDS = ("measurements", "assessments")
+_COMPACT_IDS = ("measurements", "assessments", "diagnoses")
 _VOCABULARY_COLUMNS = ("test", "item", "category", "sex")
 
 

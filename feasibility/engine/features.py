@@ -259,8 +259,10 @@ def event_features(
     found, date, detail (and value) -- see :func:`exist_features`. ``EVENT_TABLES[table]``
     prepares the rows once (joined to the index, sorted by date and by what the detail
     shows) and gives each leaf's candidate and condition."""
+    coded, idx = _coded(lf, idx, fixed)
     rows, specs, detail = EVENT_TABLES[table](leaves_, lf, idx, fixed)
-    return exist_features(rows, specs, pair_key(fixed), detail)
+    out = exist_features(rows, specs, pair_key(fixed), detail)
+    return out.with_columns(pl.col(PID).cast(pl.String)) if coded and fixed is not None else out
 
 
 def _diagnoses(
@@ -273,17 +275,18 @@ def _diagnoses(
     code = pl.col("code")
     # match each distinct code once (a registry has few thousand), then join back
     codes = lf.select(code.unique()).collect()
-    match = codes.with_columns(
-        [code_match(code, r.codelist).fill_null(False).alias(f"{k}:m") for k, r in leaves_]
-    ).filter(k_or(*[pl.col(f"{k}:m") for k, _ in leaves_]))
-    rows = (
-        lf.select(PID, "code", "diagnosed_on")
-        .filter(pl.col("code").is_in(match["code"].implode()))
-        .join(match.lazy(), on="code", how="inner")
+    match = (
+        codes.with_columns(
+            [code_match(code, r.codelist).fill_null(False).alias(f"{k}:m") for k, r in leaves_]
+        )
+        .filter(k_or(*[pl.col(f"{k}:m") for k, _ in leaves_]))
+        .sort("code")
+        .with_row_index("_code_rank")  # sorting by the rank sorts by the code, faster
     )
+    rows = lf.select(PID, "code", "diagnosed_on").join(match.lazy(), on="code", how="inner")
     rows = with_index(rows, idx, fixed)
     rows = rows.filter(pl.col("diagnosed_on").is_null() | (pl.col("diagnosed_on") <= pl.col(IDX)))
-    rows = rows.sort("diagnosed_on", "code", nulls_last=False)
+    rows = rows.sort("diagnosed_on", "_code_rank", nulls_last=False)
     for k, r in leaves_:
         cand = pl.col(f"{k}:m")
         cond = cand & in_window(pl.col("diagnosed_on"), r.window)
@@ -510,7 +513,7 @@ def exist_features(
     path; the latest qualifying row is the one with the largest row number, whose detail
     is gathered afterwards.
     """
-    cols: list[pl.Expr] = [detail.cast(pl.String).alias("_detail")]
+    cols: list[pl.Expr] = []
     for k, cand, cond, date, value in specs:
         hit = cond.fill_null(False)
         cols += [
@@ -525,6 +528,8 @@ def exist_features(
             # the window), so a failing patient still shows what was measured
             cols.append(value.alias(f"{k}:value"))
     df = rows.with_row_index("_r").with_columns(cols).collect(engine="in-memory")
+    # the detail is made only for the rows reported (a gathered few), not for every row
+    shown = df.select(detail.meta.root_names())
     aggs: list[pl.Expr] = []
     for k, *_rest in specs:
         names = [f"{k}:t", f"{k}:n", f"{k}:found", f"{k}:date", f"{k}:ri"]
@@ -541,10 +546,17 @@ def exist_features(
             .then(NULL_BOOL)
             .otherwise(pl.lit(False))
             .alias(f"{k}:truth"),
-            df["_detail"].gather(feat[f"{k}:ri"]).alias(f"{k}:detail"),
+            _detail(shown, feat[f"{k}:ri"], detail).alias(f"{k}:detail"),
         ]
     drop = [c for k, *_r in specs for c in (f"{k}:t", f"{k}:n", f"{k}:ri")]
     return feat.with_columns(out).drop(drop).lazy()
+
+
+def _detail(rows: pl.DataFrame, index: pl.Series, detail: pl.Expr) -> pl.Series:
+    """``detail`` of the rows at ``index`` (null index: null)."""
+    picked = rows.select(pl.all().gather(index))
+    hit = index.is_not_null()
+    return picked.select(pl.when(pl.lit(hit)).then(detail.cast(pl.String))).to_series()
 
 
 def code_match(code: pl.Expr, codelist) -> pl.Expr:
