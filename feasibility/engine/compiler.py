@@ -239,9 +239,13 @@ class Compiler:
         out = {"patients": Scope()}
         for table, needs in self.latest_needs.items():
             if needs:
-                days = [d for d in needs.values() if d is not None]
-                low = lo - dt.timedelta(days=max(days)) if lo and len(days) == len(needs) else None
-                out[table] = Scope(frozenset(needs), low, hi)
+                since = {
+                    n: None if lo is None or d is None else lo - dt.timedelta(days=d)
+                    for n, d in needs.items()
+                }
+                firsts = [f for f in since.values() if f is not None]
+                low = min(firsts) if len(firsts) == len(since) else None
+                out[table] = Scope(frozenset(needs), low, hi, frozenset(since.items()))
         for table, lv in self.table_leaves.items():
             if lv:
                 keys = [translation(rule).row_keys(rule) for _, rule in lv]

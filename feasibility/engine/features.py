@@ -50,20 +50,40 @@ class Scope:
     keys: frozenset[Hashable] | None = None
     lo: dt.date | None = None
     hi: dt.date | None = None
+    #: (key, earliest date) pairs narrowing ``lo`` per key (a test's own window); empty:
+    #: ``lo`` for every key
+    since: frozenset[tuple[str, dt.date | None]] = frozenset()
 
     def covers(self, other: Scope) -> bool:
         """True if every row ``other`` selects is selected here too."""
         keys = self.keys is None or (other.keys is not None and other.keys <= self.keys)
         lo = self.lo is None or (other.lo is not None and other.lo >= self.lo)
         hi = self.hi is None or (other.hi is not None and other.hi <= self.hi)
-        return keys and lo and hi
+        return keys and lo and hi and self._since_covers(other)
+
+    def _since_covers(self, other: Scope) -> bool:
+        if not self.since:
+            return True
+        mine: dict[Hashable, dt.date | None] = dict(self.since)
+        for key, first in other.since or {(k, other.lo) for k in other.keys or ()}:
+            have = mine.get(key, self.lo)
+            if have is not None and (first is None or first < have):
+                return False
+        return True
 
     def union(self, other: Scope) -> Scope:
         """The smallest scope covering both."""
         keys = None if self.keys is None or other.keys is None else self.keys | other.keys
         lo = None if self.lo is None or other.lo is None else min(self.lo, other.lo)
         hi = None if self.hi is None or other.hi is None else max(self.hi, other.hi)
-        return Scope(keys, lo, hi)
+        since: frozenset[tuple[str, dt.date | None]] = frozenset()
+        if self.since and other.since:
+            merged = dict(self.since)
+            for key, first in other.since:
+                have = merged.get(key, first)
+                merged[key] = None if have is None or first is None else min(have, first)
+            since = frozenset(merged.items())
+        return Scope(keys, lo, hi, since)
 
     def where(self, table: str) -> pl.Expr | None:
         """The date bounds as a predicate over the table's file (its event date column is
@@ -75,9 +95,17 @@ class Scope:
         return date.is_null() | inside
 
     def keep(self, table: str) -> pl.Expr | None:
-        """The keys as a predicate over the normalised rows (None: every row)."""
+        """The keys (and their own earliest dates) as a predicate over the normalised rows
+        (None: every row)."""
         if self.keys is None or table not in _KEEP:
             return None
+        if self.since and table in _KEY:
+            key, date = pl.col(_KEY[table]), pl.col(EVENT_DATE[table])
+            parts = [
+                key == k if first is None else (key == k) & (date.is_null() | (date >= first))
+                for k, first in sorted(self.since, key=lambda kf: kf[0])
+            ]
+            return k_or(*parts).fill_null(False)
         return _KEEP[table](self.keys)
 
 
@@ -102,6 +130,9 @@ def _keep_drugs(spellings: frozenset) -> pl.Expr:
     canonical = canonical_drug_expr(pl.col("drug").cast(pl.String))
     return _per_distinct_mask("drug", canonical.is_in(sorted(spellings)))
 
+
+#: Latest-record table -> its key column.
+_KEY = {"measurements": "test", "assessments": "item"}
 
 #: Table -> the predicate keeping the rows of a scope's keys (normalised columns).
 _KEEP = {
