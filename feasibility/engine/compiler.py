@@ -216,19 +216,6 @@ class Compiler:
         self._keys[id(rule), crit.id] = key
 
     # ------------------------------------------------------------------ features
-    def needed_tables(self) -> dict[str, list[str] | None]:
-        """Tables (and for measurements/assessments the tests/items) the protocol reads."""
-        if not self._registered:
-            self._register()
-        out: dict[str, list[str] | None] = {"patients": None}
-        for t, needs in self.latest_needs.items():
-            if needs:
-                out[t] = sorted(needs)
-        for t, lv in self.table_leaves.items():
-            if lv:
-                out[t] = None
-        return out
-
     def scopes(self, lo: dt.date | None, hi: dt.date | None) -> dict[str, Scope]:
         """The rows of each table the protocol reads at index dates in ``[lo, hi]`` (one
         date in fixed mode): the tests and items of the latest-record leaves within their

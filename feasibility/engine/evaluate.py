@@ -1,8 +1,10 @@
 """Run a protocol over a registry: collect the tables it needs once, evaluate every
 (patient, index) pair in one lazy query, and pick one index per patient in event mode.
 
-The collected tables are kept (:class:`TableCache`) so a result can be re-evaluated with a
-relaxed or reordered protocol without reading the registry again.
+Only the rows the protocol can read are collected (each table's
+:class:`~feasibility.engine.features.Scope`), and they are kept (:class:`TableCache`) so a
+result can be re-evaluated with a relaxed or reordered protocol without reading the
+registry again; a table is read again only when a new protocol or index needs more rows.
 """
 
 from __future__ import annotations
