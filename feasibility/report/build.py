@@ -26,9 +26,10 @@ from typing import Any
 import polars as pl
 
 from feasibility import csvsafe, disclosure
+from feasibility.report import sections as _sections
 from feasibility.report.data import RegistryInfo, ReportData, report_data
 from feasibility.report.page import render_page
-from feasibility.report.sections import SECTIONS, SectionBuilder
+from feasibility.report.sections import SectionBuilder
 
 __all__ = ["RegistryInfo", "ReportData", "build_report", "render_sections", "write_tables"]
 
@@ -43,8 +44,8 @@ def write_tables(data: ReportData, out: Path) -> list[Path]:
 
 def render_sections(data: ReportData, sections: Sequence[SectionBuilder] = ()) -> list[str]:
     """Each section's HTML, in order (:data:`~feasibility.report.sections.SECTIONS` by
-    default)."""
-    return [build(data) for build in (sections or SECTIONS)]
+    default, read at call time)."""
+    return [build(data) for build in (sections or _sections.SECTIONS)]
 
 
 def build_report(
