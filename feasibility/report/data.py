@@ -25,6 +25,7 @@ import polars as pl
 from feasibility import disclosure, summaries
 from feasibility.report import headline, quality_section
 from feasibility.report.loader_notes import disclose_row_accounting
+from feasibility.results import INDEX_EVENT
 
 POPULATION_EVENT = "patients with an index event, each at their index date"
 POPULATION_FIXED = "all patients in the registry"
@@ -185,8 +186,6 @@ def report_data(
 
         readiness = criterion_readiness(protocol, validation, screened)
     readiness = quality_section.disclose_readiness(readiness, pol)
-
-    from feasibility.results import INDEX_EVENT  # here: importing results first is a cycle
 
     funnel = pol.funnel(result.funnel(order))
     sub_order = [s for s in order or [] if s != INDEX_EVENT] or None
