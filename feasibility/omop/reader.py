@@ -643,8 +643,11 @@ def omop_tables(
     out.notes.append(f"concept hierarchy from {vocab.hierarchy}")
     years = out.tables["patients"].filter(pl.col("birth_date_precision") != "day").height
     if years:
+        # no count here: warnings are shown in shared reports as written (the patients
+        # table's birth_date_precision column has the exact figure; the report's OMOP
+        # section shows it disclosed)
         out.notes.append(
-            f"{years} birth dates have only a year or month in OMOP; taken as the middle "
+            "some birth dates have only a year or month in OMOP; taken as the middle "
             "(1 July / the 15th), so an age may be off by one year near the birthday"
         )
     return out

@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from feasibility import charts, csvsafe, disclosure, summaries
-from feasibility.report import headline, quality_section
+from feasibility.report import headline, omop_section, quality_section
 from feasibility.report import html as H
 from feasibility.report.loader_notes import missing_columns_banner, row_accounting_table
 from feasibility.report.sections import (
@@ -300,6 +300,7 @@ def build_report(
             after=(row_accounting_table(info.row_accounting, pol),),  # issue 10
         )
     )
+    parts.append(omop_section.render(registry, validation, pol))  # issue 14: "" unless OMOP
     parts.append(_provenance(protocol, info, settings, pol, now))
     parts.append(_method_section(pol))
 
