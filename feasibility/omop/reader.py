@@ -275,51 +275,108 @@ def _unit_codes(vocab: Vocabulary) -> pl.LazyFrame:
     )
 
 
-def _measurements(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.LazyFrame:
-    tests = _concept_map(vocab, [(t.concepts, t.test) for t in mapping.tests], "test")
-    test_of = dict(zip(tests["concept_id"].to_list(), tests["test"].to_list(), strict=True))
-    # UCUM -> contract unit: one test-independent renaming for the units every test
-    # reads the same way (factor 1), and a short when/then list for the others
+def _unit_rules(mapping: Mapping) -> tuple[dict[str, str], dict[tuple[str, str], tuple[str, float]]]:
+    """UCUM -> contract unit: one test-independent renaming for the units every test reads
+    the same way (factor 1), and the (test, UCUM) pairs that need their own unit/factor."""
     generic: dict[str, str] = {}
-    special: list[tuple[str, str, str, float]] = []
+    special: dict[tuple[str, str], tuple[str, float]] = {}
     for test_map in mapping.tests:
         for code, (target, f) in test_map.units.items():
             if f == 1.0 and generic.get(code, target) == target:
                 generic[code] = target
             else:
-                special.append((test_map.test, code, target, f))
-    renamed = pl.col("ucum").replace({k: v for k, v in generic.items() if k != v})
-    unit: pl.Expr = renamed
-    factor: pl.Expr = pl.lit(1.0)
-    for test, code, target, f in reversed(special):
-        hit = (pl.col("test") == test) & (pl.col("ucum") == code)
-        unit = pl.when(hit).then(pl.lit(target)).otherwise(unit)
-        factor = pl.when(hit).then(pl.lit(f)).otherwise(factor)
-    code_of = {k: v for k, v in _unit_codes(vocab).collect().iter_rows() if k}
+                special[(test_map.test, code)] = (target, f)
+    return generic, special
+
+
+def _unit_of(
+    test: str, ucum: str, generic: dict[str, str], special: dict[tuple[str, str], tuple[str, float]]
+) -> tuple[str, float]:
+    """The contract unit and factor of a value of ``test`` written in ``ucum``."""
+    return special.get((test, ucum), (generic.get(ucum, ucum), 1.0))
+
+
+#: A (concept, unit concept) pair as one integer: OMOP concept ids are 32-bit integers.
+_HIGH = 1 << 32
+_OFFSET = 1 << 31
+
+
+def _pair_key(concept: pl.Expr, unit: pl.Expr) -> pl.Expr:
+    return concept.cast(pl.UInt64) * _HIGH + (unit.fill_null(0) + _OFFSET).cast(pl.UInt64)
+
+
+def _measurements(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.LazyFrame:
+    """Lab values by LOINC concept, their UCUM unit concept mapped to the contract unit.
+
+    The (test concept, unit concept) pairs of a database are few, so test, unit and factor
+    are worked out once per pair (in Python) and a row finds its pair by one binary search
+    over the sorted pair keys, then gathers them: no string matching or hash lookup per
+    row. ``unit_source_value`` is read only when some pair has no usable unit concept."""
+    tests = _concept_map(vocab, [(t.concepts, t.test) for t in mapping.tests], "test")
+    test_of = dict(zip(tests["concept_id"].to_list(), tests["test"].to_list(), strict=True))
+    generic, special = _unit_rules(mapping)
     m = src.get("measurement")
+    have = m.collect_schema().names()
+    concept = _int("measurement_concept_id")
+    unit_id = _int("unit_concept_id") if "unit_concept_id" in have else pl.lit(None, pl.Int64)
+    kept = m.filter(concept.is_in(list(test_of)))
+    key = _pair_key(concept, unit_id)
+    keys = kept.select(key.unique().alias("k")).collect()["k"].sort()
+    pairs = [(k // _HIGH, k % _HIGH - _OFFSET) for k in keys.to_list()]
+    unit_ids = sorted({u for _, u in pairs if u})
+    code_of = {
+        k: v
+        for k, v in _unit_codes(vocab)
+        .filter(pl.col("unit_concept_id").is_in(unit_ids))
+        .collect()
+        .iter_rows()
+        if k and v
+    }
+    p_test, p_unit, p_factor, p_ucum = [], [], [], []
+    for cid, uid in pairs:
+        ucum = code_of.get(uid)
+        unit, factor = _unit_of(test_of[cid], ucum, generic, special) if ucum else (None, None)
+        p_test.append(test_of[cid])
+        p_unit.append(unit)
+        p_factor.append(factor)
+        p_ucum.append(ucum)
+    index = pl.lit(keys).search_sorted(pl.col("_pair"))
+
+    def gather(values: list, dtype: pl.DataType) -> pl.Expr:
+        return pl.lit(pl.Series(values, dtype=dtype)).gather(index)
+
+    unit_expr = gather(p_unit, pl.String)
+    factor = gather(p_factor, pl.Float64)
+    ucum_expr = gather(p_ucum, pl.String)
+    source_cols: list[pl.Expr] = []
+    if any(u is None for u in p_ucum):
+        # rows without a usable unit concept: the unit as written (unit_source_value)
+        written = pl.col("unit_source_value")
+        s_unit: pl.Expr = written.replace({k: v for k, v in generic.items() if k != v})
+        s_factor: pl.Expr = pl.lit(1.0)
+        for (test, code), (target, f) in special.items():
+            hit = (pl.col("test") == test) & (written == code)
+            s_unit = pl.when(hit).then(pl.lit(target)).otherwise(s_unit)
+            s_factor = pl.when(hit).then(pl.lit(f)).otherwise(s_factor)
+        unit_expr = pl.coalesce(unit_expr, s_unit)
+        factor = pl.coalesce(factor, s_factor)
+        ucum_expr = pl.coalesce(ucum_expr, written)
+        source_cols = [e.cast(pl.String) for e in _has_cols(m, "unit_source_value")]
     rows = (
-        m.filter(_int("measurement_concept_id").is_in(list(test_of)))
-        .select(
+        kept.select(
             _pid(),
-            _int("measurement_concept_id").alias("concept_id"),
+            concept.alias("concept_id"),
             pl.col("value_as_number").cast(pl.Float64).alias("source_value"),
-            *[e.cast(pl.Int64, strict=False) for e in _has_cols(m, "unit_concept_id")],
-            *[e.cast(pl.String) for e in _has_cols(m, "unit_source_value")],
+            unit_id.alias("unit_concept_id"),
+            *source_cols,
             pl.col("measurement_date").alias("measured_on"),
+            key.alias("_pair"),
         )
-        .with_columns(
-            # small lookups as replace (a join would need maintain_order, which costs more)
-            pl.col("concept_id").replace_strict(test_of, return_dtype=pl.String).alias("test"),
-            pl.coalesce(
-                pl.col("unit_concept_id")
-                .fill_null(0)
-                .replace_strict(code_of, default=None, return_dtype=pl.String),
-                pl.col("unit_source_value"),
-            ).alias("ucum"),
-        )
+        .with_columns(gather(p_test, pl.String).alias("test"))
         .with_columns(
             (pl.col("source_value") * factor).alias("value"),
-            unit.alias("unit"),
+            unit_expr.alias("unit"),
+            ucum_expr.alias("ucum"),
             pl.lit("measurement").alias("source_table"),
         )
     )
