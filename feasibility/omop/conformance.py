@@ -58,18 +58,18 @@ CATEGORY: dict[str, str] = {
     "plausibleAfterBirth": "plausibility",
     "plausibleBeforeDeath": "plausibility",
 }
-SCHEMA = {
-    "check": pl.String,
-    "category": pl.String,
-    "table": pl.String,
-    "column": pl.String,
-    "rows_checked": pl.Int64,
-    "rows_failed": pl.Int64,
-    "pct_failed": pl.Float64,
-    "threshold_pct": pl.Float64,
-    "status": pl.String,
-    "concepts": pl.String,
-    "description": pl.String,
+SCHEMA: dict[str, pl.DataType] = {
+    "check": pl.String(),
+    "category": pl.String(),
+    "table": pl.String(),
+    "column": pl.String(),
+    "rows_checked": pl.Int64(),
+    "rows_failed": pl.Int64(),
+    "pct_failed": pl.Float64(),
+    "threshold_pct": pl.Float64(),
+    "status": pl.String(),
+    "concepts": pl.String(),
+    "description": pl.String(),
 }
 _EXAMPLES = 5
 
@@ -202,7 +202,7 @@ def omop_conformance(database: object, *, examples: bool = False) -> pl.DataFram
                      "a measurement with value_as_number has no unit concept (concepts: the tests)")
             )  # fmt: skip
     rows += _date_checks(source, concept)
-    schema = {**SCHEMA, "examples": EXAMPLE_DTYPE}
+    schema: dict[str, pl.DataType] = {**SCHEMA, "examples": EXAMPLE_DTYPE}
     out = pl.DataFrame(rows or None, schema=schema)
     return out if examples else out.drop("examples")
 

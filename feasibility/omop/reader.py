@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -26,7 +27,7 @@ from feasibility.registry import Registry
 from feasibility.schema import TABLES
 
 from .conceptsets import CODELIST_DIR, load_concept_sets, set_code
-from .mapping import Mapping, load_mapping
+from .mapping import ConceptRef, Mapping, load_mapping
 from .source import OmopSource, open_omop
 from .vocab import Vocabulary
 
@@ -258,7 +259,9 @@ def _resolve_set(vocab: Vocabulary, cs) -> list[int]:
 # ---------------------------------------------------------------------- measurements
 
 
-def _concept_map(vocab: Vocabulary, pairs: list[tuple[list, str]], name: str) -> pl.DataFrame:
+def _concept_map(
+    vocab: Vocabulary, pairs: Sequence[tuple[Sequence[ConceptRef], str]], name: str
+) -> pl.DataFrame:
     ids, labels = [], []
     for refs, label in pairs:
         for cid in vocab.resolve(refs):
@@ -275,7 +278,9 @@ def _unit_codes(vocab: Vocabulary) -> pl.LazyFrame:
     )
 
 
-def _unit_rules(mapping: Mapping) -> tuple[dict[str, str], dict[tuple[str, str], tuple[str, float]]]:
+def _unit_rules(
+    mapping: Mapping,
+) -> tuple[dict[str, str], dict[tuple[str, str], tuple[str, float]]]:
     """UCUM -> contract unit: one test-independent renaming for the units every test reads
     the same way (factor 1), and the (test, UCUM) pairs that need their own unit/factor."""
     generic: dict[str, str] = {}
@@ -305,6 +310,34 @@ def _pair_key(concept: pl.Expr, unit: pl.Expr) -> pl.Expr:
     return concept.cast(pl.UInt64) * _HIGH + (unit.fill_null(0) + _OFFSET).cast(pl.UInt64)
 
 
+def _measurement_pairs(src: OmopSource) -> pl.Series:
+    """The distinct (measurement concept, unit concept) pair keys of the whole measurement
+    table, sorted (one scan of two integer columns, shared by every use)."""
+    if "measurement_pairs" not in src.cache:
+        m = src.get("measurement")
+        unit = (
+            _int("unit_concept_id")
+            if "unit_concept_id" in m.collect_schema().names()
+            else pl.lit(None, pl.Int64)
+        )
+        key = _pair_key(_int("measurement_concept_id"), unit)
+        keys = m.select(key.unique().alias("k")).collect()["k"].drop_nulls().sort()
+        src.cache["measurement_pairs"] = keys
+    return src.cache["measurement_pairs"]
+
+
+def _used(src: OmopSource, table: str) -> set[int]:
+    """The concept ids ``<table>.<table>_concept_id`` uses (cached)."""
+    if table == "measurement":
+        return {k // _HIGH for k in _measurement_pairs(src).to_list()}
+    name = f"used:{table}"
+    if name not in src.cache:
+        column = _int(f"{table.split('_')[0]}_concept_id")
+        found = src.get(table).select(column.unique().alias("c")).collect()["c"]
+        src.cache[name] = set(found.drop_nulls().to_list())
+    return src.cache[name]
+
+
 def _measurements(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.LazyFrame:
     """Lab values by LOINC concept, their UCUM unit concept mapped to the contract unit.
 
@@ -321,7 +354,8 @@ def _measurements(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.La
     unit_id = _int("unit_concept_id") if "unit_concept_id" in have else pl.lit(None, pl.Int64)
     kept = m.filter(concept.is_in(list(test_of)))
     key = _pair_key(concept, unit_id)
-    keys = kept.select(key.unique().alias("k")).collect()["k"].sort()
+    keys = _measurement_pairs(src)
+    keys = keys.filter((keys // _HIGH).is_in(list(test_of)))
     pairs = [(k // _HIGH, k % _HIGH - _OFFSET) for k in keys.to_list()]
     unit_ids = sorted({u for _, u in pairs if u})
     code_of = {
@@ -332,22 +366,25 @@ def _measurements(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.La
         .iter_rows()
         if k and v
     }
-    p_test, p_unit, p_factor, p_ucum = [], [], [], []
+    p_test: list[str] = []
+    p_unit: list[str | None] = []
+    p_factor: list[float | None] = []
+    p_ucum: list[str | None] = []
     for cid, uid in pairs:
         ucum = code_of.get(uid)
-        unit, factor = _unit_of(test_of[cid], ucum, generic, special) if ucum else (None, None)
+        u, f = _unit_of(test_of[cid], ucum, generic, special) if ucum else (None, None)
         p_test.append(test_of[cid])
-        p_unit.append(unit)
-        p_factor.append(factor)
+        p_unit.append(u)
+        p_factor.append(f)
         p_ucum.append(ucum)
     index = pl.lit(keys).search_sorted(pl.col("_pair"))
 
     def gather(values: list, dtype: pl.DataType) -> pl.Expr:
         return pl.lit(pl.Series(values, dtype=dtype)).gather(index)
 
-    unit_expr = gather(p_unit, pl.String)
-    factor = gather(p_factor, pl.Float64)
-    ucum_expr = gather(p_ucum, pl.String)
+    unit_expr = gather(p_unit, pl.String())
+    factor: pl.Expr = gather(p_factor, pl.Float64())
+    ucum_expr = gather(p_ucum, pl.String())
     source_cols: list[pl.Expr] = []
     if any(u is None for u in p_ucum):
         # rows without a usable unit concept: the unit as written (unit_source_value)
@@ -372,7 +409,7 @@ def _measurements(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.La
             pl.col("measurement_date").alias("measured_on"),
             key.alias("_pair"),
         )
-        .with_columns(gather(p_test, pl.String).alias("test"))
+        .with_columns(gather(p_test, pl.String()).alias("test"))
         .with_columns(
             (pl.col("source_value") * factor).alias("value"),
             unit_expr.alias("unit"),
@@ -393,8 +430,8 @@ def _assessments(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Laz
     value_of = dict(values.iter_rows())
     parts = []
     for table, date in (("measurement", "measurement_date"), ("observation", "observation_date")):
-        if not src.has(table):
-            continue
+        if not src.has(table) or not _used(src, table) & set(item_of):
+            continue  # no row of this table is an assessment: not scanned
         lf = src.get(table)
         concept = f"{table}_concept_id"
         parts.append(
@@ -538,7 +575,9 @@ def _procedures(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Data
 # ---------------------------------------------------------------------- lesions, therapies
 
 
-def _recorded(src: OmopSource, vocab: Vocabulary, refs: list, tables: tuple[str, ...]) -> bool:
+def _recorded(
+    src: OmopSource, vocab: Vocabulary, refs: Sequence[ConceptRef], tables: tuple[str, ...]
+) -> bool:
     """True if the database records this kind of fact: a row of ``tables`` uses one of
     ``refs``, or the vocabulary holds their local (``Feasibility``) concepts, which only a
     database set up for them has. (A full standard vocabulary holds every LOINC concept,
@@ -546,12 +585,7 @@ def _recorded(src: OmopSource, vocab: Vocabulary, refs: list, tables: tuple[str,
     if vocab.known([r for r in refs if r.vocabulary == "Feasibility"]):
         return True
     ids = vocab.resolve(refs)
-    for table in tables:
-        if src.has(table):
-            column = _int(f"{table}_concept_id")
-            if src.get(table).filter(column.is_in(ids)).head(1).collect().height:
-                return True
-    return False
+    return any(src.has(table) and _used(src, table) & set(ids) for table in tables)
 
 
 def _lesions(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.LazyFrame | None:
@@ -610,14 +644,14 @@ def _therapies(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataF
         pl.col("episode_start_date").alias("start_date"),
         pl.col("episode_end_date").alias("end_date"),
     )
-    rows = rows.collect()
-    if rows.height == 0:
+    found = rows.collect()
+    if found.height == 0:
         return None
     names = vocab.names().select(
         pl.col("concept_id").alias("episode_object_concept_id"), "concept_name"
     )
     out = (
-        rows.lazy()
+        found.lazy()
         .join(names, on="episode_object_concept_id", how="left", maintain_order="left")
         .with_columns(
             pl.coalesce("episode_source_value", "concept_name").alias("regimen"),
@@ -698,7 +732,10 @@ def omop_tables(
             "(Treatment Regimen) and the database has none"
         )
     out.notes.append(f"concept hierarchy from {vocab.hierarchy}")
-    years = out.tables["patients"].filter(pl.col("birth_date_precision") != "day").height
+    patients = out.tables["patients"].lazy()
+    years = (
+        patients.filter(pl.col("birth_date_precision") != "day").select(pl.len()).collect().item()
+    )
     if years:
         # no count here: warnings are shown in shared reports as written (the patients
         # table's birth_date_precision column has the exact figure; the report's OMOP
