@@ -505,13 +505,21 @@ def _medications(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Laz
         if k and v
     }
     route_of = dict(_concept_map(vocab, [([r], n) for r, n in mapping.routes], "route").iter_rows())
-    out = rows.join(
-        ing.lazy(),
-        left_on="concept_id",
-        right_on="drug_concept_id",
-        how="left",
-        maintain_order="left",
-    ).with_columns(
+    if ing.height == 0:  # no drug reaches an RxNorm ingredient (e.g. source values only)
+        joined = rows.with_columns(
+            pl.lit(None, pl.Int64).alias("ingredient_concept_id"),
+            pl.lit(None, pl.String).alias("ingredient"),
+            pl.lit(None, pl.String).alias("ingredient_from"),
+        )
+    else:  # one row per ingredient of a multi-ingredient drug
+        joined = rows.join(
+            ing.lazy(),
+            left_on="concept_id",
+            right_on="drug_concept_id",
+            how="left",
+            maintain_order="left",
+        )
+    out = joined.with_columns(
         pl.coalesce(
             "ingredient",
             pl.col("concept_id").replace_strict(name_of, default=None, return_dtype=pl.String),
