@@ -44,8 +44,50 @@ class Mapped:
     notes: list[str] = field(default_factory=list)
 
 
-def _pid(col: str = "person_id") -> pl.Expr:
-    return pl.col(col).cast(pl.Int64).cast(pl.String).alias(PID)
+#: Tables with a person_id that the reader maps.
+_PERSON_TABLES = (
+    "person",
+    "death",
+    "condition_occurrence",
+    "measurement",
+    "observation",
+    "drug_exposure",
+    "procedure_occurrence",
+    "episode",
+)
+
+
+def _pid(src: OmopSource | None = None, col: str = "person_id") -> pl.Expr:
+    """``person_id`` as the registry's string ``patient_id``. Where the database numbers
+    its persons densely (as most exports do), each row takes its string from a lookup of
+    the strings of 0..max by position instead of formatting its integer (a gather: about
+    8x less CPU than the cast on the measurement table); otherwise a cast."""
+    ids = pl.col(col).cast(pl.Int64)
+    lookup = _id_strings(src) if src is not None else None
+    if lookup is None:
+        return ids.cast(pl.String).alias(PID)
+    return pl.lit(lookup).gather(ids).alias(PID)
+
+
+def _id_strings(src: OmopSource) -> pl.Series | None:
+    """The strings of 0..max(person_id) when every person_id of the mapped tables lies in
+    0..max and max is at most about four times the number of persons, else None. (One
+    scan of the person_id column of each table: a tenth of a second per 20 M rows.)"""
+    if "pid_strings" not in src.cache:
+        n = src.get("person").select(pl.len()).collect().item()
+        lo, hi = 0, -1
+        for table in _PERSON_TABLES:
+            if not src.has(table) or "person_id" not in src.get(table).collect_schema():
+                continue
+            ids = pl.col("person_id").cast(pl.Int64)
+            t_lo, t_hi = src.get(table).select(ids.min(), ids.max().alias("hi")).collect().row(0)
+            if t_lo is not None:
+                lo, hi = min(lo, t_lo), max(hi, t_hi)
+        dense = lo >= 0 and 0 <= hi <= min(4 * n + 1_000, 200_000_000)
+        src.cache["pid_strings"] = (
+            pl.int_range(0, hi + 1, eager=True).cast(pl.String) if dense else None
+        )
+    return src.cache["pid_strings"]
 
 
 def _int(col: str) -> pl.Expr:
@@ -71,7 +113,7 @@ def _contract(table: str, frame: Frame, extra: list[str]) -> Frame:
 def _patients(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFrame:
     person = src.get("person")
     p = person.select(
-        _pid(),
+        _pid(src),
         *_has_cols(
             person,
             "gender_concept_id",
@@ -163,7 +205,7 @@ def _patients(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFr
     if src.has("death"):
         death = (
             src.get("death")
-            .select(_pid(), pl.col("death_date"))
+            .select(_pid(src), pl.col("death_date"))
             .group_by(PID)
             .agg(pl.col("death_date").min())
         )
@@ -188,7 +230,7 @@ def _diagnoses(src: OmopSource, vocab: Vocabulary, sets_dir: Path) -> pl.LazyFra
     distinct concepts; the rows are read when the screen needs them."""
     co = src.get("condition_occurrence")
     rows = co.select(
-        _pid(),
+        _pid(src),
         _int("condition_concept_id").alias("concept_id"),
         *[e.cast(pl.Int64, strict=False) for e in _has_cols(co, "condition_source_concept_id")],
         pl.col("condition_start_date").alias("diagnosed_on"),
@@ -310,6 +352,16 @@ def _pair_key(concept: pl.Expr, unit: pl.Expr) -> pl.Expr:
     return concept.cast(pl.UInt64) * _HIGH + (unit.fill_null(0) + _OFFSET).cast(pl.UInt64)
 
 
+def _perfect_modulus(keys: list[int], limit: int = 1 << 16) -> int | None:
+    """The smallest m (up to ``limit``) for which the keys have distinct remainders: the
+    rows' pair keys (every one among ``keys``) then find their pair by one modulo and one
+    gather from arrays of m slots, cheaper than a binary search per row."""
+    for m in range(max(len(keys), 1), limit):
+        if len({k % m for k in keys}) == len(keys):
+            return m
+    return None
+
+
 def _measurement_pairs(src: OmopSource) -> pl.Series:
     """The distinct (measurement concept, unit concept) pair keys of the whole measurement
     table, sorted (one scan of two integer columns, shared by every use)."""
@@ -377,10 +429,20 @@ def _measurements(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.La
         p_unit.append(u)
         p_factor.append(f)
         p_ucum.append(ucum)
-    index = pl.lit(keys).search_sorted(pl.col("_pair"))
+    modulus = _perfect_modulus(keys.to_list())
+    if modulus is not None:  # a row's slot is its pair key modulo a number no two keys share
+        slot = {k % modulus: i for i, k in enumerate(keys.to_list())}
+        index = pl.col("_pair") % modulus
 
-    def gather(values: list, dtype: pl.DataType) -> pl.Expr:
-        return pl.lit(pl.Series(values, dtype=dtype)).gather(index)
+        def gather(values: list, dtype: pl.DataType) -> pl.Expr:
+            by_slot = [values[slot[j]] if j in slot else None for j in range(modulus)]
+            return pl.lit(pl.Series(by_slot, dtype=dtype)).gather(index)
+
+    else:  # a binary search over the sorted keys
+        index = pl.lit(keys).search_sorted(pl.col("_pair"))
+
+        def gather(values: list, dtype: pl.DataType) -> pl.Expr:
+            return pl.lit(pl.Series(values, dtype=dtype)).gather(index)
 
     unit_expr = gather(p_unit, pl.String())
     factor: pl.Expr = gather(p_factor, pl.Float64())
@@ -401,7 +463,7 @@ def _measurements(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.La
         source_cols = [e.cast(pl.String) for e in _has_cols(m, "unit_source_value")]
     rows = (
         kept.select(
-            _pid(),
+            _pid(src),
             concept.alias("concept_id"),
             pl.col("value_as_number").cast(pl.Float64).alias("source_value"),
             unit_id.alias("unit_concept_id"),
@@ -437,7 +499,7 @@ def _assessments(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Laz
         parts.append(
             lf.filter(_int(concept).is_in(list(item_of)))
             .select(
-                _pid(),
+                _pid(src),
                 _int(concept).alias("concept_id"),
                 *[e.cast(pl.Float64, strict=False) for e in _has_cols(lf, "value_as_number")],
                 *[e.cast(pl.Int64, strict=False) for e in _has_cols(lf, "value_as_concept_id")],
@@ -485,7 +547,7 @@ def _medications(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Laz
     Lazy, like the diagnoses: lookups from the distinct concepts, rows read on demand."""
     de = src.get("drug_exposure")
     rows = de.select(
-        _pid(),
+        _pid(src),
         _int("drug_concept_id").alias("concept_id"),
         *[e.cast(pl.Int64, strict=False) for e in _has_cols(de, "route_concept_id")],
         *[e.cast(pl.String) for e in _has_cols(de, "drug_source_value", "route_source_value")],
@@ -559,7 +621,7 @@ def _medications(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.Laz
 def _procedures(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataFrame:
     po = src.get("procedure_occurrence")
     rows = po.select(
-        _pid(),
+        _pid(src),
         _int("procedure_concept_id").alias("concept_id"),
         pl.col("procedure_date").alias("performed_on"),
     )
@@ -602,7 +664,7 @@ def _lesions(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.LazyFra
         return None
     m = src.get("measurement")
     rows = m.filter(_int("measurement_concept_id").is_in(ids)).select(
-        _pid(),
+        _pid(src),
         _int("measurement_concept_id").alias("concept_id"),
         pl.col("measurement_date").alias("imaged_on"),
         pl.col("value_as_number").cast(pl.Float64).alias("diameter"),
@@ -644,7 +706,7 @@ def _therapies(src: OmopSource, vocab: Vocabulary, mapping: Mapping) -> pl.DataF
     inv_unknown = vocab.resolve(mapping.investigational_unknown)
     ep = src.get("episode")
     rows = ep.filter(_int("episode_concept_id").is_in(ids)).select(
-        _pid(),
+        _pid(src),
         _int("episode_concept_id").alias("concept_id"),
         _int("episode_number").alias("line_number"),
         *[e.cast(pl.Int64, strict=False) for e in _has_cols(ep, "episode_object_concept_id")],

@@ -127,6 +127,12 @@ PERIOD_DATES: dict[str, str] = {
 }
 
 
+#: Rows of a table file exported per slice (see ``_Tables.lazy_chunks``).
+CHUNK_ROWS = 10_000_000
+#: Name prefix of the part files of a table exported in slices (removed afterwards).
+PART = "_part"
+
+
 class _Out(dict):
     """The OMOP tables as they are made: kept (``emit`` None) or handed to ``emit`` and
     dropped, keeping only row counts and each person's first and last event date."""
@@ -189,6 +195,27 @@ class _Tables:
         """The table as a lazy scan (for a table streamed to its file)."""
         return self.registry.scan(name)
 
+    def lazy_chunks(self, name: str, rows: int = CHUNK_ROWS) -> list[pl.LazyFrame]:
+        """The table as lazy scans of consecutive slices of its file, in file order (one
+        scan when it is small or not a deferred file). Polars' streaming joins hold more
+        of a large table than their morsels, so a million-patient measurement table is
+        exported a slice at a time (each slice read from its own row groups)."""
+        from dataclasses import replace
+
+        from feasibility.registry._scan import scan_normalised
+
+        store = getattr(self.registry, "_store", None)
+        src = getattr(store, "sources", {}).get(name)
+        if src is None or self.registry.loaded(name):
+            return [self.registry.scan(name)]
+        n = int(src.frame.select(pl.len()).collect().item())
+        if n <= rows:
+            return [self.registry.scan(name)]
+        return [
+            scan_normalised(replace(src, frame=src.frame.slice(offset, rows)))
+            for offset in range(0, n, rows)
+        ]
+
     def __iter__(self):
         return iter(self.registry.tables)
 
@@ -217,15 +244,16 @@ def omop_frames(
             [
                 registry.scan(name, ["patient_id"])
                 .select(pl.col("patient_id").cast(pl.String))
-                .unique(maintain_order=True)
+                .unique()  # (keeping the order would hold every row of a large table)
                 .collect(engine="streaming")
                 for name in t
             ]
         )
-        .unique(maintain_order=True)
+        .unique()
         .filter(pl.col("patient_id").is_not_null())
+        .sort("patient_id")
     )
-    # registry patients first, in file order; then orphans
+    # registry patients first, in file order; then orphans, by id
     order = pl.concat([t["patients"].select("patient_id"), ids]).unique(maintain_order=True)
     pid = order.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("person_id"))
 
@@ -311,25 +339,41 @@ def omop_frames(
         schema={"source_unit": pl.String, "ucum": pl.String, "unit_concept_id": pl.Int64},
         orient="row",
     )
-    ms = lazy_pid("measurements").with_columns(
-        pl.col("test").cast(pl.String), pl.col("source_unit").cast(pl.String)
-    )
-    ms = ms.join(unit_map.lazy(), on="source_unit", how="left", maintain_order="left").with_columns(
-        pl.col("test")
-        .replace_strict(test_ids, return_dtype=pl.Int64)
-        .alias("measurement_concept_id")
-    )
-    meas = ms.select(
-        "person_id",
-        "measurement_concept_id",
-        pl.col("measured_on").alias("measurement_date"),
-        pl.col("source_value").alias("value_as_number"),
-        pl.lit(None, pl.Int64).alias("value_as_concept_id"),
-        pl.col("unit_concept_id").fill_null(0),
-        pl.col("test").alias("measurement_source_value"),
-        pl.coalesce("ucum", "source_unit").alias("unit_source_value"),
-        pl.lit(None, pl.String).alias("value_source_value"),
-    )
+
+    def measurement_rows(chunk: pl.LazyFrame) -> pl.LazyFrame:
+        ms = (
+            chunk.join(pid.lazy(), on="patient_id", how="inner", maintain_order="left")
+            .with_columns(pl.col("test").cast(pl.String), pl.col("source_unit").cast(pl.String))
+            .join(unit_map.lazy(), on="source_unit", how="left", maintain_order="left")
+            .with_columns(
+                pl.col("test")
+                .replace_strict(test_ids, return_dtype=pl.Int64)
+                .alias("measurement_concept_id")
+            )
+        )
+        return ms.select(
+            "person_id",
+            "measurement_concept_id",
+            pl.col("measured_on").alias("measurement_date"),
+            pl.col("source_value").alias("value_as_number"),
+            pl.lit(None, pl.Int64).alias("value_as_concept_id"),
+            pl.col("unit_concept_id").fill_null(0),
+            pl.col("test").alias("measurement_source_value"),
+            pl.coalesce("ucum", "source_unit").alias("unit_source_value"),
+            pl.lit(None, pl.String).alias("value_source_value"),
+        )
+
+    chunks = t.lazy_chunks("measurements") if out.lazy else [t.lazy("measurements")]
+    if len(chunks) == 1:
+        meas = measurement_rows(chunks[0])
+    else:  # a large table: each slice of the file streamed to a part file, then combined
+        assert out.emit is not None
+        meas = pl.concat(
+            [
+                out.emit(f"{PART}{i}", measurement_rows(c).collect(engine="streaming"))
+                for i, c in enumerate(chunks)
+            ]
+        )
     lesion_id = concepts.ref(
         _first_id(mapping.lesion_concepts), "Lesion longest diameter", "Measurement"
     )
@@ -358,7 +402,7 @@ def omop_frames(
         )
     )
     measurement = pl.concat([meas, lesions])
-    del ms, meas, lesions
+    del meas, lesions
     out["measurement"] = measurement.with_row_index("measurement_id", offset=1).select(
         pl.col("measurement_id").cast(pl.Int64),
         "person_id",
@@ -533,9 +577,16 @@ def write_omop(registry: Registry, out_dir: str | Path, format: str = "parquet")
         if isinstance(frame, pl.LazyFrame):  # parquet only (lazy=True below)
             file = out / f"{name}.parquet"
             frame.sink_parquet(file)
+            if name.startswith(PART):  # a slice of a table: read back when it is combined
+                return pl.scan_parquet(file)
+            for part in out.glob(f"{PART}*.parquet"):
+                part.unlink()
             written = pl.scan_parquet(file)
             rows[name] = int(written.select(pl.len()).collect().item())
             return written
+        if name.startswith(PART):  # a slice of a table, collected: combined when all are written
+            frame.write_parquet(out / f"{name}.parquet")
+            return pl.scan_parquet(out / f"{name}.parquet")
         rows[name] = frame.height
         if con is not None:
             con.register("_frame", frame.to_arrow())
