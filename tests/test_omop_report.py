@@ -21,7 +21,7 @@ from feasibility.protocol import load_protocol
 from feasibility.quality import validate_registry
 from feasibility.registry import load_registry
 from feasibility.report import build_report
-from feasibility.report.omop_section import render, shown_status
+from feasibility.report.omop_section import render, section, shown_status
 
 DATA = Path(__file__).parent / "data" / "omop_synthea27nj"
 INDEX = dt.date(2019, 6, 30)
@@ -138,3 +138,16 @@ def test_status_from_shown_numbers() -> None:
 def test_native_registry_has_no_omop_section(tmp_path) -> None:
     registry = load_registry(Path(__file__).parent.parent / "data_samples" / "registry")
     assert render(registry) == ""
+
+
+def test_section_builder_over_report_data(screened) -> None:
+    """The same section from a report-data object (a list-of-builders report)."""
+    registry, validation, _, _ = screened
+    pol = disclosure.Policy()
+
+    class Data:
+        pass
+
+    data = Data()
+    data.registry, data.validation, data.policy = registry, validation, pol  # type: ignore[attr-defined]
+    assert section(data) == render(registry, validation, pol)

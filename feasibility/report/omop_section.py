@@ -15,8 +15,10 @@ from the shown numbers only (a status that only the exact count could decide rea
 coding route) are hidden together under ``suppress`` when one of them, or what the shown
 ones leave of the total, is small. Places that disclose are marked ``# disclosure:``.
 
-:func:`render` is the one entry point (``build_report`` calls it with the registry, the
-validation and the policy); it returns an empty string for a native registry.
+:func:`render` is the entry point (registry, validation, policy); :func:`section` is the
+same as a section builder over the report's data (``data.registry``, ``data.validation``,
+``data.policy``), for a report whose sections are a list of such builders. Both return
+an empty string for a native registry.
 """
 
 from __future__ import annotations
@@ -460,4 +462,16 @@ def render(
     return (
         f'<section id="{SECTION_ID}"><h2>{H.esc(TITLE)}</h2>'
         f'<p class="lead">{H.esc(lead)}</p>{body}</section>'
+    )
+
+
+def section(data: Any) -> str:
+    """The OMOP section as a section builder: ``data`` is the report's disclosed data
+    (``registry``, ``validation``, ``policy``); "" unless the registry is OMOP. This
+    section discloses its own counts through ``data.policy`` (they come from the OMOP
+    tables, not from the screen)."""
+    return render(
+        getattr(data, "registry", None),
+        getattr(data, "validation", None),
+        getattr(data, "policy", None),
     )
