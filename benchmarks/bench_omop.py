@@ -78,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--protocol", default="pomalidomide-ixazomib-dex")
     parser.add_argument("--index-date", default="2024-06-30")
+    parser.add_argument(
+        "--native",
+        type=Path,
+        help="an existing native registry generated with these settings (seed 1, realistic "
+        "defects; e.g. benchmarks/_data/registry_1m) instead of DIR/registry_N",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -89,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     from feasibility.registry import load_registry
     from feasibility.synth import generate_registry
 
-    native = args.dir / f"registry_{args.patients}"
+    native = args.native or args.dir / f"registry_{args.patients}"
     omop = args.dir / f"omop_{args.patients}"
     print(f"load average before: {os.getloadavg()}", flush=True)
     if not (native / "patients.parquet").exists():

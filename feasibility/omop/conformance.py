@@ -58,24 +58,38 @@ CATEGORY: dict[str, str] = {
     "plausibleAfterBirth": "plausibility",
     "plausibleBeforeDeath": "plausibility",
 }
-SCHEMA = {
-    "check": pl.String,
-    "category": pl.String,
-    "table": pl.String,
-    "column": pl.String,
-    "rows_checked": pl.Int64,
-    "rows_failed": pl.Int64,
-    "pct_failed": pl.Float64,
-    "threshold_pct": pl.Float64,
-    "status": pl.String,
-    "concepts": pl.String,
-    "description": pl.String,
+SCHEMA: dict[str, pl.DataType] = {
+    "check": pl.String(),
+    "category": pl.String(),
+    "table": pl.String(),
+    "column": pl.String(),
+    "rows_checked": pl.Int64(),
+    "rows_failed": pl.Int64(),
+    "pct_failed": pl.Float64(),
+    "threshold_pct": pl.Float64(),
+    "status": pl.String(),
+    "concepts": pl.String(),
+    "description": pl.String(),
 }
 _EXAMPLES = 5
 
 
+#: The ``examples`` column (``omop_conformance(..., examples=True)``): the most frequent
+#: failing concepts with their row counts, for the report (which discloses each count).
+EXAMPLE_DTYPE = pl.List(
+    pl.Struct({"concept_id": pl.Int64, "concept_name": pl.String, "rows": pl.Int64})
+)
+Example = tuple[int | None, str | None, int]
+
+
 def _row(
-    check: str, table: str, column: str, checked: int, failed: int, concepts: str, text: str
+    check: str,
+    table: str,
+    column: str,
+    checked: int,
+    failed: int,
+    examples: list[Example] | None,
+    text: str,
 ) -> dict:
     pct = 100.0 * failed / checked if checked else 0.0
     threshold = THRESHOLDS[check]
@@ -90,15 +104,20 @@ def _row(
         "pct_failed": round(pct, 3),
         "threshold_pct": threshold,
         "status": status,
-        "concepts": concepts,
+        "concepts": "; ".join(
+            f"{cid} {name or '(not in concept table)'} ({n})" for cid, name, n in examples or []
+        ),
         "description": text,
+        "examples": [
+            {"concept_id": cid, "concept_name": name, "rows": n} for cid, name, n in examples or []
+        ],
     }
 
 
-def _examples(frame: pl.DataFrame, column: str, concept: pl.DataFrame) -> str:
-    """The most frequent failing concepts as ``id name (n)``."""
+def _examples(frame: pl.DataFrame, column: str, concept: pl.DataFrame) -> list[Example]:
+    """The most frequent failing concepts: (concept_id, concept_name, rows)."""
     if frame.height == 0 or column not in frame.columns:
-        return ""
+        return []
     top = (
         frame.group_by(column)
         .len()
@@ -110,14 +129,14 @@ def _examples(frame: pl.DataFrame, column: str, concept: pl.DataFrame) -> str:
             how="left",
         )
     )
-    return "; ".join(
-        f"{cid} {name or '(not in concept table)'} ({n})" for cid, n, name in top.iter_rows()
-    )
+    return [(cid, name, int(n)) for cid, n, name in top.iter_rows()]
 
 
-def omop_conformance(database: object) -> pl.DataFrame:
+def omop_conformance(database: object, *, examples: bool = False) -> pl.DataFrame:
     """Run the checks on an OMOP database: an :class:`OmopSource`, an ``OmopRegistry`` (its
-    ``source``) or a path; one row per check, table and column."""
+    ``source``) or a path; one row per check, table and column (``SCHEMA``). ``concepts``
+    names the most frequent failing concepts as ``id name (rows)``; ``examples=True`` adds
+    them as a list column ``examples`` (:data:`EXAMPLE_DTYPE`)."""
     source = getattr(database, "source", database)
     if not isinstance(source, OmopSource):
         from .source import open_omop
@@ -153,7 +172,7 @@ def omop_conformance(database: object) -> pl.DataFrame:
         ids = source.get(table).select(pl.col(column).cast(pl.Int64, strict=False)).collect()
         zero = ids.filter(pl.col(column).fill_null(0) == 0)
         rows.append(
-            _row("standardConceptRecordCompleteness", table, column, ids.height, zero.height, "",
+            _row("standardConceptRecordCompleteness", table, column, ids.height, zero.height, None,
                  f"{table}.{column} is 0 or missing (the source value was not mapped)")
         )  # fmt: skip
         bad = ids.filter(
@@ -183,7 +202,9 @@ def omop_conformance(database: object) -> pl.DataFrame:
                      "a measurement with value_as_number has no unit concept (concepts: the tests)")
             )  # fmt: skip
     rows += _date_checks(source, concept)
-    return pl.DataFrame(rows or None, schema=SCHEMA)
+    schema: dict[str, pl.DataType] = {**SCHEMA, "examples": EXAMPLE_DTYPE}
+    out = pl.DataFrame(rows or None, schema=schema)
+    return out if examples else out.drop("examples")
 
 
 def _date_checks(source: OmopSource, concept: pl.DataFrame) -> list[dict]:

@@ -60,6 +60,8 @@ class OmopSource:
     kind: str  # "parquet", "csv", "mixed" or "duckdb"
     tables: dict[str, pl.LazyFrame]
     files: dict[str, Path] = field(default_factory=dict)
+    #: results of whole-table scans the reader needs more than once (distinct concepts)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def has(self, table: str) -> bool:
         """True if the database has ``table`` (possibly empty)."""

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -126,17 +127,41 @@ PERIOD_DATES: dict[str, str] = {
 }
 
 
+#: Rows of a table file exported per slice (see ``_Tables.lazy_chunks``).
+CHUNK_ROWS = 10_000_000
+#: Name prefix of the part files of a table exported in slices (removed afterwards).
+PART = "_part"
+
+
 class _Out(dict):
     """The OMOP tables as they are made: kept (``emit`` None) or handed to ``emit`` and
     dropped, keeping only row counts and each person's first and last event date."""
 
-    def __init__(self, emit: Callable[[str, pl.DataFrame], None] | None) -> None:
+    def __init__(self, emit: Callable[[str, Any], Any] | None, lazy: bool = False) -> None:
         super().__init__()
         self.emit = emit
+        #: ``emit`` takes a LazyFrame (streams it to a file and returns a scan of the file)
+        self.lazy = lazy and emit is not None
         self.rows: dict[str, int] = {}
         self.spans: list[pl.DataFrame] = []
 
-    def __setitem__(self, name: str, frame: pl.DataFrame) -> None:
+    def __setitem__(self, name: str, frame: pl.DataFrame | pl.LazyFrame) -> None:
+        if isinstance(frame, pl.LazyFrame):
+            if not self.lazy:
+                frame = frame.collect(engine="streaming")
+            else:  # streamed to its file, never held whole; counted from the file
+                assert self.emit is not None
+                written: pl.LazyFrame = self.emit(name, frame)
+                self.rows[name] = int(written.select(pl.len()).collect().item())
+                if name in PERIOD_DATES:
+                    self.spans.append(
+                        written.select("person_id", pl.col(PERIOD_DATES[name]).alias("d"))
+                        .drop_nulls()
+                        .group_by("person_id")
+                        .agg(pl.col("d").min().alias("lo"), pl.col("d").max().alias("hi"))
+                        .collect(engine="streaming")
+                    )
+                return
         self.rows[name] = frame.height
         if name in PERIOD_DATES:
             self.spans.append(
@@ -166,6 +191,31 @@ class _Tables:
             return self.registry.tables[name].collect()
         return self.registry.scan(name).collect(engine="streaming")
 
+    def lazy(self, name: str) -> pl.LazyFrame:
+        """The table as a lazy scan (for a table streamed to its file)."""
+        return self.registry.scan(name)
+
+    def lazy_chunks(self, name: str, rows: int = CHUNK_ROWS) -> list[pl.LazyFrame]:
+        """The table as lazy scans of consecutive slices of its file, in file order (one
+        scan when it is small or not a deferred file). Polars' streaming joins hold more
+        of a large table than their morsels, so a million-patient measurement table is
+        exported a slice at a time (each slice read from its own row groups)."""
+        from dataclasses import replace
+
+        from feasibility.registry._scan import scan_normalised
+
+        store = getattr(self.registry, "_store", None)
+        src = getattr(store, "sources", {}).get(name)
+        if src is None or self.registry.loaded(name):
+            return [self.registry.scan(name)]
+        n = int(src.frame.select(pl.len()).collect().item())
+        if n <= rows:
+            return [self.registry.scan(name)]
+        return [
+            scan_normalised(replace(src, frame=src.frame.slice(offset, rows)))
+            for offset in range(0, n, rows)
+        ]
+
     def __iter__(self):
         return iter(self.registry.tables)
 
@@ -173,35 +223,46 @@ class _Tables:
 def omop_frames(
     registry: Registry,
     mapping: Mapping | None = None,
-    emit: Callable[[str, pl.DataFrame], None] | None = None,
+    emit: Callable[[str, Any], Any] | None = None,
+    *,
+    lazy: bool = False,
 ) -> dict[str, pl.DataFrame]:
     """The OMOP tables (and vocabulary rows) for ``registry``'s normalised tables.
 
     With ``emit``, each table is passed to it as soon as it is made and not kept (a
     million-patient registry then needs about one table's memory); the result is empty.
+    ``lazy``: ``emit`` also takes a LazyFrame (the measurement table, the largest by far,
+    then streams from the registry's files to the output file) and returns a scan of what
+    it wrote.
     """
     mapping = mapping or load_mapping()
     concepts = _Concepts()
     t = _Tables(registry)
-    out = _Out(emit)
+    out = _Out(emit, lazy)
     ids = (
         pl.concat(
             [
                 registry.scan(name, ["patient_id"])
                 .select(pl.col("patient_id").cast(pl.String))
-                .collect()
+                .unique()  # (keeping the order would hold every row of a large table)
+                .collect(engine="streaming")
                 for name in t
             ]
         )
-        .unique(maintain_order=True)
+        .unique()
         .filter(pl.col("patient_id").is_not_null())
+        .sort("patient_id")
     )
-    # registry patients first, in file order; then orphans
+    # registry patients first, in file order; then orphans, by id
     order = pl.concat([t["patients"].select("patient_id"), ids]).unique(maintain_order=True)
     pid = order.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("person_id"))
 
     def with_pid(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.join(pid, on="patient_id", how="inner")
+
+    def lazy_pid(name: str) -> pl.LazyFrame:
+        """An event table with person_id, lazily (in registry order)."""
+        return t.lazy(name).join(pid.lazy(), on="patient_id", how="inner", maintain_order="left")
 
     for gid, gname in GENDER_NAMES.items():
         concepts.add(gid, gname, "Gender", "Gender", "Gender", gname[0])
@@ -236,8 +297,8 @@ def omop_frames(
     concepts.add(32817, "EHR", "Type Concept", "Type Concept", "Type Concept", "OMOP4976890")
 
     # diagnoses: ICD-10-CM source concepts (code with its dot)
-    dx = with_pid(t["diagnoses"]).filter(pl.col("code").is_not_null())
-    codes = dx.select(pl.col("code").unique().sort()).with_row_index("n")
+    dx = lazy_pid("diagnoses").filter(pl.col("code").is_not_null())
+    codes = dx.select(pl.col("code").unique().sort()).collect().with_row_index("n")
     codes = codes.with_columns(
         (pl.col("n").cast(pl.Int64) + ICD10_BASE).alias("source_concept_id"),
         pl.when(pl.col("code").str.len_chars() > 3)
@@ -247,16 +308,20 @@ def omop_frames(
     )
     for cid, dotted in codes.select("source_concept_id", "dotted").iter_rows():
         concepts.add(cid, f"ICD-10-CM {dotted}", "Condition", "ICD10CM", "ICD10 code", dotted, None)
-    dx = dx.join(codes, on="code")
-    out["condition_occurrence"] = dx.select(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("condition_occurrence_id"),
-        "person_id",
-        pl.lit(0, pl.Int64).alias("condition_concept_id"),
-        pl.col("diagnosed_on").alias("condition_start_date"),
-        pl.lit(32817, pl.Int64).alias("condition_type_concept_id"),
-        pl.col("dotted").alias("condition_source_value"),
-        "source_concept_id",
-    ).rename({"source_concept_id": "condition_source_concept_id"})
+    dx = dx.join(codes.lazy(), on="code", maintain_order="left")
+    out["condition_occurrence"] = (
+        dx.with_row_index("condition_occurrence_id", offset=1)
+        .select(
+            pl.col("condition_occurrence_id").cast(pl.Int64),
+            "person_id",
+            pl.lit(0, pl.Int64).alias("condition_concept_id"),
+            pl.col("diagnosed_on").alias("condition_start_date"),
+            pl.lit(32817, pl.Int64).alias("condition_type_concept_id"),
+            pl.col("dotted").alias("condition_source_value"),
+            "source_concept_id",
+        )
+        .rename({"source_concept_id": "condition_source_concept_id"})
+    )
 
     # measurements, as recorded (source value and unit), and lesions
     test_ids = {}
@@ -274,25 +339,41 @@ def omop_frames(
         schema={"source_unit": pl.String, "ucum": pl.String, "unit_concept_id": pl.Int64},
         orient="row",
     )
-    ms = with_pid(t["measurements"]).with_columns(
-        pl.col("test").cast(pl.String), pl.col("source_unit").cast(pl.String)
-    )
-    ms = ms.join(unit_map, on="source_unit", how="left").with_columns(
-        pl.col("test")
-        .replace_strict(test_ids, return_dtype=pl.Int64)
-        .alias("measurement_concept_id")
-    )
-    meas = ms.select(
-        "person_id",
-        "measurement_concept_id",
-        pl.col("measured_on").alias("measurement_date"),
-        pl.col("source_value").alias("value_as_number"),
-        pl.lit(None, pl.Int64).alias("value_as_concept_id"),
-        pl.col("unit_concept_id").fill_null(0),
-        pl.col("test").alias("measurement_source_value"),
-        pl.coalesce("ucum", "source_unit").alias("unit_source_value"),
-        pl.lit(None, pl.String).alias("value_source_value"),
-    )
+
+    def measurement_rows(chunk: pl.LazyFrame) -> pl.LazyFrame:
+        ms = (
+            chunk.join(pid.lazy(), on="patient_id", how="inner", maintain_order="left")
+            .with_columns(pl.col("test").cast(pl.String), pl.col("source_unit").cast(pl.String))
+            .join(unit_map.lazy(), on="source_unit", how="left", maintain_order="left")
+            .with_columns(
+                pl.col("test")
+                .replace_strict(test_ids, return_dtype=pl.Int64)
+                .alias("measurement_concept_id")
+            )
+        )
+        return ms.select(
+            "person_id",
+            "measurement_concept_id",
+            pl.col("measured_on").alias("measurement_date"),
+            pl.col("source_value").alias("value_as_number"),
+            pl.lit(None, pl.Int64).alias("value_as_concept_id"),
+            pl.col("unit_concept_id").fill_null(0),
+            pl.col("test").alias("measurement_source_value"),
+            pl.coalesce("ucum", "source_unit").alias("unit_source_value"),
+            pl.lit(None, pl.String).alias("value_source_value"),
+        )
+
+    chunks = t.lazy_chunks("measurements") if out.lazy else [t.lazy("measurements")]
+    if len(chunks) == 1:
+        meas = measurement_rows(chunks[0])
+    else:  # a large table: each slice of the file streamed to a part file, then combined
+        assert out.emit is not None
+        meas = pl.concat(
+            [
+                out.emit(f"{PART}{i}", measurement_rows(c).collect(engine="streaming"))
+                for i, c in enumerate(chunks)
+            ]
+        )
     lesion_id = concepts.ref(
         _first_id(mapping.lesion_concepts), "Lesion longest diameter", "Measurement"
     )
@@ -300,26 +381,30 @@ def omop_frames(
         v: concepts.ref(r, f"bone-contiguous: {v}", "Meas Value")
         for r, v in mapping.bone_contiguous
     }
-    lesions = with_pid(t["lesions"]).select(
-        "person_id",
-        pl.lit(lesion_id, pl.Int64).alias("measurement_concept_id"),
-        pl.col("imaged_on").alias("measurement_date"),
-        pl.col("longest_diameter_cm").alias("value_as_number"),
-        pl.when(pl.col("bone_contiguous"))
-        .then(pl.lit(bone[True]))
-        .when(~pl.col("bone_contiguous"))
-        .then(pl.lit(bone[False]))
-        .cast(pl.Int64)
-        .alias("value_as_concept_id"),
-        pl.lit(8582, pl.Int64).alias("unit_concept_id"),
-        pl.lit("lesion").alias("measurement_source_value"),
-        pl.lit("cm").alias("unit_source_value"),
-        pl.col("site").alias("value_source_value"),
+    lesions = (
+        with_pid(t["lesions"])
+        .lazy()
+        .select(
+            "person_id",
+            pl.lit(lesion_id, pl.Int64).alias("measurement_concept_id"),
+            pl.col("imaged_on").alias("measurement_date"),
+            pl.col("longest_diameter_cm").alias("value_as_number"),
+            pl.when(pl.col("bone_contiguous"))
+            .then(pl.lit(bone[True]))
+            .when(~pl.col("bone_contiguous"))
+            .then(pl.lit(bone[False]))
+            .cast(pl.Int64)
+            .alias("value_as_concept_id"),
+            pl.lit(8582, pl.Int64).alias("unit_concept_id"),
+            pl.lit("lesion").alias("measurement_source_value"),
+            pl.lit("cm").alias("unit_source_value"),
+            pl.col("site").alias("value_source_value"),
+        )
     )
     measurement = pl.concat([meas, lesions])
-    del ms, meas, lesions
-    out["measurement"] = measurement.select(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("measurement_id"),
+    del meas, lesions
+    out["measurement"] = measurement.with_row_index("measurement_id", offset=1).select(
+        pl.col("measurement_id").cast(pl.Int64),
         "person_id",
         "measurement_concept_id",
         "measurement_date",
@@ -344,11 +429,11 @@ def omop_frames(
             value_ids[word] = concepts.add(
                 ref.id, word.capitalize(), "Meas Value", ref.vocabulary, "Qualifier Value", ref.code
             )
-    asm = with_pid(t["assessments"]).with_columns(
+    asm = lazy_pid("assessments").with_columns(
         pl.col("item").cast(pl.String), pl.col("value").cast(pl.String)
     )
-    out["observation"] = asm.select(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("observation_id"),
+    out["observation"] = asm.with_row_index("observation_id", offset=1).select(
+        pl.col("observation_id").cast(pl.Int64),
         "person_id",
         pl.col("item")
         .replace_strict(item_ids, return_dtype=pl.Int64)
@@ -488,7 +573,20 @@ def write_omop(registry: Registry, out_dir: str | Path, format: str = "parquet")
         file.unlink(missing_ok=True)
         con = duckdb.connect(str(file))
 
-    def emit(name: str, frame: pl.DataFrame) -> None:
+    def emit(name: str, frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame | None:
+        if isinstance(frame, pl.LazyFrame):  # parquet only (lazy=True below)
+            file = out / f"{name}.parquet"
+            frame.sink_parquet(file)
+            if name.startswith(PART):  # a slice of a table: read back when it is combined
+                return pl.scan_parquet(file)
+            for part in out.glob(f"{PART}*.parquet"):
+                part.unlink()
+            written = pl.scan_parquet(file)
+            rows[name] = int(written.select(pl.len()).collect().item())
+            return written
+        if name.startswith(PART):  # a slice of a table, collected: combined when all are written
+            frame.write_parquet(out / f"{name}.parquet")
+            return pl.scan_parquet(out / f"{name}.parquet")
         rows[name] = frame.height
         if con is not None:
             con.register("_frame", frame.to_arrow())
@@ -498,9 +596,10 @@ def write_omop(registry: Registry, out_dir: str | Path, format: str = "parquet")
             frame.write_csv(out / f"{name}.csv")
         else:
             frame.write_parquet(out / f"{name}.parquet")
+        return None
 
     try:
-        omop_frames(registry, emit=emit)
+        omop_frames(registry, emit=emit, lazy=format == "parquet")
     finally:
         if con is not None:
             con.close()

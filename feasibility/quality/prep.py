@@ -330,7 +330,7 @@ class TablePrep:
             elif self.table == "diagnoses":
                 female = pl.any_horizontal(
                     pl.col("code_key").str.starts_with(p) for p in FEMALE_CODES
-                )
+                ) & ~pl.col("code_key").str.starts_with("OMOP")  # OMOP:<id>, concept sets
             if female is not None:
                 derived.append(
                     pl.when(female & pl.col("__sex").is_not_null())

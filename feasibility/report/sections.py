@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from feasibility import charts, citation, disclosure, summaries
-from feasibility.report import headline, quality_section
+from feasibility.report import headline, omop_section, quality_section
 from feasibility.report import html as H
 from feasibility.report.data import (
     POPULATION_EVENT,
@@ -685,6 +685,7 @@ SECTIONS: list[SectionBuilder] = [
     cohort_section,
     threshold_section,
     quality_section_html,
+    omop_section.section,  # issue 14: "" unless the registry is an OMOP database
     provenance_section,
     method_section,
 ]
