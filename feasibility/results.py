@@ -41,7 +41,6 @@ from feasibility.protocol import (
 )
 
 INDEX_EVENT = "index_event"
-FUNNEL_COLUMNS = ["step", "criterion", "label", "remaining", "remaining_with_unknown", "excluded"]
 
 
 class ScreenResult:

@@ -68,20 +68,6 @@ class Mapping:
     investigational: tuple[ConceptRef, ...]
     investigational_unknown: tuple[ConceptRef, ...] = ()
 
-    def local_concepts(self) -> list[ConceptRef]:
-        """Every concept the mapping names (for the writer's vocabulary rows)."""
-        refs: list[ConceptRef] = []
-        for t in self.tests:
-            refs += t.concepts
-        for i in self.items:
-            refs += i.concepts
-        refs += [r for r, _ in self.values] + [r for r, _ in self.routes]
-        for concepts in self.procedures.values():
-            refs += concepts
-        refs += self.lesion_concepts + tuple(r for r, _ in self.bone_contiguous)
-        refs += self.therapy_episodes + self.investigational + self.investigational_unknown
-        return refs
-
 
 def _refs(specs: list[dict[str, Any]] | None) -> tuple[ConceptRef, ...]:
     return tuple(ConceptRef.parse(s) for s in specs or [])

@@ -60,7 +60,6 @@ GENDER_IDS = {"M": 8507, "F": 8532, "U": 8551}
 GENDER_NAMES = {8507: "MALE", 8532: "FEMALE", 8551: "UNKNOWN"}
 ICD10_BASE = 2_100_000_000
 EPISODE_TREATMENT_REGIMEN = ConceptRef("Episode", "Treatment Regimen", 32531)
-NOT_INVESTIGATIONAL_UNKNOWN = 2000000502
 _VALUE_WORDS = ("yes", "no", "negative", "positive")
 
 

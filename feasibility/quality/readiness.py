@@ -43,7 +43,6 @@ STRUCTURAL_PCT = 5.0
 READY_PCT = 90.0
 RECORD_PCT = 50.0
 FLIP_PCT = 1.0
-BADGES = ("ready", "partly", "structurally missing")
 
 SCHEMA = {
     "criterion": pl.String,

@@ -52,8 +52,7 @@ SUMMARY_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
     "note": pl.String(),
 }
-#: Every percentage this package writes is on the 0-100 scale (``*_percent``, ``*_pct``).
-PERCENT_CONVENTION = "0-100"
+# Every percentage this package writes is on the 0-100 scale (``*_percent``, ``*_pct``).
 UNEXPECTED_SCHEMA: dict[str, pl.DataType] = {
     "check": pl.String(),
     "table": pl.String(),

@@ -29,13 +29,6 @@ BIRTH_FIRST = day("1920-01-01")
 YEAR = 365.25
 
 
-def year_of(days: np.ndarray) -> np.ndarray:
-    """Calendar year of each day number (vectorised)."""
-    return (days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970).astype(
-        np.int32
-    )
-
-
 def date_series(days: np.ndarray) -> pl.Series:
     """Day numbers (since 1970-01-01) as a polars Date series, :data:`NO_DATE` as null."""
     s = pl.Series(days.astype(np.int64))

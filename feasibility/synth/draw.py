@@ -29,16 +29,6 @@ def strings(names: Sequence[str | None], idx: np.ndarray) -> pl.Series:
     return pl.Series(list(names), dtype=pl.String).gather(pl.Series(np.asarray(idx, np.uint32)))
 
 
-def lower_some(rng: np.random.Generator, s: pl.Series, share: np.ndarray | float) -> pl.Series:
-    """Lower-case a random share of a string series (per-row share allowed)."""
-    mask = rng.random(len(s)) < share
-    return (
-        pl.select(pl.when(pl.Series(mask)).then(s.str.to_lowercase()).otherwise(s))
-        .to_series()
-        .alias(s.name)
-    )
-
-
 def repeat(value: str, n: int) -> pl.Series:
     """A String series of ``n`` copies of ``value``."""
     return pl.Series([value], dtype=pl.String).gather(pl.Series(np.zeros(n, dtype=np.uint32)))

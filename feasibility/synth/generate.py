@@ -43,7 +43,6 @@ CHUNK_SIZE = 50_000
 ID_WIDTH = 8
 DEFECTS_FILE = "_defects.csv"
 MANIFEST_FILE = "_manifest.json"
-DEFECT_COLUMNS = ("table", "row", "patient_id", "column", "defect")
 
 
 def patient_ids(numbers: np.ndarray) -> pl.Series:
