@@ -13,11 +13,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# GX imports pyspark when it is installed (the spark extra); pyspark 4 warns about pandas 3
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
 
 import great_expectations as gx  # noqa: E402
 import numpy as np  # noqa: E402
