@@ -111,7 +111,7 @@ class SparkGXRunner(GXRunner):
             self.context.variables.progress_bars = ProgressBarsConfig(
                 globally=False, metric_calculations=False
             )
-            self.source = self.context.data_sources.add_spark("registry")
+            self.source = self.context.data_sources.add_spark("registry")  # type: ignore[assignment]
         self._n = 0
 
     def frame(self, df: pl.DataFrame, index: str) -> SparkBatch:
