@@ -210,12 +210,15 @@ def test_engine_from_args_configures_the_session():
     from feasibility.commands._options import engine_from_args
     from feasibility.spark import session
 
-    saved = session.configured()
+    saved = dict(session._settings)
     try:
         args = argparse.Namespace(
             engine="spark", spark_master="local[1]", spark_conf=["spark.sql.shuffle.partitions=3"]
         )
         assert engine_from_args(args) == "spark"
         assert session.configured() == ("local[1]", {"spark.sql.shuffle.partitions": "3"})
+        args.spark_master = "local[*]"  # the default: left to spark-submit when under it
+        engine_from_args(args)
+        assert session._settings["master"] is None
     finally:
-        session.configure(*saved)
+        session._settings.update(saved)

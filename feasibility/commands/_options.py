@@ -108,7 +108,8 @@ def engine_from_args(args: argparse.Namespace) -> str:
     if args.engine == "spark":
         from feasibility.spark.session import configure, parse_conf
 
-        configure(master=master, conf=parse_conf(conf))
+        # the default master is left unset: under spark-submit its --master stands
+        configure(master=None if master == SPARK_MASTER else master, conf=parse_conf(conf))
     elif master != SPARK_MASTER or conf:
         raise FeasibilityError("--spark-master/--spark-conf need --engine spark")
     return str(args.engine)

@@ -198,6 +198,16 @@ def _running() -> SparkSession | None:
     return None
 
 
+def _submitted_conf() -> dict[str, str] | None:
+    """spark.* settings of the JVM that launched this Python process (spark-submit sets
+    PYSPARK_GATEWAY_PORT and passes its --master/--conf as system properties), else None."""
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return None
+    from pyspark import SparkConf
+
+    return dict(SparkConf().getAll())
+
+
 def get_session(
     master: str | None = None,
     conf: Mapping[str, str] | None = None,
@@ -209,8 +219,11 @@ def get_session(
     configuration). A running session is reused whatever ``master`` says (one Spark
     context per process; :func:`stop_session` first to change it); ``conf`` is applied to it
     where Spark allows. A new session gets :func:`local_defaults` overridden by ``conf``.
+    Under ``spark-submit`` (no session yet, but a JVM that launched us) the master and
+    settings given to spark-submit win unless ``master`` is given here or by configure.
     """
     default_master, default_conf = configured()
+    explicit = master or _settings["master"]
     master = master or default_master
     wanted = {**default_conf, **dict(conf or {})}
     SparkSession = _import_pyspark()
@@ -220,7 +233,18 @@ def get_session(
         return running
 
     builder = SparkSession.builder.appName(app_name)
-    if master.startswith("sc://"):
+    submitted = None if explicit else _submitted_conf()
+    if submitted is not None:
+        # spark-submit's JVM is running: its master and --conf stand; our defaults fill
+        # only what it left unset (driver settings are fixed once the JVM runs)
+        master = submitted.get("spark.master", master)
+        defaults = {
+            k: v
+            for k, v in local_defaults(master).items()
+            if k not in submitted and not k.startswith("spark.driver.")
+        }
+        settings = {**defaults, **wanted}
+    elif master.startswith("sc://"):
         builder = builder.remote(master)
         settings = {**local_defaults(master), **wanted}
     else:
