@@ -203,8 +203,9 @@ def _submitted_conf() -> dict[str, str] | None:
     PYSPARK_GATEWAY_PORT and passes its --master/--conf as system properties), else None."""
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         return None
-    from pyspark import SparkConf
+    from pyspark import SparkConf, SparkContext
 
+    SparkContext._ensure_initialized()  # connect to that JVM: SparkConf then reads its settings
     return dict(SparkConf().getAll())
 
 
