@@ -1,7 +1,7 @@
 """Write the data-quality suites ``expectations/<table>.json`` from the contract constants.
 
-Run ``python expectations/_build.py`` after changing ``feasibility/schema.py`` or
-``feasibility/plausibility.py``; it also writes the package's copy
+Run ``python expectations/_build.py`` after changing ``feasibility/vocab/*.yaml`` (a lab
+test or an assessment item), ``feasibility/schema.py`` or ``feasibility/plausibility.py``; it also writes the package's copy
 (``feasibility/quality/suites/``, what an installed ``feasibility`` reads).
 ``tests/test_quality_suites.py`` fails when the committed JSON (either copy) differs from what this script writes, so the suites, the loader's vocabularies and
 the generator's plausible ranges cannot drift apart.

@@ -1,22 +1,30 @@
 """Altair charts of a screen: funnel, CONSORT flow, criterion impact, cohort drift,
 deciding values against thresholds, and data quality.
 
-Each function returns an ``alt.Chart`` (or a compound chart) usable alone in a notebook.
-Charts draw the numbers they are given and apply no disclosure control themselves: the
-report hands them frames disclosed by :class:`feasibility.disclosure.Policy` (with
-``*_suppressed`` flags); a notebook hands them exact frames (the analyst's working view,
-never shared as is). A hidden count is drawn as such: a grey dashed band from 0 to the
-threshold labelled ``hidden_label`` ("≤10"), never as an empty bar.
+Charts are drawing functions: each takes frames and returns an ``alt.Chart`` (or a
+compound chart) usable alone in a notebook, and computes nothing it is not given but the
+layout. They apply no disclosure control and import neither :mod:`feasibility.disclosure`
+nor :mod:`feasibility.report`: the report hands them frames disclosed once by its
+:class:`~feasibility.disclosure.Policy` (:class:`feasibility.report.data.ReportData`,
+with ``*_suppressed`` flags and percentages of the shown numbers); a notebook hands them
+exact frames (the analyst's working view, never shared as is), for which the funnel's
+and the cohort's percentages and a deciding value's histogram are worked out with
+:mod:`feasibility.summaries`. A hidden count (null) is drawn as such: a grey dashed band
+from 0 to the threshold labelled ``hidden_label`` ("≤10"), never as an empty bar.
+
+Whether a thresholded criterion is an exclusion is the protocol's to say
+(``Criterion.kind``): :func:`threshold_chart` takes it as ``exclusion``, never guesses it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import altair as alt
 import polars as pl
 
-from feasibility import summaries as tables
+from feasibility import summaries
 
 #: Colours: a calm blue for "eligible so far", a lighter band for "eligible or unknown".
 BLUE = "#1f5f8b"
@@ -62,9 +70,10 @@ def _hidden_max(hidden_label: str) -> float:
 
 
 def _funnel_frame(funnel: pl.DataFrame) -> pl.DataFrame:
-    """An exact (notebook) funnel gets its percentages of the registry; a disclosed one is
-    drawn as given."""
-    if tables.is_suppressed(funnel) or funnel.height == 0:
+    """A funnel with its percentages of the registry (a disclosed funnel brings them,
+    computed from the shown counts, and is drawn as given; an exact notebook funnel gets
+    them here)."""
+    if funnel.height == 0 or {"remaining_pct", "remaining_with_unknown_pct"} <= set(funnel.columns):
         return funnel
     total = funnel.sort("step")["remaining"][0]
     return funnel.with_columns(
@@ -91,7 +100,14 @@ def _hidden_band(data: alt.Data, y: alt.Y, y_off: alt.YOffset | None, tooltip: l
     )
 
 
-def _label_color() -> alt.Color:
+def _layer(*charts: Any) -> alt.LayerChart:
+    """``alt.layer`` of charts without facet encodings (always a plain layer chart)."""
+    chart = alt.layer(*charts)
+    assert isinstance(chart, alt.LayerChart)
+    return chart
+
+
+def _label_color() -> Any:
     return alt.condition("datum.hidden", alt.value(HIDDEN_TEXT), alt.value("#333"))
 
 
@@ -182,7 +198,7 @@ def funnel_chart(
         .encode(y=y, yOffset=y_off, x=alt.X("x_text:Q"), text="text:N", color=_label_color())
     )
     n = len(order)
-    return alt.layer(bars, band, labels).properties(
+    return _layer(bars, band, labels).properties(
         width=width,
         height=max(120, n * 34),
         title=alt.Title(
@@ -256,14 +272,13 @@ def consort_chart(funnel: pl.DataFrame, *, hidden_label: str = HIDDEN) -> alt.La
         y = y1 + gap
     height = int(y)
     xs = alt.Scale(domain=[0, side_x1], nice=False)
-    no_axis = {"axis": None}
     rect = (
         alt.Chart(alt.Data(values=boxes))
         .mark_rect(cornerRadius=4, strokeWidth=1.2)
         .encode(
-            x=alt.X("x0:Q", scale=xs, **no_axis),
+            x=alt.X("x0:Q", scale=xs, axis=None),
             x2="x1:Q",
-            y=alt.Y("y0:Q", scale=alt.Scale(domain=[height, 0], nice=False), **no_axis),
+            y=alt.Y("y0:Q", scale=alt.Scale(domain=[height, 0], nice=False), axis=None),
             y2="y1:Q",
             fill=alt.Fill(
                 "kind:N",
@@ -283,9 +298,9 @@ def consort_chart(funnel: pl.DataFrame, *, hidden_label: str = HIDDEN) -> alt.La
         alt.Chart(alt.Data(values=links))
         .mark_rule(color="#555", strokeWidth=1.2)
         .encode(
-            x=alt.X("x:Q", scale=xs, **no_axis),
+            x=alt.X("x:Q", scale=xs, axis=None),
             x2="x2:Q",
-            y=alt.Y("y:Q", scale=alt.Scale(domain=[height, 0], nice=False), **no_axis),
+            y=alt.Y("y:Q", scale=alt.Scale(domain=[height, 0], nice=False), axis=None),
             y2="y2:Q",
         )
     )
@@ -295,13 +310,13 @@ def consort_chart(funnel: pl.DataFrame, *, hidden_label: str = HIDDEN) -> alt.La
             alt.Chart(alt.Data(values=[t for t in texts if t["bold"] == bold]))
             .mark_text(fontSize=11, baseline="middle", fontWeight="bold" if bold else "normal")
             .encode(
-                x=alt.X("x:Q", scale=xs, **no_axis),
-                y=alt.Y("y:Q", scale=alt.Scale(domain=[height, 0], nice=False), **no_axis),
+                x=alt.X("x:Q", scale=xs, axis=None),
+                y=alt.Y("y:Q", scale=alt.Scale(domain=[height, 0], nice=False), axis=None),
                 text="text:N",
             )
         )
 
-    return alt.layer(rect, rule, text_layer(True), text_layer(False)).properties(
+    return _layer(rect, rule, text_layer(True), text_layer(False)).properties(
         width=int(side_x1),
         height=height,
         title=alt.Title(
@@ -392,7 +407,7 @@ def impact_chart(
         "Fail alone: fails this criterion whatever the others say; "
         "only this: fails no other criterion"
     )
-    return alt.layer(bars, band, labels).properties(
+    return _layer(bars, band, labels).properties(
         width=width,
         height=max(120, len(order) * 36),
         title=alt.Title(
@@ -418,9 +433,9 @@ def _cohort_frame(cohort: pl.DataFrame) -> pl.DataFrame:
 
 def _level_order(var: str, levels: Sequence[str]) -> list[str]:
     if var == "age_group":
-        return [lv for lv in tables.age_group_order() if lv in levels]
-    rest = sorted(lv for lv in levels if lv != tables.NOT_RECORDED)
-    return rest + ([tables.NOT_RECORDED] if tables.NOT_RECORDED in levels else [])
+        return [lv for lv in summaries.age_group_order() if lv in levels]
+    rest = sorted(lv for lv in levels if lv != summaries.NOT_RECORDED)
+    return rest + ([summaries.NOT_RECORDED] if summaries.NOT_RECORDED in levels else [])
 
 
 def cohort_chart(
@@ -438,7 +453,7 @@ def cohort_chart(
         pl.when(pl.col("step") == 0).then(pl.lit(base)).otherwise(pl.lit("Eligible")).alias("group")
     )
     panels = []
-    for var in tables.COHORT_VARIABLES:
+    for var in summaries.COHORT_VARIABLES:
         part = sub.filter(pl.col("variable") == var)
         if part.height == 0:
             continue
@@ -487,8 +502,8 @@ def cohort_chart(
             .encode(y=y, yOffset=y_off, x="x_text:Q", text="text:N", color=_label_color())
         )
         panels.append(
-            alt.layer(bars, labels).properties(
-                width=360, height=max(60, len(order) * 30), title=tables.VARIABLE_LABELS[var]
+            _layer(bars, labels).properties(
+                width=360, height=max(60, len(order) * 30), title=summaries.VARIABLE_LABELS[var]
             )
         )
     return alt.vconcat(*panels, spacing=18).properties(
@@ -505,7 +520,7 @@ def drift_chart(cohort: pl.DataFrame) -> alt.VConcatChart:
     steps = df.select("step", "label").unique().sort("step")
     step_order = [f"{s}. {lab}" if s else "0. Registry" for s, lab in steps.iter_rows()]
     panels = []
-    for var in tables.COHORT_VARIABLES:
+    for var in summaries.COHORT_VARIABLES:
         part = df.filter(pl.col("variable") == var)
         if part.height == 0:
             continue
@@ -534,14 +549,14 @@ def drift_chart(cohort: pl.DataFrame) -> alt.VConcatChart:
             color=alt.Color(
                 "level:N",
                 sort=alt.EncodingSortField("rank", op="min"),
-                title=tables.VARIABLE_LABELS[var],
+                title=summaries.VARIABLE_LABELS[var],
                 legend=alt.Legend(orient="right"),
             ),
         )
         lines = base.mark_line(point=True, strokeWidth=1.6).encode(
             **enc, tooltip=["step_label:N", "level:N", alt.Tooltip("pct:Q", format=".1f")]
         )
-        panels.append(lines.properties(width=560, height=170, title=tables.VARIABLE_LABELS[var]))
+        panels.append(lines.properties(width=560, height=170, title=summaries.VARIABLE_LABELS[var]))
     return (
         alt.vconcat(*panels, spacing=14)
         .resolve_scale(color="independent")
@@ -566,7 +581,7 @@ def threshold_chart(
     unit: str = "",
     axis_title: str | None = None,
     subtitle: str | None = None,
-    exclusion: bool | None = None,
+    exclusion: bool = False,
     hidden_label: str = HIDDEN,
     width: int = 420,
 ) -> alt.LayerChart:
@@ -576,9 +591,8 @@ def threshold_chart(
     unit, threshold, op; threshold/op taken from it when not given) or a histogram from
     :func:`feasibility.summaries.value_histogram` (bin_start, bin_end, count, side,
     ``count_suppressed``). Bars are coloured by the side of the threshold. For an
-    ``exclusion`` criterion ``value op threshold`` is the excluding condition (QTc > 470
-    fails), so the sides swap; left as None it is inferred from the ``status`` column of
-    deciding values (patients meeting the condition fail -> exclusion).
+    ``exclusion`` criterion (``Criterion.kind == "exclusion"``) ``value op threshold`` is
+    the excluding condition (QTc > 470 fails), so the sides swap.
     """
     if "bin_start" not in values.columns and {"threshold", "op"} <= set(values.columns):
         # deciding_values may hold several thresholded parts: draw the first (or the one given)
@@ -590,17 +604,14 @@ def threshold_chart(
             chosen = parts.filter((pl.col("threshold") == threshold) & (pl.col("op") == op))
             thr_f, op_f = chosen.row(0) if chosen.height else (thr0, op0)
             values = values.filter((pl.col("threshold") == thr_f) & (pl.col("op") == op_f))
-        if exclusion is None:
-            exclusion = _infer_exclusion(values, threshold, op)
     if not unit and "unit" in values.columns and values.height:
         unit = str(values["unit"].drop_nulls()[0] or "")
     if threshold is None or op is None:
         raise ValueError("threshold_chart needs a threshold and an operator")
-    exclusion = bool(exclusion)
     hist = (
         values
         if "bin_start" in values.columns
-        else tables.value_histogram(values, threshold, op, exclusion=exclusion)
+        else summaries.value_histogram(values, threshold, op, exclusion=exclusion)
     )
     rows = []
     for r in hist.iter_rows(named=True):
@@ -694,7 +705,7 @@ def threshold_chart(
         .mark_text(align="left", dx=4, dy=-4, baseline="top", fontSize=10, color="#222")
         .encode(x="cut:Q", y=alt.value(0), text="text:N")
     )
-    return alt.layer(bars, hidden, hidden_text, rule, rule_text).properties(
+    return _layer(bars, hidden, hidden_text, rule, rule_text).properties(
         width=width,
         height=180,
         title=alt.Title(
@@ -703,25 +714,6 @@ def threshold_chart(
             + f"grey dashed bars: counts shown as {hidden_label}",
         ),
     )
-
-
-def _infer_exclusion(values: pl.DataFrame, threshold: float, op: str) -> bool:
-    """True when patients whose value meets ``value op threshold`` mostly fail."""
-    if "status" not in values.columns or values.height == 0:
-        return False
-    v = pl.col("value")
-    cond = {
-        ">=": v >= threshold,
-        ">": v > threshold,
-        "<=": v <= threshold,
-        "<": v < threshold,
-        "==": v == threshold,
-        "!=": v != threshold,
-    }[op]
-    meets = values.filter(v.is_not_null()).with_columns(cond.alias("_meets"))
-    decided = meets.filter(pl.col("status").is_in(["pass", "fail"]))
-    agree = decided.filter(pl.col("_meets") == (pl.col("status") == "pass")).height
-    return agree * 2 < decided.height
 
 
 # --------------------------------------------------------------------------- data quality
@@ -798,7 +790,7 @@ def quality_chart(summary: pl.DataFrame, *, width: int = 420) -> alt.LayerChart:
             text="checks:Q",
         )
     )
-    return alt.layer(bars, labels).properties(
+    return _layer(bars, labels).properties(
         width=width,
         height=max(60, 36 * len(cats)),
         title=alt.Title("Data quality by Kahn category", subtitle="Number of checks by outcome"),

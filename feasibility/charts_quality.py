@@ -29,7 +29,8 @@ def coverage_chart(
     """One small line chart per table (whole-table rows per month, independent y scales),
     the index window shaded and the data cut-off drawn as a red rule on each."""
     whole = coverage.filter(pl.col("selector").is_null())
-    end = cutoff or (whole.get_column("month").max() if whole.height else dt.date.today())
+    last = whole.get_column("month").max() if whole.height else None
+    end: dt.date = cutoff or (last if isinstance(last, dt.date) else dt.date.today())
     start = end.replace(year=end.year - YEARS_SHOWN, day=1)
     if index_span is not None and index_span[0] is not None:
         start = min(start, index_span[0].replace(day=1, year=index_span[0].year - 1))

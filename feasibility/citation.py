@@ -26,22 +26,15 @@ def counts(protocol: Any) -> str:
 def parts(protocol: Any) -> dict[str, list[str]]:
     """Criteria that are not funnel steps, by the step whose rule refers to them:
     ``{step id: [part ids]}`` (a part no step refers to is listed under ``""``)."""
-    from feasibility.protocol import Ref, leaves
+    from feasibility.protocol.checks import reference_graph
 
     steps = set(protocol.steps)
+    refs = reference_graph(protocol.criteria)
     out: dict[str, list[str]] = {}
     for c in protocol.criteria:
         if c.id in steps:
             continue
-        parent = next(
-            (
-                s.id
-                for s in protocol.criteria
-                if s.id in steps
-                and any(isinstance(n, Ref) and n.criterion == c.id for n in leaves(s.rule_obj))
-            ),
-            "",
-        )
+        parent = next((s.id for s in protocol.criteria if s.id in steps and c.id in refs[s.id]), "")
         out.setdefault(parent, []).append(c.id)
     return out
 

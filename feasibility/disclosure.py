@@ -275,7 +275,7 @@ class Policy:
         df = self.counts(dq, ["unexpected_count"])
         if "unexpected_percent" not in df.columns:
             return df
-        pcts = []
+        pcts: list[float | None] = []
         for raw, shown, pct in zip(
             raw_counts,
             df["unexpected_count"].to_list(),
@@ -309,7 +309,7 @@ class Policy:
                     # impact table's "unknown"), never a third rounding
                     st, su = self.show(total), self.show(total - implied)
                     hidden = not st or su is None
-                    pct = None if hidden else round((st - su) * 100.0 / st, 1)
+                    pct = round((st - su) * 100.0 / st, 1) if st and su is not None else None
                 pct = None if hidden else pct
             elif pct is not None and self.enabled:
                 pct, hidden = None, True  # no population size to disclose it against

@@ -1,11 +1,13 @@
-"""Physiologically plausible ranges, in canonical units, from one reviewed data file.
+"""Physiologically plausible ranges, in canonical units, from reviewed data files.
 
-The numbers and their sources live in ``feasibility/codelists/plausible_ranges.yaml``
-(reviewed data, like the code lists). Every numeric field a criterion reads has a row:
-the measurement tests, age, lesion diameter and therapy line number. The registry
-loader's set-aside (contract 5.2), the screening engine (a value outside never decides a
-criterion), the data-quality suites (``expectations/_build.py``) and the synthetic
-generator's ``implausible_value`` defects all read the names below, so they cannot drift.
+The measurement tests' ranges (with their sources) are part of each test's entry in
+``feasibility/vocab/lab_tests.yaml`` (:mod:`feasibility.vocab`); the other numeric fields
+a criterion reads (age, lesion diameter, therapy line number) are in
+``feasibility/codelists/plausible_ranges.yaml``. Both are reviewed data, like the code
+lists. The registry loader's set-aside (contract 5.2), the screening engine (a value
+outside never decides a criterion), the data-quality suites (``expectations/_build.py``)
+and the synthetic generator's ``implausible_value`` defects all read the names below, so
+they cannot drift.
 
 A value is plausible when ``low <= value <= high`` (both ends inclusive), after conversion
 to the canonical unit of ``feasibility.schema.TESTS``; NaN and infinities never are.
@@ -15,15 +17,22 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-#: The reviewed table (numbers, units, sources).
+from feasibility.vocab import LAB_TESTS
+
+#: The reviewed table of the non-measurement fields (numbers, units, sources).
 RANGES_FILE = Path(__file__).parent / "codelists" / "plausible_ranges.yaml"
 
 
-def _load() -> dict[str, dict[str, dict]]:
+def _load() -> dict[str, dict[str, dict[str, Any]]]:
     data = yaml.safe_load(RANGES_FILE.read_text(encoding="utf-8")) or {}
+    if "measurements" in data:
+        raise ValueError(
+            f"{RANGES_FILE.name}: measurements: the tests' ranges belong in vocab/lab_tests.yaml"
+        )
     for table, fields in data.items():
         for name, spec in fields.items():
             low, high = spec.get("low"), spec.get("high")
@@ -36,8 +45,11 @@ def _load() -> dict[str, dict[str, dict]]:
 
 _DATA = _load()
 
-#: (table, field) -> (low, high, unit, source): the whole reviewed table.
+#: (table, field) -> (low, high, unit, source): every reviewed range, measurements first.
 FIELD_RANGES: dict[tuple[str, str], tuple[float, float, str, str]] = {
+    ("measurements", name): (t.low, t.high, t.canonical_unit, t.range_source)
+    for name, t in LAB_TESTS.items()
+} | {
     (table, name): (float(s["low"]), float(s["high"]), str(s.get("unit", "")), str(s["source"]))
     for table, fields in _DATA.items()
     for name, s in fields.items()
@@ -45,11 +57,8 @@ FIELD_RANGES: dict[tuple[str, str], tuple[float, float, str, str]] = {
 
 #: test -> (low, high) in the canonical unit of ``schema.TESTS[test]``, both inclusive.
 PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
-    name: (float(s["low"]), float(s["high"])) for name, s in _DATA["measurements"].items()
+    name: (t.low, t.high) for name, t in LAB_TESTS.items()
 }
-
-#: Plausible lesion longest diameter in cm, both inclusive (contract 5.2: above 50 cm is set aside).
-LESION_DIAMETER_RANGE: tuple[float, float] = (0.0, 50.0)
 
 #: Plausible age in whole years (at any event or index date), both inclusive.
 AGE_RANGE: tuple[int, int] = (

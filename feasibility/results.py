@@ -33,26 +33,12 @@ from feasibility.engine.index import IndexEvents
 from feasibility.engine.logic import k_and, to_status
 from feasibility.engine.seam import IDX, PID, Engine, EngineRun, LeafInfo, get_engine
 from feasibility.protocol import (
-    Age,
-    And,
-    AnyPresent,
-    CockcroftGault,
-    Diagnosis,
-    Latest,
-    Lesion,
-    Medication,
-    Not,
-    Or,
-    Procedure,
     Protocol,
-    Rule,
-    When,
-    Window,
+    deciding_measure,
     load_protocol,
-    numeric_leaves,
     parse_window,
+    relax_rule,
 )
-from feasibility.schema import TESTS
 
 INDEX_EVENT = "index_event"
 FUNNEL_COLUMNS = ["step", "criterion", "label", "remaining", "remaining_with_unknown", "excluded"]
@@ -300,11 +286,7 @@ class ScreenResult:
             raise ValueError(f"{criterion!r} has no numeric threshold")
         frames = []
         for info in infos:
-            measure = getattr(info.rule, "name", None) or {
-                CockcroftGault: "creatinine_clearance",
-                Lesion: "longest_diameter_cm",
-                Age: "age",
-            }.get(type(info.rule), type(info.rule).__name__.lower())
+            measure = deciding_measure(info.rule)
             frames.append(
                 self._wide.select(
                     PID,
@@ -375,7 +357,7 @@ class ScreenResult:
         :meth:`without` stay dropped."""
         crit = self.protocol.criterion(criterion)
         win = None if window is None else parse_window(window, criterion, "window")
-        rule = _relax_rule(crit.rule_obj, criterion, threshold, unit, win, measure)
+        rule = relax_rule(crit.rule_obj, criterion, threshold, unit, win, measure)
         proto = self.protocol.replace_criterion(dataclasses.replace(crit, rule_obj=rule))
         res = self.rescreen(proto)
         dropped = [s for s in res.steps if s not in self.steps]
@@ -431,82 +413,6 @@ class _Spec:
     registry: Any
     state: Any
     steps: tuple[str, ...]
-
-
-def _relax_rule(
-    rule: Rule,
-    cid: str,
-    threshold: float | None,
-    unit: str | None,
-    window: Window | None,
-    measure: str | None,
-) -> Rule:
-    """Copy of ``rule`` with the threshold and/or window of its (selected) part changed."""
-    if threshold is not None:
-        nums = [
-            leaf
-            for leaf in numeric_leaves(rule) + _other_thresholded(rule)
-            if measure is None or getattr(leaf, "name", None) == measure
-        ]
-        if len(nums) != 1:
-            raise ValueError(
-                f"{cid}: {len(nums)} thresholded parts match; pass measure=<test or item>"
-            )
-    return _rewrite(rule, cid, threshold, unit, window, measure)
-
-
-def _other_thresholded(rule: Rule) -> list[Rule]:
-    from feasibility.protocol import leaves
-
-    return [leaf for leaf in leaves(rule) if isinstance(leaf, Lesion | Age)]
-
-
-def _rewrite(rule: Rule, cid: str, thr, unit, window, measure) -> Rule:
-    if isinstance(rule, And | Or | AnyPresent):
-        return type(rule)(tuple(_rewrite(p, cid, thr, unit, window, measure) for p in rule.parts))
-    if isinstance(rule, Not):
-        return Not(_rewrite(rule.part, cid, thr, unit, window, measure))
-    if isinstance(rule, When):
-        return When(
-            _rewrite(rule.condition, cid, thr, unit, window, measure),
-            _rewrite(rule.then, cid, thr, unit, window, measure),
-        )
-    if measure is not None and getattr(rule, "name", None) != measure:
-        return rule
-    r = rule
-    if isinstance(r, Latest):
-        if thr is not None and r.op is not None:
-            if r.table == "measurements":
-                u = unit or r.stated_unit or TESTS[r.name].canonical_unit
-                if u not in TESTS[r.name].factors:
-                    raise ValueError(f"{cid}: unit {u!r} not accepted for {r.name}")
-                r = dataclasses.replace(
-                    r, value=thr * TESTS[r.name].factors[u], stated_value=thr, stated_unit=u
-                )
-            else:
-                r = dataclasses.replace(r, value=float(thr), stated_value=float(thr))
-        if window is not None:
-            r = dataclasses.replace(r, window=window)
-        return r
-    if isinstance(r, CockcroftGault):
-        if thr is not None:
-            r = dataclasses.replace(r, value=float(thr))
-        if window is not None:
-            r = dataclasses.replace(r, creatinine_window=window)
-        return r
-    if isinstance(r, Age) and thr is not None:
-        return dataclasses.replace(r, value=float(thr))
-    if isinstance(r, Lesion):
-        if thr is not None:
-            r = dataclasses.replace(r, min_diameter_cm=float(thr))
-        if window is not None:
-            r = dataclasses.replace(r, window=window)
-        return r
-    if isinstance(r, Diagnosis | Procedure) and window is not None:
-        return dataclasses.replace(r, window=window)
-    if isinstance(r, Medication) and window is not None:
-        return dataclasses.replace(r, overlap_days=window.days)
-    return r
 
 
 def screen(

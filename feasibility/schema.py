@@ -2,7 +2,10 @@
 
 Everything here mirrors ``shared/contract.md`` section 1. The loader, the
 generator, the validation suites and the screening engine all read these
-constants, so a name lives in exactly one place.
+constants, so a name lives in exactly one place. The measurement tests (units and
+factors) and the assessment items are reviewed data files read by :mod:`feasibility.vocab`
+(``vocab/lab_tests.yaml``, ``vocab/assessment_items.yaml``); ``TESTS``,
+``ASSESSMENT_ITEMS`` and ``GRADED_ITEMS`` are views of them.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 
 import polars as pl
 import yaml
+
+from feasibility import vocab as _vocab
 
 #: Column types per table, in contract order. Only ``patients`` is required.
 TABLES: dict[str, dict[str, pl.DataType]] = {
@@ -120,40 +125,10 @@ class Test:
     factors: dict[str, float]  # accepted unit -> multiply by this to get canonical
 
 
-_COUNT_UNITS = {
-    "/mm3": 1.0,
-    "/uL": 1.0,
-    "10^9/L": 1000.0,
-    "10^3/uL": 1000.0,
-    "10*9/L": 1000.0,
-    "10*3/uL": 1000.0,
-}
-
+#: The measurement tests, from the reviewed ``feasibility/vocab/lab_tests.yaml`` (in file
+#: order): a view of :data:`feasibility.vocab.LAB_TESTS` keeping the historical shape.
 TESTS: dict[str, Test] = {
-    t.name: t
-    for t in [
-        Test("creatinine", "mg/dL", {"mg/dL": 1.0, "umol/L": 1 / 88.4, "µmol/L": 1 / 88.4}),
-        Test("hemoglobin", "g/dL", {"g/dL": 1.0, "g/L": 0.1}),
-        Test("platelets", "/mm3", dict(_COUNT_UNITS)),
-        Test("anc", "/mm3", dict(_COUNT_UNITS)),
-        Test("wbc", "/mm3", dict(_COUNT_UNITS)),
-        Test("plasma_cells_pct", "%", {"%": 1.0}),
-        Test(
-            "plasma_cells_abs",
-            "10^9/L",
-            {
-                "10^9/L": 1.0,
-                "10^3/uL": 1.0,
-                "10*9/L": 1.0,
-                "10*3/uL": 1.0,
-                "/uL": 0.001,
-                "/mm3": 0.001,
-            },
-        ),
-        Test("plasma_cells_flow", "/150000 events", {"/150000 events": 1.0}),
-        Test("weight", "kg", {"kg": 1.0, "lb": 0.45359237}),
-        Test("qtc", "ms", {"ms": 1.0}),
-    ]
+    name: Test(name, t.canonical_unit, dict(t.units)) for name, t in _vocab.LAB_TESTS.items()
 }
 
 
@@ -176,16 +151,16 @@ def unit_factor_frame() -> pl.DataFrame:
     )
 
 
-#: Assessment items and their allowed values (lower case; values compared case-insensitively).
+#: Assessment items and their allowed values (lower case; values compared case-insensitively),
+#: from the reviewed ``feasibility/vocab/assessment_items.yaml`` (in file order).
 ASSESSMENT_ITEMS: dict[str, tuple[str, ...]] = {
-    "ecog": ("0", "1", "2", "3", "4"),
-    "neuropathy_grade": ("0", "1", "2", "3", "4"),
-    "neuropathy_pain": ("yes", "no"),
-    "diarrhea_grade": ("0", "1", "2", "3", "4", "5"),
-    "childbearing_potential": ("yes", "no"),
-    "pregnancy_test": ("negative", "positive"),
-    "breastfeeding": ("yes", "no"),
+    name: item.values for name, item in _vocab.ASSESSMENT_ITEMS.items()
 }
+
+#: Items whose values are ordered whole-number grades (compared with <, <=, >=, >).
+GRADED_ITEMS: frozenset[str] = frozenset(
+    name for name, item in _vocab.ASSESSMENT_ITEMS.items() if item.graded
+)
 
 #: The reviewed drug-name vocabulary (contract 5.3): salt/form words and, per ingredient,
 #: synonyms, brands, salts and prodrugs. Decisions and sources are written in the file.

@@ -26,6 +26,13 @@ VARIABLE_LABELS = {
 SEX_LABELS = {"F": "Female", "M": "Male", "U": "Unknown or not recorded"}
 
 
+def _number(value: object) -> float:
+    """A Series aggregate that is a number (the series is non-empty Float64)."""
+    if not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {value!r}")
+    return float(value)
+
+
 def is_suppressed(df: pl.DataFrame) -> bool:
     """True when ``df`` already went through disclosure control (it has flag columns)."""
     return any(c.endswith("_suppressed") for c in df.columns)
@@ -256,7 +263,7 @@ def value_histogram(
     }
     if vals.len() == 0:
         return pl.DataFrame(schema=schema)
-    vmin, vmax = float(vals.min()), float(vals.max())
+    vmin, vmax = _number(vals.min()), _number(vals.max())
     integer_valued = bool((vals == vals.round(0)).all()) and (
         max(vmax, threshold) - min(vmin, threshold) <= max_bins
     )
@@ -271,8 +278,8 @@ def value_histogram(
 
         k = ((pl.col("value") - origin) / width).floor()
     else:
-        lo_q = min(float(vals.quantile(0.02, "lower")), threshold)
-        hi_q = max(float(vals.quantile(0.98, "higher")), threshold)
+        lo_q = min(_number(vals.quantile(0.02, "lower")), threshold)
+        hi_q = max(_number(vals.quantile(0.98, "higher")), threshold)
         width, origin = _nice_width(hi_q - lo_q, max_bins - 4), threshold
 
         def kfun(x: float) -> int:

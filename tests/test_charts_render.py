@@ -282,8 +282,9 @@ def test_threshold_chart_exclusion_swaps_sides() -> None:
     )
 
 
-def test_threshold_chart_infers_exclusion_from_status() -> None:
-    # deciding values as ScreenResult gives them: QTc > 470 is the excluding condition
+def test_threshold_chart_takes_exclusion_from_the_caller_never_guesses() -> None:
+    # deciding values as ScreenResult gives them: QTc > 470 is the excluding condition;
+    # the chart does not read the statuses to guess it: Criterion.kind says so
     dv = pl.DataFrame(
         {
             "patient_id": [f"p{i}" for i in range(60)],
@@ -295,6 +296,9 @@ def test_threshold_chart_infers_exclusion_from_status() -> None:
             "status": ["pass"] * 40 + ["fail"] * 20,
         }
     )
-    spec, _ = render(charts.threshold_chart(dv, title="QTc"))
+    spec, _ = render(charts.threshold_chart(dv, title="QTc", exclusion=True))
     bins = {v["mid"]: v["side"] for v in layer_values(spec) if "mid" in v}
     assert all(side == ("Fails" if mid > 470 else "Passes") for mid, side in bins.items())
+    spec2, _ = render(charts.threshold_chart(dv, title="QTc"))  # the default: an inclusion
+    bins2 = {v["mid"]: v["side"] for v in layer_values(spec2) if "mid" in v}
+    assert all(side == ("Passes" if mid > 470 else "Fails") for mid, side in bins2.items())

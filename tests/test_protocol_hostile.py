@@ -12,7 +12,7 @@ import yaml
 from feasibility.cli import main
 from feasibility.errors import ProtocolError
 from feasibility.protocol import PROTOCOL_DIR, load_protocol, parse_protocol
-from feasibility.protocol_yaml import MAX_BYTES, MAX_DEPTH
+from feasibility.protocol.safe_yaml import MAX_BYTES, MAX_DEPTH
 
 POM = PROTOCOL_DIR / "pomalidomide-ixazomib-dex.yaml"
 

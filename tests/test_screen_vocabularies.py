@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 import yaml
 
-from feasibility import plausibility
+from feasibility import plausibility, vocab
 from feasibility.plausibility import (
     AGE_RANGE,
     FIELD_RANGES,
@@ -169,5 +169,6 @@ def test_ranges_follow_contract_5_2():
 
 def test_ranges_are_read_from_the_reviewed_file():
     data = yaml.safe_load(plausibility.RANGES_FILE.read_text(encoding="utf-8"))
-    assert data["measurements"]["qtc"]["high"] == PLAUSIBLE_RANGES["qtc"][1]
+    tests = yaml.safe_load(vocab.vocab_file(vocab.LAB_TESTS_NAME).read_text(encoding="utf-8"))
+    assert tests["tests"]["qtc"]["plausible"]["high"] == PLAUSIBLE_RANGES["qtc"][1]
     assert data["lesions"]["longest_diameter_cm"]["high"] == LESION_DIAMETER_RANGE[1]

@@ -29,7 +29,9 @@ birth_date makes alive_at_index unknown.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -37,6 +39,7 @@ from feasibility.engine.features import (
     IDX,
     PAIR,
     PID,
+    Scope,
     event_features,
     in_window,
     latest_features,
@@ -203,51 +206,38 @@ class Compiler:
     def _register_rule(self, crit: Criterion, rule: Rule) -> None:
         for child in rule.children():
             self._register_rule(crit, child)
-        if rule.children() or isinstance(rule, Ref):
+        if _lookup(_COMBINATORS, rule) is not None:
             return
         key = f"L{self._n}"
         self._n += 1
         info = LeafInfo(key, crit.id, rule, rule.describe())
-        if isinstance(rule, Latest):
-            self._need_latest(rule.table, rule.name, rule.window)
-            info.unit, info.threshold, info.op = rule.unit, rule.value, rule.op
-            self._world_leaves.add(key)
-        elif isinstance(rule, CockcroftGault):
-            self._need_latest("measurements", "creatinine", rule.creatinine_window)
-            self._need_latest("measurements", "weight", rule.weight_window)
-            info.unit, info.threshold, info.op = "mL/min", rule.value, rule.op
-            self._sex_leaves.add(key)
-        elif isinstance(rule, Sex):
-            self._sex_leaves.add(key)
-        elif isinstance(rule, Age):
-            info.unit, info.threshold, info.op = "years", rule.value, rule.op
-        elif isinstance(rule, Diagnosis):
-            self.table_leaves["diagnoses"].append((key, rule))
-        elif isinstance(rule, Medication):
-            self.table_leaves["medications"].append((key, rule))
-        elif isinstance(rule, Procedure):
-            self.table_leaves["procedures"].append((key, rule))
-        elif isinstance(rule, Lesion):
-            self.table_leaves["lesions"].append((key, rule))
-            info.unit = "cm"
-            info.threshold, info.op = rule.min_diameter_cm, ">="
-        elif isinstance(rule, Therapy):
-            self.table_leaves["therapies"].append((key, rule))
+        translation(rule).register(self, rule, info)
         self.out.leaves[crit.id].append(info)
         self._keys[id(rule), crit.id] = key
 
     # ------------------------------------------------------------------ features
-    def needed_tables(self) -> dict[str, list[str] | None]:
-        """Tables (and for measurements/assessments the tests/items) the protocol reads."""
+    def scopes(self, lo: dt.date | None, hi: dt.date | None) -> dict[str, Scope]:
+        """The rows of each table the protocol reads at index dates in ``[lo, hi]`` (one
+        date in fixed mode): the tests and items of the latest-record leaves within their
+        widest window, and the event tables' rows on or before the last index whose code,
+        drug or category some leaf matches; undated rows always."""
         if not self._registered:
             self._register()
-        out: dict[str, list[str] | None] = {"patients": None}
-        for t, needs in self.latest_needs.items():
+        out = {"patients": Scope()}
+        for table, needs in self.latest_needs.items():
             if needs:
-                out[t] = sorted(needs)
-        for t, lv in self.table_leaves.items():
+                since = {
+                    n: None if lo is None or d is None else lo - dt.timedelta(days=d)
+                    for n, d in needs.items()
+                }
+                firsts = [f for f in since.values() if f is not None]
+                low = min(firsts) if len(firsts) == len(since) else None
+                out[table] = Scope(frozenset(needs), low, hi, frozenset(since.items()))
+        for table, lv in self.table_leaves.items():
             if lv:
-                out[t] = None
+                keys = [translation(rule).row_keys(rule) for _, rule in lv]
+                union = None if None in keys else frozenset().union(*keys)  # type: ignore[arg-type]
+                out[table] = Scope(union, None, hi)
         return out
 
     def build(
@@ -284,7 +274,10 @@ class Compiler:
             for info in infos:
                 evid += self._leaf_evidence(info)
         out = base.with_columns(evid).with_columns(exprs)
-        return out.drop(PAIR) if fixed is None else out
+        # the pairs frame of the engine seam: keys, statuses and evidence columns only (the
+        # joined features and patient attributes are intermediates: a third of the frame)
+        statuses = [crit.id for crit in self.protocol.criteria]
+        return out.select(PID, IDX, *statuses, pl.col("^__.*$"))
 
     # ------------------------------------------------------------------ expressions
     def criterion_expr(self, crit: Criterion, sex: str | None = None) -> tuple[pl.Expr, pl.Expr]:
@@ -348,31 +341,11 @@ class Compiler:
     def _rule_expr(
         self, crit: Criterion, rule: Rule, sex: str | None = None, world: str = "s"
     ) -> tuple[pl.Expr, pl.Expr]:
-        if isinstance(rule, And | Or):
-            parts = [self._rule_expr(crit, p, sex, world) for p in rule.parts]
-            combine = k_and if isinstance(rule, And) else k_or
-            return combine(*[p for p, _ in parts]), k_or(*[f for _, f in parts]).fill_null(False)
-        if isinstance(rule, AnyPresent):
-            parts = [self._rule_expr(crit, p, sex, world) for p in rule.parts]
-            truths = [p for p, _ in parts]
-            all_null = k_and(*[t.is_null() for t in truths])
-            truth = (
-                pl.when(k_or(*truths).fill_null(False))
-                .then(pl.lit(True))
-                .when(all_null)
-                .then(NULL_BOOL)
-                .otherwise(pl.lit(False))
-            )
-            return truth, k_or(*[f for _, f in parts]).fill_null(False)
-        if isinstance(rule, Not):
-            p, f = self._rule_expr(crit, rule.part, sex, world)
-            return k_not(p), f
-        if isinstance(rule, When):
-            c, fc = self._rule_expr(crit, rule.condition, sex, world)
-            t, ft = self._rule_expr(crit, rule.then, sex, world)
-            return k_when(c, t), fc | ft
-        if isinstance(rule, Ref):
-            return self.criterion_expr(self.protocol.criterion(rule.criterion), sex)
+        """(truth, found) of ``rule`` within criterion ``crit``: a combinator combines its
+        parts' (see ``_COMBINATORS``); a leaf reads the columns its evidence made."""
+        combine = _lookup(_COMBINATORS, rule)
+        if combine is not None:
+            return combine(self, crit, rule, sex, world)
         key = self._keys[id(rule), crit.id]
         if self.absent_columns and columns_needed(rule) & self.absent_columns:
             return NULL_BOOL, pl.lit(True)  # found: no if_missing default over an absent column
@@ -386,140 +359,270 @@ class Compiler:
 
     def _leaf_evidence(self, info: LeafInfo) -> list[pl.Expr]:
         """Columns __k, __k_found, __k_value, __k_date, __k_detail for one leaf."""
-        r, k = info.rule, info.key
-        none_f, none_d, none_s = (
-            pl.lit(None, pl.Float64),
-            pl.lit(None, pl.Date),
-            pl.lit(None, pl.String),
+        return translation(info.rule).evidence(self, info.rule, info.key)
+
+
+# ---------------------------------------------------------------------- translations
+#
+# One translation per rule node type. A combinator (And, Or, AnyPresent, Not, When, Ref)
+# is a function combining its parts' (truth, found) expressions; a leaf is a
+# LeafTranslation: what it needs from the tables (``register``: tests and windows,
+# event-table leaves, unit and threshold for the evidence), which rows of its table it
+# reads (``row_keys``) and its evidence columns (``evidence``). A new rule type is one
+# entry below (plus, for a new event table, its row preparation in features.py).
+
+Truths = tuple[pl.Expr, pl.Expr]
+_NONE_F = pl.lit(None, pl.Float64)
+_NONE_D = pl.lit(None, pl.Date)
+_NONE_S = pl.lit(None, pl.String)
+
+
+def _parts(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: str) -> list[Truths]:
+    return [c._rule_expr(crit, p, sex, world) for p in rule.parts]
+
+
+def _and(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: str) -> Truths:
+    parts = _parts(c, crit, rule, sex, world)
+    return k_and(*[p for p, _ in parts]), k_or(*[f for _, f in parts]).fill_null(False)
+
+
+def _or(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: str) -> Truths:
+    parts = _parts(c, crit, rule, sex, world)
+    return k_or(*[p for p, _ in parts]), k_or(*[f for _, f in parts]).fill_null(False)
+
+
+def _any_present(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: str) -> Truths:
+    parts = _parts(c, crit, rule, sex, world)
+    truths = [p for p, _ in parts]
+    all_null = k_and(*[t.is_null() for t in truths])
+    truth = (
+        pl.when(k_or(*truths).fill_null(False))
+        .then(pl.lit(True))
+        .when(all_null)
+        .then(NULL_BOOL)
+        .otherwise(pl.lit(False))
+    )
+    return truth, k_or(*[f for _, f in parts]).fill_null(False)
+
+
+def _not(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: str) -> Truths:
+    p, f = c._rule_expr(crit, rule.part, sex, world)
+    return k_not(p), f
+
+
+def _when(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: str) -> Truths:
+    cond, fc = c._rule_expr(crit, rule.condition, sex, world)
+    then, ft = c._rule_expr(crit, rule.then, sex, world)
+    return k_when(cond, then), fc | ft
+
+
+def _ref(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: str) -> Truths:
+    return c.criterion_expr(c.protocol.criterion(rule.criterion), sex)
+
+
+#: Combinator node type -> how its (truth, found) is made from its parts'.
+_COMBINATORS: dict[type, Callable[[Compiler, Criterion, Any, str | None, str], Truths]] = {
+    And: _and,
+    Or: _or,
+    AnyPresent: _any_present,
+    Not: _not,
+    When: _when,
+    Ref: _ref,
+}
+
+
+class LeafTranslation:
+    """How the polars engine evaluates one leaf rule type (see the section comment)."""
+
+    def register(self, c: Compiler, rule: Any, info: LeafInfo) -> None:
+        """Record what the leaf needs (default: only patient attributes)."""
+
+    def row_keys(self, rule: Any) -> frozenset[Any] | None:
+        """The keys of its event table's rows the leaf reads (None: every row)."""
+        return None
+
+    def evidence(self, c: Compiler, rule: Any, k: str) -> list[pl.Expr]:
+        """Columns __k, __k_found, __k_value, __k_date, __k_detail (and variants)."""
+        raise NotImplementedError
+
+
+class _Undecidable(LeafTranslation):
+    def evidence(self, c: Compiler, rule: Any, k: str) -> list[pl.Expr]:
+        return _cols(k, NULL_BOOL, pl.lit(False), _NONE_F, _NONE_D, pl.lit(rule.reason))
+
+
+class _Alive(LeafTranslation):
+    def evidence(self, c: Compiler, rule: Any, k: str) -> list[pl.Expr]:
+        death, birth = pl.col("death_date"), pl.col("birth_date")
+        truth = death.is_null() | (death > pl.col(IDX))
+        # contract 5.2: a death before birth is no fact at all -> unknown
+        impossible = (death < birth).fill_null(False)
+        truth = pl.when(impossible).then(NULL_BOOL).otherwise(truth)
+        # patient attributes are not "records": they never stop if_missing from applying,
+        # except an impossible death date, which is a fact present but unusable
+        return _cols(k, truth, impossible, _NONE_F, pl.col("death_date"), _NONE_S)
+
+
+class _Age(LeafTranslation):
+    def register(self, c: Compiler, rule: Any, info: LeafInfo) -> None:
+        info.unit, info.threshold, info.op = "years", rule.value, rule.op
+
+    def evidence(self, c: Compiler, rule: Any, k: str) -> list[pl.Expr]:
+        age = age_expr()
+        truth = _cmp(age, rule.op, rule.value)
+        return _cols(k, truth, pl.lit(False), age.cast(pl.Float64), pl.col("birth_date"), _NONE_S)
+
+
+class _Sex(LeafTranslation):
+    def register(self, c: Compiler, rule: Any, info: LeafInfo) -> None:
+        c._sex_leaves.add(info.key)
+
+    def evidence(self, c: Compiler, rule: Any, k: str) -> list[pl.Expr]:
+        known = pl.col("sex").is_in(list(SEXES)).fill_null(False)
+        truth = pl.when(known).then(pl.col("sex").is_in(list(rule.values))).otherwise(NULL_BOOL)
+        variants = [pl.lit(s in rule.values).alias(f"__{k}@{s}") for s in SEXES]
+        return _cols(k, truth, pl.lit(False), _NONE_F, _NONE_D, pl.col("sex")) + variants
+
+
+class _Latest(LeafTranslation):
+    def register(self, c: Compiler, rule: Any, info: LeafInfo) -> None:
+        c._need_latest(rule.table, rule.name, rule.window)
+        info.unit, info.threshold, info.op = rule.unit, rule.value, rule.op
+        c._world_leaves.add(info.key)
+
+    def evidence(self, c: Compiler, rule: Any, k: str) -> list[pl.Expr]:
+        r = rule
+        if r.table not in c.present:
+            return _cols(k, NULL_BOOL, pl.lit(False), _NONE_F, _NONE_D, _NONE_S) + _worlds(
+                k, NULL_BOOL, pl.lit(False), NULL_BOOL, pl.lit(False)
+            )
+        prefix = "m" if r.table == "measurements" else "a"
+        raw_v, raw_d = pl.col(f"{prefix}:{r.name}:value"), pl.col(f"{prefix}:{r.name}:date")
+        inw = in_window(raw_d, r.window).fill_null(False)
+        d = pl.when(inw).then(raw_d).otherwise(_NONE_D)
+        v = pl.when(inw).then(raw_v)
+        truth_of = self.truth(r)
+        dated = truth_of(v)
+        # contract 5.1: undated rows of this test/item, each as if it were the most recent
+        undated = _undated(f"{prefix}:{r.name}:undated", r.table)
+        has_u = (undated.list.len().fill_null(0) > 0).fill_null(False)
+        u_true = undated.list.eval(truth_of(pl.element()).fill_null(False)).list.all()
+        u_false = undated.list.eval((~truth_of(pl.element())).fill_null(False)).list.all()
+        u_truth = (
+            pl.when(u_true)
+            .then(pl.lit(True))
+            .when(u_false)
+            .then(pl.lit(False))
+            .otherwise(NULL_BOOL)
         )
-        if isinstance(r, Undecidable):
-            return _cols(k, NULL_BOOL, pl.lit(False), none_f, none_d, pl.lit(r.reason))
-        if isinstance(r, Alive):
-            death, birth = pl.col("death_date"), pl.col("birth_date")
-            truth = death.is_null() | (death > pl.col(IDX))
-            # contract 5.2: a death before birth is no fact at all -> unknown
-            impossible = (death < birth).fill_null(False)
-            truth = pl.when(impossible).then(NULL_BOOL).otherwise(truth)
-            # patient attributes are not "records": they never stop if_missing from applying,
-            # except an impossible death date, which is a fact present but unusable
-            return _cols(k, truth, impossible, none_f, pl.col("death_date"), none_s)
-        if isinstance(r, Age):
-            age = age_expr()
-            return _cols(
-                k,
-                _cmp(age, r.op, r.value),
-                pl.lit(False),
-                age.cast(pl.Float64),
-                pl.col("birth_date"),
-                none_s,
-            )
-        if isinstance(r, Sex):
-            known = pl.col("sex").is_in(list(SEXES)).fill_null(False)
-            truth = pl.when(known).then(pl.col("sex").is_in(list(r.values))).otherwise(NULL_BOOL)
-            variants = [pl.lit(s in r.values).alias(f"__{k}@{s}") for s in SEXES]
-            return _cols(k, truth, pl.lit(False), none_f, none_d, pl.col("sex")) + variants
-        if isinstance(r, Latest):
-            if r.table not in self.present:
-                return _cols(k, NULL_BOOL, pl.lit(False), none_f, none_d, none_s) + _worlds(
-                    k, NULL_BOOL, pl.lit(False), NULL_BOOL, pl.lit(False)
-                )
-            prefix = "m" if r.table == "measurements" else "a"
-            raw_v, raw_d = pl.col(f"{prefix}:{r.name}:value"), pl.col(f"{prefix}:{r.name}:date")
-            inw = in_window(raw_d, r.window).fill_null(False)
-            d = pl.when(inw).then(raw_d).otherwise(none_d)
-            v = pl.when(inw).then(raw_v)
-            truth_of = self._latest_truth(r)
-            dated = truth_of(v)
-            # contract 5.1: undated rows of this test/item, each as if it were the most recent
-            undated = _undated(f"{prefix}:{r.name}:undated", r.table)
-            has_u = (undated.list.len().fill_null(0) > 0).fill_null(False)
-            u_true = undated.list.eval(truth_of(pl.element()).fill_null(False)).list.all()
-            u_false = undated.list.eval((~truth_of(pl.element())).fill_null(False)).list.all()
-            u_truth = pl.when(u_true).then(pl.lit(True)).when(u_false).then(pl.lit(False))
-            u_truth = u_truth.otherwise(NULL_BOOL)
-            truth = pl.when(has_u).then(agree(dated, u_truth)).otherwise(dated)
-            found = inw | has_u
-            worlds = _worlds(
-                k,
-                dated,
-                inw,
-                pl.when(has_u).then(u_truth).otherwise(dated),
-                inw | has_u,
-            )
-            if r.table == "measurements":
-                num = v.cast(pl.Float64)
-                return _cols(k, truth, found, num, d, none_s) + worlds
-            text = v.cast(pl.String)
-            num = text.cast(pl.Float64, strict=False)
-            return _cols(k, truth, found, num, d, text) + worlds
-        if isinstance(r, CockcroftGault):
-            if "measurements" not in self.present:
-                return _cols(k, NULL_BOOL, pl.lit(False), none_f, none_d, none_s) + [
-                    NULL_BOOL.alias(f"__{k}@{s}") for s in SEXES
-                ]
-            cr_d, wt_d = pl.col("m:creatinine:date"), pl.col("m:weight:date")
-            cr_in = in_window(cr_d, r.creatinine_window).fill_null(False)
-            wt_in = in_window(wt_d, r.weight_window).fill_null(False)
-            cr = pl.when(cr_in & (pl.col("m:creatinine:value") > 0)).then(
-                pl.col("m:creatinine:value")
-            )
-            wt = pl.when(wt_in).then(pl.col("m:weight:value"))
-            # contract 5.1: undated creatinine / weight values, as if the most recent. The
-            # clearance falls with creatinine and rises with weight, so the extreme values
-            # (lowest and highest clearance any choice gives) decide whether they matter.
-            u_cr = _undated("m:creatinine:undated", "measurements").list
-            u_wt = _undated("m:weight:undated", "measurements").list
-            cr_hi = pl.when(cr.is_not_null()).then(pl.max_horizontal(cr, u_cr.max()))
-            cr_lo = pl.when(cr.is_not_null()).then(pl.min_horizontal(cr, u_cr.min()))
-            wt_hi = pl.when(wt.is_not_null()).then(pl.max_horizontal(wt, u_wt.max()))
-            wt_lo = pl.when(wt.is_not_null()).then(pl.min_horizontal(wt, u_wt.min()))
-            age = (140 - age_expr()).cast(pl.Float64)
+        truth = pl.when(has_u).then(agree(dated, u_truth)).otherwise(dated)
+        found = inw | has_u
+        worlds = _worlds(
+            k,
+            dated,
+            inw,
+            pl.when(has_u).then(u_truth).otherwise(dated),
+            inw | has_u,
+        )
+        if r.table == "measurements":
+            num = v.cast(pl.Float64)
+            return _cols(k, truth, found, num, d, _NONE_S) + worlds
+        text = v.cast(pl.String)
+        num = text.cast(pl.Float64, strict=False)
+        return _cols(k, truth, found, num, d, text) + worlds
 
-            def clearance(creat: pl.Expr, weight: pl.Expr, factor: pl.Expr) -> pl.Expr:
-                return age * weight / (72.0 * creat) * factor
-
-            def truth_for(factor: pl.Expr) -> pl.Expr:
-                low = _cmp(clearance(cr_hi, wt_lo, factor), r.op, r.value)
-                high = _cmp(clearance(cr_lo, wt_hi, factor), r.op, r.value)
-                return agree(low, high)
-
-            sex_factor = (
-                pl.when(pl.col("sex") == "F").then(0.85).when(pl.col("sex") == "M").then(1.0)
+    @staticmethod
+    def truth(r: Latest) -> Callable[[pl.Expr], pl.Expr]:
+        """The leaf's comparison as a function of a value expression (null value -> null)."""
+        op, value = r.op or ">=", r.value or 0.0
+        if r.table == "measurements":
+            return lambda v: _cmp(v.cast(pl.Float64), op, value)
+        if r.values is not None:
+            values = list(r.values)
+            return lambda v: (
+                pl.when(v.is_null()).then(NULL_BOOL).otherwise(v.cast(pl.String).is_in(values))
             )
-            crcl = clearance(cr, wt, sex_factor)
-            crcl_f = clearance(cr, wt, pl.lit(0.85))
-            crcl_m = clearance(cr, wt, pl.lit(1.0))
-            detail = (
-                pl.lit("creatinine ")
-                + cr.round(3).cast(pl.String).fill_null("missing")
-                + pl.lit(" mg/dL, weight ")
-                + wt.round(2).cast(pl.String).fill_null("missing")
-                + pl.lit(" kg, age ")
-                + age_expr().cast(pl.String).fill_null("missing")
-                + pl.lit(", sex ")
-                + pl.col("sex").cast(pl.String).fill_null("null")
-                + pl.when(pl.col("sex").is_in(list(SEXES)).fill_null(False))
-                .then(pl.lit(""))
-                .otherwise(
-                    pl.lit(" (as F ")
-                    + crcl_f.round(1).cast(pl.String).fill_null("missing")
-                    + pl.lit(", as M ")
-                    + crcl_m.round(1).cast(pl.String).fill_null("missing")
-                    + pl.lit(" mL/min)")
-                )
+        return lambda v: _cmp(v.cast(pl.String).cast(pl.Float64, strict=False), op, value)
+
+
+class _CockcroftGault(LeafTranslation):
+    def register(self, c: Compiler, rule: Any, info: LeafInfo) -> None:
+        c._need_latest("measurements", "creatinine", rule.creatinine_window)
+        c._need_latest("measurements", "weight", rule.weight_window)
+        info.unit, info.threshold, info.op = "mL/min", rule.value, rule.op
+        c._sex_leaves.add(info.key)
+
+    def evidence(self, c: Compiler, rule: Any, k: str) -> list[pl.Expr]:
+        r = rule
+        if "measurements" not in c.present:
+            return _cols(k, NULL_BOOL, pl.lit(False), _NONE_F, _NONE_D, _NONE_S) + [
+                NULL_BOOL.alias(f"__{k}@{s}") for s in SEXES
+            ]
+        cr_d, wt_d = pl.col("m:creatinine:date"), pl.col("m:weight:date")
+        cr_in = in_window(cr_d, r.creatinine_window).fill_null(False)
+        wt_in = in_window(wt_d, r.weight_window).fill_null(False)
+        cr = pl.when(cr_in & (pl.col("m:creatinine:value") > 0)).then(pl.col("m:creatinine:value"))
+        wt = pl.when(wt_in).then(pl.col("m:weight:value"))
+        # contract 5.1: undated creatinine / weight values, as if the most recent. The
+        # clearance falls with creatinine and rises with weight, so the extreme values
+        # (lowest and highest clearance any choice gives) decide whether they matter.
+        u_cr = _undated("m:creatinine:undated", "measurements").list
+        u_wt = _undated("m:weight:undated", "measurements").list
+        cr_hi = pl.when(cr.is_not_null()).then(pl.max_horizontal(cr, u_cr.max()))
+        cr_lo = pl.when(cr.is_not_null()).then(pl.min_horizontal(cr, u_cr.min()))
+        wt_hi = pl.when(wt.is_not_null()).then(pl.max_horizontal(wt, u_wt.max()))
+        wt_lo = pl.when(wt.is_not_null()).then(pl.min_horizontal(wt, u_wt.min()))
+        age = (140 - age_expr()).cast(pl.Float64)
+
+        def clearance(creat: pl.Expr, weight: pl.Expr, factor: pl.Expr) -> pl.Expr:
+            return age * weight / (72.0 * creat) * factor
+
+        def truth_for(factor: pl.Expr) -> pl.Expr:
+            low = _cmp(clearance(cr_hi, wt_lo, factor), r.op, r.value)
+            high = _cmp(clearance(cr_lo, wt_hi, factor), r.op, r.value)
+            return agree(low, high)
+
+        sex_factor = pl.when(pl.col("sex") == "F").then(0.85).when(pl.col("sex") == "M").then(1.0)
+        crcl = clearance(cr, wt, sex_factor)
+        crcl_f = clearance(cr, wt, pl.lit(0.85))
+        crcl_m = clearance(cr, wt, pl.lit(1.0))
+        detail = (
+            pl.lit("creatinine ")
+            + cr.round(3).cast(pl.String).fill_null("missing")
+            + pl.lit(" mg/dL, weight ")
+            + wt.round(2).cast(pl.String).fill_null("missing")
+            + pl.lit(" kg, age ")
+            + age_expr().cast(pl.String).fill_null("missing")
+            + pl.lit(", sex ")
+            + pl.col("sex").cast(pl.String).fill_null("null")
+            + pl.when(pl.col("sex").is_in(list(SEXES)).fill_null(False))
+            .then(pl.lit(""))
+            .otherwise(
+                pl.lit(" (as F ")
+                + crcl_f.round(1).cast(pl.String).fill_null("missing")
+                + pl.lit(", as M ")
+                + crcl_m.round(1).cast(pl.String).fill_null("missing")
+                + pl.lit(" mL/min)")
             )
-            date = pl.max_horizontal(pl.when(cr_in).then(cr_d), pl.when(wt_in).then(wt_d))
-            as_f, as_m = truth_for(pl.lit(0.85)), truth_for(pl.lit(1.0))
-            variants = [as_f.alias(f"__{k}@F"), as_m.alias(f"__{k}@M")]
-            # the leaf's own evidence for sex U/null: what both sexes agree on (contract 5.1)
-            known = pl.col("sex").is_in(list(SEXES)).fill_null(False)
-            truth = pl.when(known).then(truth_for(sex_factor)).otherwise(agree(as_f, as_m))
-            return _cols(k, truth, cr_in | wt_in, crcl, date, detail) + variants
-        # event-table leaves: computed by the per-table group-by
-        table = next(iter(r.tables()))
-        if table not in self.present:
-            return _cols(k, NULL_BOOL, pl.lit(False), none_f, none_d, none_s)
-        value = pl.col(f"{k}:value") if isinstance(r, Lesion) else none_f
+        )
+        date = pl.max_horizontal(pl.when(cr_in).then(cr_d), pl.when(wt_in).then(wt_d))
+        as_f, as_m = truth_for(pl.lit(0.85)), truth_for(pl.lit(1.0))
+        variants = [as_f.alias(f"__{k}@F"), as_m.alias(f"__{k}@M")]
+        # the leaf's own evidence for sex U/null: what both sexes agree on (contract 5.1)
+        known = pl.col("sex").is_in(list(SEXES)).fill_null(False)
+        truth = pl.when(known).then(truth_for(sex_factor)).otherwise(agree(as_f, as_m))
+        return _cols(k, truth, cr_in | wt_in, crcl, date, detail) + variants
+
+
+class _EventLeaf(LeafTranslation):
+    """A leaf over an event table: evaluated by that table's group-by (features.py)."""
+
+    def register(self, c: Compiler, rule: Any, info: LeafInfo) -> None:
+        c.table_leaves[next(iter(rule.tables()))].append((info.key, rule))
+
+    def evidence(self, c: Compiler, rule: Any, k: str) -> list[pl.Expr]:
+        if next(iter(rule.tables())) not in c.present:
+            return _cols(k, NULL_BOOL, pl.lit(False), _NONE_F, _NONE_D, _NONE_S)
         return _cols(
             k,
             # no row at all for this patient-index (left join miss) means absent: false
@@ -527,23 +630,69 @@ class Compiler:
             .then(pl.lit(False))
             .otherwise(pl.col(f"{k}:truth")),
             pl.col(f"{k}:found").fill_null(False),
-            value,
+            self.value(k),
             pl.col(f"{k}:date"),
             pl.col(f"{k}:detail"),
         )
 
-    def _latest_truth(self, r: Latest):
-        """The leaf's comparison as a function of a value expression (null value -> null)."""
-        if r.table == "measurements":
-            return lambda v: _cmp(v.cast(pl.Float64), r.op or ">=", r.value or 0.0)
-        if r.values is not None:
-            values = list(r.values)
-            return lambda v: (
-                pl.when(v.is_null()).then(NULL_BOOL).otherwise(v.cast(pl.String).is_in(values))
-            )
-        return lambda v: _cmp(
-            v.cast(pl.String).cast(pl.Float64, strict=False), r.op or ">=", r.value or 0.0
-        )
+    def value(self, k: str) -> pl.Expr:
+        return _NONE_F
+
+
+class _Diagnosis(_EventLeaf):
+    def row_keys(self, rule: Any) -> frozenset[Any] | None:
+        return frozenset([rule.codelist])
+
+
+class _Medication(_EventLeaf):
+    def row_keys(self, rule: Any) -> frozenset[Any] | None:
+        return frozenset(rule.druglist.spellings)
+
+
+class _Procedure(_EventLeaf):
+    def row_keys(self, rule: Any) -> frozenset[Any] | None:
+        return frozenset([rule.category])
+
+
+class _Lesion(_EventLeaf):
+    def register(self, c: Compiler, rule: Any, info: LeafInfo) -> None:
+        super().register(c, rule, info)
+        info.unit, info.threshold, info.op = "cm", rule.min_diameter_cm, ">="
+
+    def value(self, k: str) -> pl.Expr:
+        return pl.col(f"{k}:value")
+
+
+#: Leaf node type -> its translation.
+LEAVES: dict[type, LeafTranslation] = {
+    Undecidable: _Undecidable(),
+    Alive: _Alive(),
+    Age: _Age(),
+    Sex: _Sex(),
+    Latest: _Latest(),
+    CockcroftGault: _CockcroftGault(),
+    Diagnosis: _Diagnosis(),
+    Medication: _Medication(),
+    Procedure: _Procedure(),
+    Lesion: _Lesion(),
+    Therapy: _EventLeaf(),
+}
+
+
+def _lookup(table: dict[type, Any], rule: Rule) -> Any:
+    """The entry for ``rule``'s class (or its nearest base class that has one)."""
+    for cls in type(rule).__mro__:
+        if cls in table:
+            return table[cls]
+    return None
+
+
+def translation(rule: Rule) -> LeafTranslation:
+    """The leaf translation of ``rule``; a clear error for a rule type without one."""
+    found = _lookup(LEAVES, rule)
+    if found is None:
+        raise TypeError(f"the polars engine has no translation for {type(rule).__name__} rules")
+    return found
 
 
 def _undated(column: str, table: str) -> pl.Expr:
@@ -574,4 +723,14 @@ def _cols(k: str, truth, found, value, date, detail) -> list[pl.Expr]:
     ]
 
 
-__all__ = ["Compiler", "Compiled", "LeafInfo", "age_expr", "IDX", "PID"]
+__all__ = [
+    "Compiler",
+    "Compiled",
+    "LEAVES",
+    "LeafInfo",
+    "LeafTranslation",
+    "age_expr",
+    "translation",
+    "IDX",
+    "PID",
+]

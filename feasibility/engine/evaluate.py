@@ -1,8 +1,10 @@
 """Run a protocol over a registry: collect the tables it needs once, evaluate every
 (patient, index) pair in one lazy query, and pick one index per patient in event mode.
 
-The collected tables are kept (:class:`TableCache`) so a result can be re-evaluated with a
-relaxed or reordered protocol without reading the registry again.
+Only the rows the protocol can read are collected (each table's
+:class:`~feasibility.engine.features.Scope`), and they are kept (:class:`TableCache`) so a
+result can be re-evaluated with a relaxed or reordered protocol without reading the
+registry again; a table is read again only when a new protocol or index needs more rows.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from typing import Any
 import polars as pl
 
 from feasibility.engine.compiler import IDX, PID, Compiler
+from feasibility.engine.features import Scope
 from feasibility.engine.index import IndexEvents
 from feasibility.engine.logic import STATUS_RANK, k_and, to_status
 from feasibility.engine.seam import EngineRun
 from feasibility.errors import FeasibilityError
 from feasibility.protocol import Protocol
-from feasibility.schema import TABLES
+from feasibility.schema import EVENT_DATE, TABLES
 
 #: Columns the engine reads from each normalised table (``systemic`` is optional).
 ENGINE_COLUMNS: dict[str, list[str]] = {
@@ -57,7 +60,7 @@ _SIZE_ORDER = [
 
 
 #: Cached tables whose patient_id is kept as a categorical (only grouped, see features.py).
-_COMPACT_IDS = ("measurements", "assessments")
+_COMPACT_IDS = ("measurements", "assessments", "diagnoses")
 _VOCABULARY_COLUMNS = ("test", "item", "category", "sex")
 
 
@@ -83,33 +86,55 @@ def _engine_columns(table: str, schema: pl.Schema, collected: bool) -> list[pl.E
 
 @dataclass
 class TableCache:
-    """Normalised tables collected in memory, with the registry they came from."""
+    """Normalised tables collected in memory, with the registry they came from and the
+    rows each holds (its :class:`~feasibility.engine.features.Scope`)."""
 
     registry: Any
     present: set[str]
     frames: dict[str, pl.DataFrame | pl.LazyFrame] = field(default_factory=dict)
+    scopes: dict[str, Scope] = field(default_factory=dict)
 
-    def ensure(self, tables: set[str], progress: bool = False) -> None:
-        """Collect the tables not yet cached (one scan each).
+    def ensure(self, needs: dict[str, Scope], progress: bool = False) -> None:
+        """Collect what ``needs`` asks for that is not cached yet (one scan per table).
 
         A table the registry already holds in memory (``registry.loaded(t)``) is not
         copied: the engine's selection stays lazy, so row filters run before computed
         columns (the canonical measurement value) and casts, which then touch only the
-        rows kept. Any other table is collected once, only the engine's columns, through
-        ``registry.scan`` when the registry offers it (a file scan that skips duplicate
-        detection, which no criterion depends on).
+        rows kept. Any other table is collected, only the engine's columns and only the
+        rows of its scope (the date bounds go to the file reader, the keys are checked
+        after normalisation), through ``registry.scan`` when the registry offers it (a
+        file scan that skips duplicate detection, which no criterion depends on). A table
+        cached with a scope that does not cover the new one is read again with both.
         """
-        todo = [t for t in sorted(tables) if t in self.present and t not in self.frames]
         loaded = getattr(self.registry, "loaded", None)
         scan = getattr(self.registry, "scan", None)
+        absent = getattr(self.registry, "missing_columns", {})
         to_collect: dict[str, pl.LazyFrame] = {}
-        for t in todo:
+        for t in sorted(needs):
+            have = self.scopes.get(t)
+            if t not in self.present or (have is not None and have.covers(needs[t])):
+                continue
             if loaded is not None and loaded(t):
                 lf = self.registry.tables[t]
                 self.frames[t] = lf.select(_engine_columns(t, lf.collect_schema(), False))
+                self.scopes[t] = Scope()
+                continue
+            scope = needs[t] if have is None else have.union(needs[t])
+            where = scope.where(t)
+            if where is not None and EVENT_DATE[t] in absent.get(t, ()):
+                where = None  # no date in the file: every row is undated
+            if scan is None:
+                lf = self.registry.tables[t]
+                lf = lf if where is None else lf.filter(where)
+            elif where is None:
+                lf = scan(t)
             else:
-                lf = scan(t) if scan is not None else self.registry.tables[t]
-                to_collect[t] = lf.select(_engine_columns(t, lf.collect_schema(), True))
+                lf = scan(t, where=where)
+            lf = lf.select(_engine_columns(t, lf.collect_schema(), True))
+            keep = scope.keep(t)
+            to_collect[t] = lf if keep is None else lf.filter(keep)
+            self.frames.pop(t, None)  # a narrower copy: freed before the wider one is read
+            self.scopes[t] = scope
         if not to_collect:
             return
         _progress(progress, f"reading {', '.join(to_collect)}")
@@ -179,26 +204,34 @@ class PolarsEngine:
         missing = getattr(cache.registry, "missing_columns", {})
         absent = frozenset((t, c) for t, cols in missing.items() for c in cols)
         compiler = Compiler(protocol, cache.present, absent)
-        needed = set(compiler.needed_tables())
-        events = index if isinstance(index, IndexEvents) else None
-        if events is not None:
+        everything = Scope()
+        if isinstance(index, IndexEvents):
+            events = index
             if events.table not in TABLES:
                 raise FeasibilityError(f"index events: unknown table {events.table!r}")
-            needed.add(events.table)
-        cache.ensure(needed, progress)
-        frames = cache.lazy()
-        patients = frames["patients"].select(PID).unique(maintain_order=True)
-
-        if events is None:
-            fixed = index
-            idx = patients.with_columns(pl.lit(fixed, dtype=pl.Date).alias(IDX))
-        else:
+            # the index events first (all their rows): they bound the dates read elsewhere
+            cache.ensure({"patients": everything, events.table: everything}, progress)
+            frames = cache.lazy()
+            patients = frames["patients"].select(PID).unique(maintain_order=True)
             fixed = None
             if events.table in cache.present:
                 idx = events.frame(frames[events.table]).join(patients, on=PID, how="semi")
             else:
                 idx = pl.LazyFrame(schema={PID: pl.String, IDX: pl.Date})
-        idx = idx.collect().lazy()  # used by every table's features: compute the pairs once
+            idx = idx.collect().lazy()  # used by every table's features: the pairs once
+            lo, hi = (
+                idx.select(pl.col(IDX).min().alias("lo"), pl.col(IDX).max().alias("hi"))
+                .collect()
+                .row(0)
+            )
+        else:
+            fixed = lo = hi = index
+        cache.ensure(compiler.scopes(lo, hi), progress)
+        frames = cache.lazy()
+        patients = frames["patients"].select(PID).unique(maintain_order=True)
+        if fixed is not None:
+            idx = patients.with_columns(pl.lit(fixed, dtype=pl.Date).alias(IDX))
+            idx = idx.collect().lazy()  # used by every table's features: the pairs once
         from feasibility.citation import counts
 
         _progress(progress, f"evaluating {counts(protocol)} of {protocol.id}")

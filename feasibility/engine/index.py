@@ -18,7 +18,7 @@ from feasibility.errors import FeasibilityError
 from feasibility.schema import EVENT_DATE, TABLES
 
 _OP_CHARS = frozenset("<>=!")
-_KINDS = {
+_KINDS: dict[object, str] = {
     pl.Boolean: "true or false",
     pl.Int64: "a whole number",
     pl.Float64: "a finite number",

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from feasibility import vocab
 from feasibility.schema import ASSESSMENT_ITEMS, PROCEDURE_CATEGORIES, TESTS
 
 MAPPING_FILE = Path(__file__).with_name("mapping.yaml")
@@ -86,10 +87,38 @@ def _refs(specs: list[dict[str, Any]] | None) -> tuple[ConceptRef, ...]:
     return tuple(ConceptRef.parse(s) for s in specs or [])
 
 
+def _with_loinc(
+    name: str, spec: dict[str, Any], codes: tuple[vocab.Loinc, ...]
+) -> tuple[ConceptRef, ...]:
+    """The LOINC codes of ``name`` from the reviewed vocabulary (concept_ids from the mapping's
+    ``loinc_ids``), then the mapping's own (non-LOINC) ``concepts``."""
+    ids = {str(k): int(v) for k, v in (spec.get("loinc_ids") or {}).items()}
+    known = {c.code for c in codes}
+    for code in ids:
+        if code not in known:
+            raise ValueError(
+                f"mapping.yaml: {name}.loinc_ids: {code} is not a LOINC code of {name!r} "
+                f"in feasibility/vocab (add it there)"
+            )
+    own = _refs(spec.get("concepts"))
+    for ref in own:
+        if ref.vocabulary == "LOINC":
+            raise ValueError(
+                f"mapping.yaml: {name}.concepts: LOINC {ref.code} belongs in feasibility/vocab "
+                f"(this file keeps its concept_id under loinc_ids)"
+            )
+    return tuple(ConceptRef("LOINC", c.code, ids.get(c.code)) for c in codes) + own
+
+
 def parse_mapping(data: dict[str, Any]) -> Mapping:
-    """Build a :class:`Mapping`; every test, item and category must be the contract's."""
+    """Build a :class:`Mapping`; every test, item and category must be the contract's.
+
+    Tests and items take their LOINC codes from :mod:`feasibility.vocab`; one of the
+    vocabulary that the mapping does not list is read by its LOINC codes alone (its
+    accepted units as UCUM codes of the same spelling; numeric when graded)."""
     tests = []
-    for test, spec in (data.get("measurements") or {}).items():
+    measurements = data.get("measurements") or {}
+    for test, spec in measurements.items():
         if test not in TESTS:
             raise ValueError(f"mapping.yaml: {test!r} is not a contract test")
         units = {}
@@ -97,12 +126,21 @@ def parse_mapping(data: dict[str, Any]) -> Mapping:
             if unit not in TESTS[test].factors:
                 raise ValueError(f"mapping.yaml: {test}: {unit!r} is not an accepted unit")
             units[str(ucum)] = (str(unit), float(factor))
-        tests.append(TestMap(test, _refs(spec.get("concepts")), units))
+        tests.append(TestMap(test, _with_loinc(test, spec, vocab.LAB_TESTS[test].loinc), units))
+    for test, lab in vocab.LAB_TESTS.items():
+        if test not in measurements and lab.loinc:
+            same = {unit: (unit, 1.0) for unit in lab.units}
+            tests.append(TestMap(test, _with_loinc(test, {}, lab.loinc), same))
     items = []
-    for item, spec in (data.get("assessments") or {}).items():
+    assessments = data.get("assessments") or {}
+    for item, spec in assessments.items():
         if item not in ASSESSMENT_ITEMS:
             raise ValueError(f"mapping.yaml: {item!r} is not a contract assessment item")
-        items.append(ItemMap(item, _refs(spec.get("concepts")), bool(spec.get("numeric"))))
+        refs = _with_loinc(item, spec, vocab.ASSESSMENT_ITEMS[item].loinc)
+        items.append(ItemMap(item, refs, bool(spec.get("numeric"))))
+    for item, entry in vocab.ASSESSMENT_ITEMS.items():
+        if item not in assessments and entry.loinc:
+            items.append(ItemMap(item, _with_loinc(item, {}, entry.loinc), entry.graded))
     procedures = {}
     for category, specs in (data.get("procedures") or {}).items():
         if category not in PROCEDURE_CATEGORIES:

@@ -35,8 +35,8 @@ def window_frame(
     recent: dict[str, pl.DataFrame] = {}
     for suite in sorted({c.suite for c in checks}):
         selector_col, date_col = SOURCES[suite]
-        days = [c.meta.get("window_days") for c in checks if c.suite == suite]
-        since = None if any(d is None for d in days) else max(int(d) for d in days)
+        windows = [c.meta.get("window_days") for c in checks if c.suite == suite]
+        since = None if None in windows else max(int(d) for d in windows if d is not None)
         keep = pl.col("value").is_not_null() & (pl.col(date_col) <= index)
         if since is not None:
             keep = keep & (pl.col(date_col) >= index - pl.duration(days=since))
@@ -58,5 +58,5 @@ def window_frame(
         if days is not None:
             rows = rows.filter(pl.col("__date") >= index - pl.duration(days=int(days)))
         have = rows.get_column("patient_id").unique()
-        columns.append(ids.is_in(have.implode()).alias(check.column))
+        columns.append(ids.is_in(have.implode()).alias(str(check.column)))
     return patients.with_columns(columns)

@@ -19,8 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-# GX imports pyspark when it is installed (the spark extra); pyspark 4 warns about pandas 3
-warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+# GX probes for pyspark on import; with the [spark] extra installed, pyspark 4 warns that
+# pandas 3 is "not yet fully supported". The pandas path never runs pyspark and the Spark
+# path hands GX Spark frames (no pandas), so the warning says nothing about this run.
+warnings.filterwarnings(
+    "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+)
 
 import great_expectations as gx  # noqa: E402
 import numpy as np  # noqa: E402

@@ -239,16 +239,15 @@ class TablePrep:
         self.patients = patients
         # distinct values of every vocabulary column, in one pass over the table
         sources = sorted(set(keys.values()) | set(near.values()))
-        distinct = (
-            raw.select(pl.col(c).cast(pl.String).unique().implode() for c in sources).collect(
-                engine="streaming"
-            )
-            if sources
-            else None
-        )
-        self.distinct = {
-            c: [v for v in distinct.get_column(c)[0].to_list() if v is not None] for c in sources
-        }
+        self.distinct: dict[str, list[str]] = {}
+        if sources:
+            distinct = raw.select(
+                pl.col(c).cast(pl.String).unique().implode() for c in sources
+            ).collect(engine="streaming")
+            self.distinct = {
+                c: [v for v in distinct.get_column(c)[0].to_list() if v is not None]
+                for c in sources
+            }
         self.key_dtypes: dict[str, pl.DataType] = {}
         self.key_exprs = {k: self._key_expr(k, src) for k, src in keys.items()}
         for k, src in near.items():
@@ -298,7 +297,7 @@ class TablePrep:
             .collect(engine="streaming")
         )
         lf = frame.lazy().with_columns(self.key_exprs.values())
-        if self.join_patients:
+        if self.join_patients and self.patients is not None:
             pid = pl.col("patient_id")
             padded = frame.select((pid.str.starts_with(" ") | pid.str.ends_with(" ")).any()).item()
             pid = pid.str.strip_chars() if padded else pid

@@ -29,6 +29,7 @@ Thresholds are team decisions, stated here and in the report.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
@@ -166,7 +167,11 @@ class _Facts:
         raw = reg.raw[table]
         names = raw.collect_schema().names()
         sel_col = SELECTOR.get(table)
-        sel = pl.col(sel_col).cast(pl.String) if sel_col in names else pl.lit(None, pl.String)
+        sel = (
+            pl.col(sel_col).cast(pl.String)
+            if sel_col is not None and sel_col in names
+            else pl.lit(None, pl.String)
+        )
         if table in ("measurements", "assessments"):
             sel = sel.str.strip_chars().str.to_lowercase()
         frame = (
@@ -174,7 +179,11 @@ class _Facts:
                 pl.col("_row").cast(pl.Int64),
                 pl.col("patient_id").cast(pl.String).str.strip_chars(),
                 sel.alias("__sel"),
-                (pl.col(date_col) if date_col in names else pl.lit(None, pl.Date)).alias("__date"),
+                (
+                    pl.col(date_col)
+                    if date_col is not None and date_col in names
+                    else pl.lit(None, pl.Date)
+                ).alias("__date"),
                 (pl.col("value").is_not_null() if "value" in names else pl.lit(True)).alias(
                     "__has_value"
                 ),
@@ -371,12 +380,17 @@ def criterion_readiness(
         col = screened_status.get_column(crit.id) if crit.id in status.columns else None
         unknown_mask = (col == "unknown") if col is not None else None
         decided = None if col is None else int((col != "unknown").sum())
-        unknown = None if col is None else int(unknown_mask.sum())
+        unknown = None if unknown_mask is None else int(unknown_mask.sum())
         closed = getattr(crit, "if_missing", "unknown") != "unknown"
         reach = _reaching(screened_status, protocol, crit.id) if col is not None else None
         reaching = None if reach is None else int(reach.sum())
         decided_reaching = None if reach is None else int(((col != "unknown") & reach).sum())
-        reasons = {"structural": None, "set_aside": None, "window": None, "other": None}
+        reasons: Mapping[str, int | None] = {
+            "structural": None,
+            "set_aside": None,
+            "window": None,
+            "other": None,
+        }
         with_record = structural = flip = None
         if facts is not None and col is not None:
             latest = _distinct(u for u in uses if u.kind == "latest" and u.table in present)

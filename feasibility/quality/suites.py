@@ -13,9 +13,10 @@ condition (the runner filters rows on the polars side, once per condition).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ class Check:
     rationale: str
     frame: str
     condition: tuple[str, str] | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def table(self) -> str:

@@ -59,9 +59,11 @@ def coverage_by_month(registry: Any, today: dt.date | None = None) -> pl.DataFra
         base = lf.filter(pl.col(date_col).is_not_null(), pl.col(date_col) <= today).select(
             "patient_id",
             pl.col(date_col).dt.truncate("1mo").alias("month"),
-            (pl.col(sel).cast(pl.String) if sel in names else pl.lit(None, pl.String)).alias(
-                "selector"
-            ),
+            (
+                pl.col(sel).cast(pl.String)
+                if sel is not None and sel in names
+                else pl.lit(None, pl.String)
+            ).alias("selector"),
         )
         whole = base.group_by("month").agg(
             pl.len().cast(pl.Int64).alias("rows"),
@@ -121,6 +123,8 @@ def data_cutoff(coverage: pl.DataFrame, registry: Any = None) -> dt.date | None:
     if coverage.is_empty():
         return None
     month = coverage.get_column("month").max()
+    if not isinstance(month, dt.date):
+        return None
     return month.replace(day=calendar.monthrange(month.year, month.month)[1])
 
 

@@ -140,14 +140,19 @@ class Registry:
             self._store.frame(table)
         return self
 
-    def scan(self, table: str, columns: list[str] | None = None) -> pl.LazyFrame:
-        """The normalised ``table`` (optionally only ``columns``) for consumers whose answer
-        does not depend on exact duplicate rows: the in-memory table once it is loaded,
-        else a lazy query over the file that keeps duplicates (see ``_scan``)."""
+    def scan(
+        self, table: str, columns: list[str] | None = None, where: pl.Expr | None = None
+    ) -> pl.LazyFrame:
+        """The normalised ``table`` (optionally only ``columns``, and only the rows where
+        ``where`` holds, a predicate over columns normalisation keeps as they are, such as
+        dates) for consumers whose answer does not depend on exact duplicate rows: the
+        in-memory table once it is loaded, else a lazy query over the file that keeps
+        duplicates and hands ``where`` to the file reader (see ``_scan``)."""
         if self.loaded(table) or table not in self._store.sources:
             lf = self.tables[table]
+            lf = lf if where is None else lf.filter(where)
         else:
-            lf = scan_normalised(self._store.sources[table])
+            lf = scan_normalised(self._store.sources[table], where)
         return lf if columns is None else lf.select(columns)
 
     def read_error(self, table: str, exc: BaseException) -> RegistryError:

@@ -235,7 +235,10 @@ def ids_expr() -> pl.Expr:
     return pl.col("patient_id").map_batches(strip_ids, return_dtype=pl.String, is_elementwise=True)
 
 
-def per_distinct(expr: pl.Expr, dtype: pl.DataType = pl.String) -> Callable[[pl.Series], pl.Series]:
+_STRING = pl.String()
+
+
+def per_distinct(expr: pl.Expr, dtype: pl.DataType = _STRING) -> Callable[[pl.Series], pl.Series]:
     """A Series function: ``expr`` (over the Series' own name, null to null) evaluated once
     per distinct value and mapped back onto the rows.
 
@@ -314,10 +317,15 @@ def _null_conflicts(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
             column,
             "conflicting_duplicate",
             mask,
-            lambda i, frame=df: frame.get_column("patient_id").gather(i),
+            _ids_at(df),
         )
         df = df.with_columns(pl.when(mask).then(None).otherwise(pl.col(column)).alias(column))
     return df
+
+
+def _ids_at(frame: pl.DataFrame) -> Callable[[pl.Series], pl.Series]:
+    """The patient_id of ``frame`` at the given row positions (examples of a finding)."""
+    return lambda index: frame.get_column("patient_id").gather(index)
 
 
 def _code_expr() -> pl.Expr:

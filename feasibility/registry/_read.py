@@ -291,12 +291,12 @@ def read_typed(src: SourceTable, vocabulary_columns: Iterable[str] = ()) -> pl.D
         hits = df.select(pl.col(_FLAG + c).any() for c in flags).row(0)
         for column, hit in zip(flags, hits, strict=True):
             if hit:
-                index = int(df.get_column(_FLAG + column).arg_max())
+                index = int(df.get_column(_FLAG + column).arg_max() or 0)
                 raise _unparseable(src, column, index)
         df = df.drop(_FLAG + c for c in flags)
-    columns = df.get_columns()
+    series = df.get_columns()
     del df  # so each column's chunked original is freed as its copy is made
-    return _align_chunks(columns)
+    return _align_chunks(series)
 
 
 def _align_chunks(columns: list[pl.Series]) -> pl.DataFrame:

@@ -125,15 +125,25 @@ _SCANS: dict[str, Callable[[pl.LazyFrame], pl.LazyFrame]] = {
 }
 
 
-def scan_normalised(src: SourceTable) -> pl.LazyFrame:
+def scan_normalised(src: SourceTable, where: pl.Expr | None = None) -> pl.LazyFrame:
     """The normalised table of ``src`` as a lazy query over its file: the eager loader's
     columns, types and kept rows, in file order, except that exact duplicates stay.
 
+    ``where``: a predicate over columns the normalisation leaves as they are (dates, say)
+    that selects rows before anything is normalised. It is handed to the file reader, so
+    rows it rejects are never decoded beyond the predicate's columns (a screen at one
+    index date reads a few percent of the measurements). The row numbers (``_row``) then
+    stay null: counting them would keep the predicate out of the reader, and a filtered
+    scan serves consumers that report no rows.
+
     Only for files where :func:`deferrable` holds (the typing step is then a no-op).
     """
-    typed = src.frame.with_row_index(ROW, offset=1).select(
-        ROW, *(expr for _, expr, _ in _columns(src))
-    )
+    columns = [expr for _, expr, _ in _columns(src)]
+    if where is None:
+        typed = src.frame.with_row_index(ROW, offset=1).select(ROW, *columns)
+    else:
+        typed = src.frame.select(*columns).filter(where)
+        typed = typed.select(pl.lit(None, pl.UInt32).alias(ROW), pl.all())
     # a blank patient_id is never a patient (contract 5.1): left out as by the loader
     return _SCANS[src.table](typed).filter(pl.col("patient_id").is_not_null())
 

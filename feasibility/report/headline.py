@@ -75,16 +75,17 @@ class Timeline:
 
     def months_to_target(self) -> tuple[float, float, float] | None:
         """(estimate, low, high) months to enrol ``target`` patients, or None."""
-        if not self.target or not self.eligible or self.rate <= 0:
+        target = self.target
+        if not target or not self.eligible or self.rate <= 0:
             return None
         lo, hi = poisson_interval(self.eligible)
         per_month = self.eligible * self.rate / self.years / 12
 
         def months(count: float) -> float:
             rate = count * self.rate / self.years / 12
-            return math.inf if rate <= 0 else self.target / rate
+            return math.inf if rate <= 0 else target / rate
 
-        return self.target / per_month, months(hi), months(lo)
+        return target / per_month, months(hi), months(lo)
 
 
 def fmt_months(m: float) -> str:

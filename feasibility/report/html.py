@@ -49,7 +49,10 @@ def vega_bundle() -> str:
             return cache.read_text(encoding="utf-8")
     except OSError:
         pass
-    text = vlc.javascript_bundle().replace("</script", "<\\/script")
+    # the stub makes ``snippet`` required; at run time it defaults to the snippet that
+    # assigns vegaEmbed, vegaLite and vega to globals, which the page needs
+    bundle = vlc.javascript_bundle()  # type: ignore[call-arg]
+    text = bundle.replace("</script", "<\\/script")
     try:
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)

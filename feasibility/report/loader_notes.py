@@ -35,14 +35,17 @@ def _small(value: int, pol: Any) -> bool:
     return bool(getattr(pol, "enabled", True)) and 1 <= value <= int(pol.threshold)
 
 
-def row_accounting_table(accounting: pl.DataFrame | None, pol: Any) -> str:
-    """Per present table: rows read = rows used + rows set aside, with the reasons.
+def disclose_row_accounting(
+    accounting: pl.DataFrame | None, pol: Any
+) -> list[dict[str, Any]] | None:
+    """Per present table, the shown rows read = rows used + rows set aside, with the
+    reasons (None when there is nothing to show).
 
     Under the policy's ``round`` method every count is shown rounded (1..threshold
     hidden), so no sum of them is exact; otherwise a table's counts are hidden together
     when any of them is small."""
     if accounting is None or accounting.is_empty():
-        return ""
+        return None
     rounding = getattr(pol, "method", None) == "round"
     rows = []
     for rec in accounting.filter(pl.col("present")).iter_rows(named=True):
@@ -74,6 +77,13 @@ def row_accounting_table(accounting: pl.DataFrame | None, pol: Any) -> str:
                 or "none",
             }
         )
+    return rows
+
+
+def row_accounting_table(rows: list[dict[str, Any]] | None, hidden_label: str = "hidden") -> str:
+    """The shown row accounting (:func:`disclose_row_accounting`) as an HTML table, or ''."""
+    if rows is None:
+        return ""
     return "<h3>Rows read, used and set aside</h3>" + H.table(
         rows,
         [
@@ -83,5 +93,5 @@ def row_accounting_table(accounting: pl.DataFrame | None, pol: Any) -> str:
             ("aside", "Rows set aside", "num"),
             ("why", "Set aside because", "text"),
         ],
-        hidden_label=getattr(pol, "hidden_label", "hidden"),
+        hidden_label=hidden_label,
     )

@@ -318,7 +318,8 @@ def _findings(
     dq: pl.DataFrame, labels: dict[str, str], hidden: str = "hidden"
 ) -> tuple[list, list]:
     """(findings to act on, profiles) as table rows, most patients first."""
-    act, profiles = [], []
+    act: list[dict[str, Any]] = []
+    profiles: list[dict[str, Any]] = []
     for r in dq.filter(pl.col("status").is_in(FINDING)).iter_rows(named=True):
         row = {
             "title": r["title"] or r["check"],
@@ -389,13 +390,18 @@ def render(
     protocol: Any,
     pol: disclosure.Policy,
     *,
+    coverage: pl.DataFrame | None = None,
     absent: tuple[str, ...] = (),
     warnings: tuple[str, ...] = (),
     section: Any = None,
     before: tuple[str, ...] = (),
     after: tuple[str, ...] = (),
 ) -> str:
-    """The data-quality section's HTML (``section(sid, title, lead, body)`` wraps it);
+    """The data-quality section's HTML (``section(sid, title, lead, body)`` wraps it).
+
+    ``dq``, ``readiness`` and ``coverage`` are already disclosed (:func:`quality_csv`,
+    :func:`disclose_readiness`, :func:`disclose_coverage`); ``validation`` gives the
+    check counts of the Kahn chart, the data cut-off and the index window.
     ``before``/``after``: ready HTML blocks (the loader's banners, its row accounting)."""
     from feasibility.charts import configured
     from feasibility.charts_quality import coverage_chart
@@ -441,16 +447,14 @@ def render(
             f"its window, and (no record = pass/fail) at least {R.RECORD_PCT:g}% have a record; "
             "<b>partly</b> otherwise.</p>"
         )
-    cov = getattr(validation, "coverage", None) if validation is not None else None
-    if cov is not None and cov.height:
-        shown = disclose_coverage(cov, pol)
+    if coverage is not None and coverage.height:
         body.append("<h3>Data over time</h3>")
         body.append(
             H.chart_slot(
                 "coverage",
                 configured(
                     coverage_chart(
-                        shown,
+                        coverage,
                         cutoff=getattr(validation, "cutoff", None),
                         index_span=getattr(validation, "index_span", None),
                     )

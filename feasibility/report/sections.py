@@ -1,8 +1,17 @@
-"""HTML sections of the report: summary with its time frame, protocol and readiness,
-cohort, thresholds, data quality, provenance, method, and the page around them.
+"""HTML sections of the report, each a function of the disclosed :class:`ReportData`.
 
-Every number these functions print comes from frames already disclosed by the report's
-:class:`~feasibility.disclosure.Policy`, or is computed from such numbers.
+A section builder takes the report's data (:class:`~feasibility.report.data.ReportData`,
+every count already through the report's :class:`~feasibility.disclosure.Policy`) and
+returns the section's HTML, or ``""`` when it has nothing to show. :data:`SECTIONS` lists
+them in page order; :mod:`feasibility.report.page` puts them in the page. Numbers printed
+here are shown numbers, or computed from shown numbers only (percentages of shown counts,
+expected enrolment, per-year figures); charts are drawn by :mod:`feasibility.charts` from
+the same disclosed frames.
+
+Adding a section: write ``def my_section(data: ReportData) -> str`` (start from
+:func:`_section` for the ``<section id=...>`` wrapper; disclose any count of its own
+through ``data.policy``) and put it in :data:`SECTIONS`; a ``(id, name)`` entry in
+:data:`feasibility.report.page.NAV` adds its link to the table of contents.
 """
 
 from __future__ import annotations
@@ -10,12 +19,37 @@ from __future__ import annotations
 import importlib.metadata as md
 import math
 import platform
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from feasibility import charts, citation, disclosure, summaries
 from feasibility.report import headline, quality_section
 from feasibility.report import html as H
+from feasibility.report.data import (
+    POPULATION_EVENT,
+    POPULATION_FIXED,
+    ReportData,
+    ThresholdHistogram,
+    assumption_rate,
+)
+from feasibility.report.loader_notes import missing_columns_banner, row_accounting_table
+
+__all__ = [
+    "POPULATION_EVENT",
+    "POPULATION_FIXED",
+    "SECTIONS",
+    "SectionBuilder",
+    "cohort_section",
+    "consort_section",
+    "funnel_section",
+    "impact_section",
+    "method_section",
+    "protocol_section",
+    "provenance_section",
+    "quality_section_html",
+    "summary_section",
+    "threshold_section",
+]
 
 PACKAGES = (
     "feasibility",
@@ -54,10 +88,6 @@ def _source_text(src: Any) -> str:
 def _expected(count: int | None, rate: float, pol: disclosure.Policy) -> str:
     """Expected enrolments from a shown count, in whole patients."""
     return pol.whole(None if count is None else count * rate)
-
-
-POPULATION_EVENT = "patients with an index event, each at their index date"
-POPULATION_FIXED = "all patients in the registry"
 
 
 def _section(sid: str, title: str, lead: str, body: str) -> str:
@@ -270,7 +300,7 @@ def _protocol_section(
         + f"{crit_table}</details>"
     )
     if arows:
-        rate = _assumption_rate(protocol)
+        rate = assumption_rate(protocol)
         body += (
             f'<details class="fold"><summary>The {len(arows)} assumptions no registry can decide '
             f"(combined pass rate {rate:.2f})</summary>"
@@ -371,19 +401,23 @@ def _cohort_section(cohort, comparison, funnel, pol, event: bool) -> str:
     )
 
 
-def _threshold_section(hists, pol, population: str = POPULATION_FIXED) -> str:
+def _threshold_section(
+    hists: tuple[ThresholdHistogram, ...] | list[ThresholdHistogram],
+    pol: disclosure.Policy,
+    population: str = POPULATION_FIXED,
+) -> str:
     slots = []
-    for i, (cid, label, measure, h, thr, op, unit, exclusion) in enumerate(hists):
-        axis = measure.replace("_", " ").capitalize()
+    for i, t in enumerate(hists):
+        axis = t.measure.replace("_", " ").capitalize()
         chart = charts.threshold_chart(
-            h,
-            threshold=thr,
-            op=op,
-            title=label,
-            subtitle=None if measure == cid else f"measure: {measure}",
-            unit=unit,
+            t.histogram,
+            threshold=t.threshold,
+            op=t.op,
+            title=t.label,
+            subtitle=None if t.measure == t.criterion else f"measure: {t.measure}",
+            unit=t.unit,
             axis_title=axis,
-            exclusion=exclusion,
+            exclusion=t.exclusion,
             hidden_label=pol.hidden_label,
         )
         slots.append(H.chart_slot(f"threshold-{i}", charts.configured(chart)))
@@ -474,68 +508,9 @@ def _method_section(pol: disclosure.Policy) -> str:
     return _section("method", "Method: disclosure control", "", text)
 
 
-NAV = [
-    ("summary", "Summary"),
-    ("protocol", "Protocol"),
-    ("funnel", "Funnel"),
-    ("consort", "Flow"),
-    ("impact", "Impact"),
-    ("cohort", "Cohort"),
-    ("thresholds", "Thresholds"),
-    ("quality", "Data quality"),
-    ("provenance", "Provenance"),
-    ("method", "Method"),
-]
-
-
-def _page(protocol, parts: list[str], pol, now, info: Any) -> str:
-    title = f"Feasibility report: {getattr(protocol, 'title', '') or protocol.id}"
-    banner = (
-        f'<div class="banner-internal" id="internal-banner">{H.esc(pol.notice.upper())}: '
-        "this report can show exact counts from 1 to 10. Do not share.</div>"
-        if pol.internal
-        else ""
-    )
-    present = {p.split('id="', 1)[1].split('"', 1)[0] for p in parts if 'id="' in p}
-    nav = "".join(f'<a href="#{sid}">{H.esc(name)}</a>' for sid, name in NAV if sid in present)
-    meta = (
-        f"Protocol <strong>{H.esc(protocol.id)}</strong> "
-        f"(file sha256 {H.esc(citation.fingerprint(protocol)) or '—'}) · generated "
-        f"{now.strftime('%Y-%m-%d %H:%M')} UTC · registry {H.esc(info.fingerprint[:12]) or '—'}"
-    )
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{H.esc(title)}</title>
-<style>{H.stylesheet()}</style>
-</head>
-<body data-suppression="{"on" if pol.enabled else "off"}" data-disclosure="{pol.method}" data-threshold="{pol.threshold}" data-internal="{"yes" if pol.internal else "no"}">
-{banner}
-<header class="top"><h1>{H.esc(title)}</h1><div class="meta">{meta}</div></header>
-<nav class="toc">{nav}</nav>
-<main>
-{"".join(parts)}
-</main>
-<pre id="render-status"></pre>
-<script>{H.vega_bundle()}</script>
-<script>{H.EMBED_SCRIPT}</script>
-</body>
-</html>
-"""
-
-
 # --------------------------------------------------------------------------- assumptions
 # (issue 11 point 6: the model -- conditional rates, shares concerned, merged items,
 # rate ranges -- lives in feasibility.protocol)
-
-
-def _assumption_rate(protocol: Any) -> float:
-    """Combined effective pass rate of the protocol's assumptions."""
-    if hasattr(protocol, "assumption_rate"):
-        return float(protocol.assumption_rate())
-    return math.prod(float(a.pass_rate) for a in getattr(protocol, "assumptions", ()))
 
 
 def _expected_range_note(count: int | None, protocol: Any) -> str:
@@ -561,3 +536,155 @@ def _assumption_rate_text(a: Any) -> str:
     if applies is not None:
         text += f"; applies to {applies.who} (≈{applies.share * 100:.0f}% of eligible)"
     return text
+
+
+# --------------------------------------------------------------------------- section builders
+
+#: A section: the disclosed report data in, the section's HTML out ("" to leave it out).
+SectionBuilder = Callable[[ReportData], str]
+
+
+def summary_section(d: ReportData) -> str:
+    """Headline cards, the time frame, what pass/fail/unknown mean, the policy in brief."""
+    return _summary(
+        d.funnel, d.eligible, d.possible, d.rate, d.protocol, d.policy, d.settings, d.timeline
+    )
+
+
+def protocol_section(d: ReportData) -> str:
+    """The criteria with their sentence, rule and data readiness; the assumptions."""
+    return _protocol_section(d.protocol, d.readiness_by, d.population)
+
+
+def funnel_section(d: ReportData) -> str:
+    """The attrition funnel: chart and table."""
+    hl = d.hidden_label
+    return _section(
+        "funnel",
+        "Attrition funnel",
+        "Criteria are applied one after another in protocol order. The dark bar counts "
+        "patients who pass every criterion so far; the light bar also keeps patients whose "
+        "data is missing (unknown) for some of them, so it is what the count could become "
+        "if the missing data were collected and turned out favourable."
+        + (
+            " The first step keeps the patients with a qualifying index event; every "
+            "criterion after it is judged at that patient's index date."
+            if d.event
+            else ""
+        ),
+        H.chart_slot("funnel", charts.configured(charts.funnel_chart(d.funnel, hidden_label=hl)))
+        + H.table(
+            d.funnel.to_dicts(),
+            [
+                ("step", "Step", "text"),
+                ("label", "Criterion", "text"),
+                ("remaining", "Pass so far", "num"),
+                ("remaining_pct", "% of registry", "pct"),
+                ("remaining_with_unknown", "Pass or unknown", "num"),
+                ("remaining_with_unknown_pct", "% of registry", "pct"),
+                ("excluded", "Excluded at this step", "num"),
+            ],
+            hidden_label=hl,
+        ),
+    )
+
+
+def consort_section(d: ReportData) -> str:
+    """The funnel as a CONSORT-style flow diagram."""
+    return _section(
+        "consort",
+        "Patient flow",
+        "The same funnel drawn as a CONSORT-style flow diagram.",
+        H.chart_slot(
+            "consort",
+            charts.configured(charts.consort_chart(d.funnel, hidden_label=d.hidden_label)),
+        ),
+    )
+
+
+def impact_section(d: ReportData) -> str:
+    """Per criterion: patients failing it alone, failing only it, unknown on it."""
+    hl = d.hidden_label
+    return _section(
+        "impact",
+        "Which criteria remove patients",
+        f"Computed over {d.population}. For each criterion on its own: how many patients "
+        "fail it (whatever the other criteria say), how many fail only this criterion and "
+        "pass all others (the patients a protocol amendment of this criterion alone could "
+        "win back), and how many are unknown on it because the data needed is missing.",
+        H.chart_slot(
+            "impact",
+            charts.configured(
+                charts.impact_chart(
+                    d.impact, hidden_label=hl, population=d.population if d.event else ""
+                )
+            ),
+        )
+        + H.table(
+            d.impact.to_dicts(),
+            [
+                ("label", "Criterion", "text"),
+                ("fail_standalone", "Fail (alone)", "num"),
+                ("fail_unique", "Fail only this", "num"),
+                ("unknown", "Unknown", "num"),
+                ("unknown_pct", "Unknown %", "pct"),
+            ],
+            hidden_label=hl,
+        ),
+    )
+
+
+def cohort_section(d: ReportData) -> str:
+    """Who is eligible (needs the patients table)."""
+    if d.cohort is None or d.comparison is None:
+        return ""
+    return _cohort_section(d.cohort, d.comparison, d.funnel, d.policy, d.event)
+
+
+def threshold_section(d: ReportData) -> str:
+    """Deciding values against thresholds (when the protocol has thresholded criteria)."""
+    if not d.thresholds:
+        return ""
+    return _threshold_section(d.thresholds, d.policy, d.population)
+
+
+def quality_section_html(d: ReportData) -> str:
+    """Data quality, with the loader's banners and row accounting."""
+    return quality_section.render(
+        d.validation,
+        d.quality,
+        d.readiness,
+        d.protocol,
+        d.policy,
+        coverage=d.coverage,
+        absent=tuple(d.info.absent),
+        warnings=tuple(d.info.warnings),
+        section=_section,
+        before=(missing_columns_banner(d.info.missing_columns),),  # issue 10
+        after=(row_accounting_table(d.row_accounting, d.hidden_label),),  # issue 10
+    )
+
+
+def provenance_section(d: ReportData) -> str:
+    """What the report was computed from."""
+    return _provenance(d.protocol, d.info, d.settings, d.policy, d.now)
+
+
+def method_section(d: ReportData) -> str:
+    """The disclosure policy in plain words."""
+    return _method_section(d.policy)
+
+
+#: The report's sections in page order. An extra section goes in here (one entry).
+SECTIONS: list[SectionBuilder] = [
+    summary_section,
+    protocol_section,
+    funnel_section,
+    consort_section,
+    impact_section,
+    cohort_section,
+    threshold_section,
+    quality_section_html,
+    provenance_section,
+    method_section,
+]

@@ -276,14 +276,14 @@ def plant_table(
         end_col = INTERVALS.get(table, (None, None))[1]
         end = pl_.days(end_col) if end_col else None
 
-        if table in INTERVALS:
+        if end_col is not None:  # an interval table
             rows = pl_.choose(rate["end_before_start"])
             pl_.set(end_col, rows, _date_series(start[rows] - rng.integers(1, 121, len(rows))))
             pl_.record(rows, "end_before_start", end_col)
 
         def move(rows: np.ndarray, new_start: np.ndarray) -> None:
             pl_.set(ev, rows, _date_series(new_start))
-            if end is not None:
+            if end is not None and end_col is not None:
                 e = end[rows]
                 moved = np.where(e == NO_DATE, NO_DATE, e + (new_start - start[rows]))
                 pl_.set(end_col, rows, _date_series(moved))

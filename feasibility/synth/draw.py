@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 
-def pick(rng: np.random.Generator, weights: Sequence[float], n: int) -> np.ndarray:
+def pick(rng: np.random.Generator, weights: Sequence[float] | np.ndarray, n: int) -> np.ndarray:
     """``n`` category indices drawn with the given (unnormalised) weights."""
     cum = np.cumsum(np.asarray(weights, dtype=float))
     cum /= cum[-1]

@@ -214,8 +214,15 @@ def generate_registry(
 
 
 def _defect_frame(records: list[pl.DataFrame]) -> pl.DataFrame:
-    schema = {"table": pl.String, "row": pl.Int64, "patient_id": pl.String, "column": pl.String,
-              "defect": pl.String}  # fmt: skip
+    schema = pl.Schema(
+        {
+            "table": pl.String(),
+            "row": pl.Int64(),
+            "patient_id": pl.String(),
+            "column": pl.String(),
+            "defect": pl.String(),
+        }
+    )
     if not records:
         return pl.DataFrame(schema=schema)
     order = {t: i for i, t in enumerate(TABLES)}

@@ -212,19 +212,19 @@ def draw_lines(rng: np.random.Generator, c: Cohort, setting: Setting) -> Lines:
     obs_start = np.where(referred, starts[:, 1].astype(np.int64) - rng.integers(20, 60, n),
                          c.dx.astype(np.int64) - 30)  # fmt: skip
 
-    p, k = np.nonzero(has)
+    pi, ki = np.nonzero(has)
     return Lines(
-        p=p.astype(np.int32),
-        line=(k + 1).astype(np.int16),
-        start=starts[p, k],
-        end=ends[p, k],
-        end_eff=ends_eff[p, k],
-        regimen=regs[p, k],
-        resp=resp[p, k],
-        depth=depth[p, k],
-        b_start=b_start[p, k],
-        b_end=b_end[p, k],
-        progressed=progressed[p, k],
+        p=pi.astype(np.int32),
+        line=(ki + 1).astype(np.int16),
+        start=starts[pi, ki],
+        end=ends[pi, ki],
+        end_eff=ends_eff[pi, ki],
+        regimen=regs[pi, ki],
+        resp=resp[pi, ki],
+        depth=depth[pi, ki],
+        b_start=b_start[pi, ki],
+        b_end=b_end[pi, ki],
+        progressed=progressed[pi, ki],
         n_lines=n_lines,
         line2_start=starts[:, 1].copy(),
         bortezomib_start=bortezomib_start,

@@ -141,7 +141,7 @@ def medications(rng: np.random.Generator, c: Cohort, ln: Lines) -> pl.DataFrame:
     died = c.death[p] != NO_DATE
     end = np.where(died, np.minimum(end, c.death[p]), end)
     # A few names arrive with stray whitespace (names match after trimming).
-    drug = df["drug"]
+    names = df["drug"]
     pad = pl.Series(rng.random(len(df)) < 0.01)
-    drug = pl.select(pl.when(pad).then(drug + " ").otherwise(drug)).to_series()
-    return df.with_columns(drug=drug, end_date=pl.Series(end, dtype=pl.Int64))
+    names = pl.select(pl.when(pad).then(names + " ").otherwise(names)).to_series()
+    return df.with_columns(drug=names, end_date=pl.Series(end, dtype=pl.Int64))

@@ -10,6 +10,7 @@ the same input frames and library versions.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 import pyarrow as pa
@@ -36,7 +37,7 @@ class TableWriter:
         self.rows = 0
         self._pq: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
-        self._csv = None
+        self._csv: BinaryIO | None = None
 
     def write(self, df: pl.DataFrame) -> None:
         df = df.select([pl.col(c).cast(t) for c, t in TABLES[self.table].items()])

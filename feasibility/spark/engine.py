@@ -1,0 +1,279 @@
+"""The ``spark`` engine: a protocol screened on Apache Spark.
+
+``SparkEngine().run(registry, protocol, index)`` reads the registry's table files with
+Spark (:mod:`feasibility.spark.read`: typed and normalised in Spark), translates every
+rule node of the protocol into Spark columns (:mod:`feasibility.spark.translate`),
+computes every (patient, index) pair's criterion statuses in Spark, partitioned by
+patient, and brings back to the driver only the status frame (patient_id, index_date,
+one nullable Boolean per criterion) as polars, through Arrow. Fixed-date mode returns the
+pairs in any order (``ordered=False``; the result restores registry order from
+``patient_ids``).
+
+Evidence (the leaves' ``__k``, ``__k_found``, ``__k_value``, ``__k_date``, ``__k_detail``
+columns behind ``why`` and ``deciding_values``) is off by default: at registry scale it is
+tens of columns per patient. ``SparkEngine(evidence=True)`` brings it back with the
+statuses; ``SparkEngine(evidence_path=DIR)`` has Spark write the statuses and evidence as
+Parquet to ``DIR`` (any filesystem the cluster writes) and brings back the statuses only.
+
+The session is :func:`feasibility.spark.session.get_session` (master ``local[*]`` unless
+configured, e.g. by ``--spark-master``) when that module is installed, else a lean local
+session (:func:`spark_session`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from feasibility.engine.index import _COND_RE, IndexEvents, parse_where
+from feasibility.engine.seam import EngineRun
+from feasibility.errors import FeasibilityError
+from feasibility.protocol import Protocol
+from feasibility.schema import TABLES
+
+#: Master and configuration of the fallback session (when feasibility.spark.session is absent).
+LOCAL_MASTER = "local[2]"
+LOCAL_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+}
+
+
+def spark_session(master: str | None = None, conf: dict[str, str] | None = None) -> Any:
+    """The SparkSession the engine runs in: the package's shared session
+    (``feasibility.spark.session.get_session``) if present, else a lean local one."""
+    try:
+        from feasibility.spark.session import get_session
+    except ImportError:  # pragma: no cover - session.py is part of the package (C2)
+        get_session = None  # type: ignore[assignment]
+    if get_session is not None:
+        return get_session(master, conf)
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - pyspark is the extra's dependency
+        raise FeasibilityError(
+            f'engine "spark" needs pyspark 4.x ({exc}); pip install "feasibility[spark]"'
+        ) from None
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.master(master or LOCAL_MASTER).appName("feasibility")
+    for key, value in {**LOCAL_CONF, **(conf or {})}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+@dataclass
+class SparkState:
+    """What a run keeps for relax and rescreen: the session, the registry's tables as
+    (lazy) Spark DataFrames, and the patients in registry order."""
+
+    spark: Any
+    tables: Any  # feasibility.spark.read.SparkTables
+    patient_ids: pl.DataFrame
+
+
+def _progress(on: bool, msg: str) -> None:
+    if on:
+        print(f"[screen:spark] {msg}", file=sys.stderr, flush=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc)
+    # Spark's errors carry a JVM stack trace: keep the first meaningful line
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    return re.sub(r"\s+", " ", first)[:400]
+
+
+#: ``--index-where`` operators on a Spark column and a literal.
+_OPS = {
+    ">=": lambda c, v: c >= v,
+    "<=": lambda c, v: c <= v,
+    ">": lambda c, v: c > v,
+    "<": lambda c, v: c < v,
+    "==": lambda c, v: c == v,
+    "=": lambda c, v: c == v,
+    "!=": lambda c, v: c != v,
+}
+
+
+def where_column(text: str, table: str) -> Any:
+    """``--index-where`` (``column OP literal`` joined by ``and``) as a Spark column. The
+    text is first checked by :func:`feasibility.engine.index.parse_where`, so errors read
+    the same as with polars."""
+    from pyspark.sql import functions as F
+
+    parse_where(text, table)  # raises the one-line FeasibilityError on bad input
+    out = None
+    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
+        m = _COND_RE.match(part)
+        assert m is not None  # parse_where accepted it
+        col, op, lit = m.groups()
+        dtype = TABLES[table][col]
+        lit = lit.strip().strip("'\"")
+        value: Any
+        if dtype == pl.Boolean:
+            value = lit.lower() == "true"
+        elif dtype == pl.Int64:
+            value = int(lit)
+        elif dtype == pl.Float64:
+            value = float(lit)
+        elif dtype == pl.Date:
+            value = dt.date.fromisoformat(lit)
+        else:
+            value = lit
+        cond = _OPS[op](F.col(col), value)
+        out = cond if out is None else out & cond
+    return out
+
+
+def index_pairs(events: IndexEvents, tables: Any) -> Any:
+    """(patient_id, index_date) pairs of event mode, distinct, patients of the registry only."""
+    from pyspark.sql import functions as F
+
+    from feasibility.spark.translate import IDX, PID
+
+    patients = tables.frames["patients"].select(PID)
+    if events.table not in tables.frames:
+        return patients.limit(0).withColumn(IDX, F.lit(None).cast("date"))
+    frame = tables.frames[events.table]
+    col = events.column
+    if events.where is not None:
+        if not isinstance(events.where, str):
+            raise FeasibilityError(
+                "engine spark: an index filter must be given as text (e.g. 'line_number >= 2'), "
+                "not as a polars expression"
+            )
+        missing = [c for c in TABLES[events.table] if c in events.where and c not in frame.columns]
+        cond = where_column(events.where, events.table)
+        if missing:
+            raise FeasibilityError(
+                f"engine spark: --index-where on {events.table}.{missing[0]} is not supported"
+            )
+        frame = frame.filter(cond)
+    keep = F.col(col).isNotNull()
+    if events.start is not None:
+        keep = keep & (F.col(col) >= F.lit(events.start))
+    if events.end is not None:
+        keep = keep & (F.col(col) <= F.lit(events.end))
+    pairs = frame.filter(keep).select(PID, F.col(col).alias(IDX)).distinct()
+    return pairs.join(patients, on=PID, how="left_semi")
+
+
+class SparkEngine:
+    """Screening on Apache Spark (see the module docstring)."""
+
+    name = "spark"
+
+    def __init__(
+        self,
+        master: str | None = None,
+        conf: dict[str, str] | None = None,
+        *,
+        evidence: bool = False,
+        evidence_path: str | None = None,
+    ) -> None:
+        self.master = master
+        self.conf = conf
+        self.evidence = evidence
+        self.evidence_path = evidence_path
+
+    def run(
+        self,
+        registry: Any,
+        protocol: Protocol,
+        index: dt.date | IndexEvents,
+        *,
+        progress: bool = False,
+        state: SparkState | None = None,
+    ) -> EngineRun:
+        try:
+            return self._run(registry, protocol, index, progress, state)
+        except FeasibilityError:
+            raise
+        except Exception as exc:
+            if type(exc).__module__.startswith(("pyspark", "py4j")):
+                raise FeasibilityError(f"engine spark: {_one_line(exc)}") from None
+            raise
+
+    def _run(
+        self,
+        registry: Any,
+        protocol: Protocol,
+        index: dt.date | IndexEvents,
+        progress: bool,
+        state: SparkState | None,
+    ) -> EngineRun:
+        from feasibility.spark.read import ORDER, read_tables
+        from feasibility.spark.translate import IDX, PID, Plan, _Context
+
+        t0 = time.perf_counter()
+        if state is None:
+            spark = spark_session(self.master, self.conf)
+            _progress(progress, f"reading {getattr(registry, 'path', registry)} with Spark")
+            tables = read_tables(spark, registry, set())
+            ids = _to_polars(tables.frames["patients"].select(PID, ORDER))
+            patient_ids = ids.sort(ORDER).select(pl.col(PID).cast(pl.String))
+            state = SparkState(spark, tables, patient_ids)
+        spark, tables = state.spark, state.tables
+        plan = Plan(protocol, set(tables.present))
+        needed = plan.needed_tables()
+        if isinstance(index, IndexEvents):
+            needed.add(index.table)
+        tables.ensure(needed)
+        plan.absent = tables.absent
+        if isinstance(index, IndexEvents):
+            if index.table not in TABLES:
+                raise FeasibilityError(f"index events: unknown table {index.table!r}")
+            idx: Any = index_pairs(index, tables)
+        else:
+            idx = index
+        evidence = self.evidence or self.evidence_path is not None
+        _progress(progress, f"evaluating {len(protocol.criteria)} criteria of {protocol.id}")
+        pairs_df = plan.build(tables.frames, idx, _Context(spark, evidence))
+        if self.evidence_path is not None:
+            pairs_df.write.mode("overwrite").parquet(self.evidence_path)
+            statuses = [PID, IDX, *[c.id for c in protocol.criteria]]
+            pairs_df = spark.read.parquet(self.evidence_path).select(*statuses)
+        pairs = _to_polars(pairs_df)
+        pairs = pairs.with_columns(
+            pl.col(PID).cast(pl.String),
+            pl.col(IDX).cast(pl.Date),
+            *[pl.col(c.id).cast(pl.Boolean) for c in protocol.criteria],
+        )
+        _progress(
+            progress,
+            f"evaluated {pairs.height:,} patient-index pairs in {time.perf_counter() - t0:.1f}s",
+        )
+        keep_leaves = self.evidence and self.evidence_path is None
+        return EngineRun(
+            pairs=pairs,
+            patient_ids=state.patient_ids,
+            leaves=plan.leaves if keep_leaves else {},
+            state=state,
+            ordered=False,
+        )
+
+
+def _to_polars(df: Any) -> pl.DataFrame:
+    """A Spark DataFrame collected to the driver as polars, through Arrow."""
+    out = pl.from_arrow(df.toArrow())
+    assert isinstance(out, pl.DataFrame)
+    return out
+
+
+__all__ = ["SparkEngine", "SparkState", "index_pairs", "spark_session", "where_column"]

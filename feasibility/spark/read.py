@@ -1,0 +1,486 @@
+"""Read a registry's table files with Spark, typed and normalised as the engine needs them.
+
+The Spark engine does not take the tables the polars loader holds in memory: each table
+file (``<table>.parquet`` or ``<table>.csv`` of a native registry directory, on any
+filesystem Spark reads) is read by Spark and typed and normalised in Spark, for the
+columns the engine reads, with the loader's rules (``feasibility.registry._normalise``):
+
+- patient_id trimmed, blank -> not a patient (the row is left out);
+- patients: sex trimmed and upper-cased, outside F/M/U -> null; rows sharing a
+  patient_id with different sex, birth_date or death_date: that field is null for the
+  patient (contract 5.1), one row per patient kept, with its first position in the file;
+- diagnoses: code without dots and spaces, upper case;
+- measurements: test trimmed and lower-cased, unit trimmed, value converted to the test's
+  canonical unit; rows with an unknown test, an unaccepted unit, no value or a value
+  outside the plausible range leave the table (contract 5.2);
+- assessments: item and value trimmed and lower-cased; a value outside the item's
+  vocabulary leaves the table;
+- medications: route trimmed and lower-cased (blank -> null), ``systemic`` unless topical,
+  ophthalmic or otic; the drug name is canonicalised by the engine (``translate.py``,
+  once per distinct name);
+- procedures: category trimmed and lower-cased, outside the vocabulary the row leaves;
+- lesions: a diameter outside the plausible range becomes null.
+
+Exact duplicate rows are kept: they change no "latest" and no "any" answer. Typing
+follows ``feasibility.registry._read``: a column that already has the contract type is
+taken as it is (typed Parquet costs no check); text is parsed and the first value that
+does not parse stops the read with a one-line :class:`~feasibility.errors.RegistryError`
+naming table, column, row and value. A missing required column is such an error too; a
+missing optional column is null for everyone and listed in ``SparkTables.absent``.
+
+A registry whose tables have no file Spark can read (e.g. an OMOP database mapped by
+``feasibility.omop``) is handed over from the loader's normalised tables through Arrow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from feasibility.errors import RegistryError
+from feasibility.plausibility import LESION_DIAMETER_RANGE, PLAUSIBLE_RANGES
+from feasibility.registry._files import find_table_files
+from feasibility.schema import (
+    ASSESSMENT_ITEMS,
+    NON_SYSTEMIC_ROUTES,
+    NULLABLE,
+    PROCEDURE_CATEGORIES,
+    SEX_CODES,
+    TABLES,
+    TESTS,
+)
+
+PID = "patient_id"
+#: Position of a patient's first row in the patients file (registry order).
+ORDER = "_order"
+
+#: Columns the engine reads from each normalised table (``systemic`` is derived).
+ENGINE_COLUMNS: dict[str, list[str]] = {
+    "patients": ["patient_id", "sex", "birth_date", "death_date"],
+    "diagnoses": ["patient_id", "code", "diagnosed_on"],
+    "measurements": ["patient_id", "test", "value", "unit", "measured_on"],
+    "assessments": ["patient_id", "item", "value", "assessed_on"],
+    "medications": ["patient_id", "drug", "route", "start_date", "end_date"],
+    "procedures": ["patient_id", "category", "performed_on"],
+    "lesions": ["patient_id", "imaged_on", "site", "longest_diameter_cm", "bone_contiguous"],
+    "therapies": [
+        "patient_id",
+        "line_number",
+        "regimen",
+        "start_date",
+        "end_date",
+        "investigational",
+    ],
+}
+
+_SPARK_TYPES: dict[type, T.DataType] = {
+    pl.String: T.StringType(),
+    pl.Date: T.DateType(),
+    pl.Float64: T.DoubleType(),
+    pl.Int64: T.LongType(),
+    pl.Boolean: T.BooleanType(),
+}
+
+_KIND = {
+    pl.Date: "an ISO-8601 date (YYYY-MM-DD)",
+    pl.Float64: "a number",
+    pl.Int64: "a whole number",
+    pl.Boolean: "a boolean (true/false, 1/0, yes/no, t/f)",
+}
+
+_BOOLEAN_WORDS = {
+    "true": True,
+    "false": False,
+    "t": True,
+    "f": False,
+    "yes": True,
+    "no": False,
+    "1": True,
+    "0": False,
+}
+
+
+@dataclass
+class SparkTables:
+    """The registry as Spark DataFrames: the engine's columns of each present table,
+    typed and normalised; ``absent``: (table, column) of optional columns missing from a
+    present table's file (their facts are unknown for everyone)."""
+
+    frames: dict[str, DataFrame]
+    present: set[str]
+    absent: frozenset[tuple[str, str]] = frozenset()
+    source: dict[str, str] = field(default_factory=dict)  # table -> file read (or "arrow")
+    spark: Any = None
+    registry: Any = None
+    files: dict[str, Path | None] = field(default_factory=dict)
+
+    def ensure(self, tables: set[str]) -> None:
+        """Read the present ``tables`` not read yet (a screen reads only what it needs)."""
+        for table in sorted((tables & self.present) - set(self.frames)):
+            frame, missing, source = _read_table(
+                self.spark, self.registry, table, self.files.get(table)
+            )
+            self.frames[table] = frame
+            self.absent = self.absent | {(table, c) for c in missing}
+            self.source[table] = source
+
+
+#: Whitespace Python's ``str.strip`` and polars' ``strip_chars`` remove (Unicode White_Space).
+WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+
+
+def _strip(col: Column) -> Column:
+    """Trim whitespace on both sides, as the loader does (a character-set trim: much
+    cheaper than a regular expression over tens of millions of rows)."""
+    return F.btrim(col, F.lit(WHITESPACE))
+
+
+def lookup(mapping: dict, key: Column) -> Column:
+    """``mapping[key]`` (null when absent) as a Spark column: a literal map, so ``key`` is
+    evaluated once (a chain of CASE WHEN branches would repeat it per entry)."""
+    return F.try_element_at(
+        F.create_map(*[F.lit(x) for pair in sorted(mapping.items()) for x in pair]), key
+    )
+
+
+def _blank_null(col: Column) -> Column:
+    s = _strip(col)
+    return F.when(F.length(s) > 0, s)
+
+
+# ---------------------------------------------------------------------------- files
+
+
+def registry_files(registry: Any) -> tuple[dict[str, Path | None], set[str]]:
+    """(table -> file Spark reads, or None to hand the loader's table over; present tables)."""
+    if isinstance(registry, str | Path):
+        found = find_table_files(Path(registry))
+        return dict(found.files), set(found.files)
+    present = {t for t in TABLES if registry.has(t)}
+    files = getattr(registry, "files", {}) or {}
+    out: dict[str, Path | None] = {}
+    for t in present:
+        f = files.get(t)
+        out[t] = f if f is not None and Path(f).is_file() else None
+    return out, present
+
+
+def _read_file(spark: SparkSession, table: str, file: Path) -> DataFrame:
+    try:
+        if file.suffix.lower() == ".csv":
+            return (
+                spark.read.option("header", True)
+                .option("inferSchema", False)
+                .option("encoding", "UTF-8")
+                .option("mode", "FAILFAST")
+                .csv(str(file))
+            )
+        return spark.read.parquet(str(file))
+    except Exception as exc:  # noqa: BLE001 - Spark raises several error types
+        raise RegistryError(
+            f"table {table!r}: cannot read {file.name}: {_first_line(exc)}", table=table
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(exc).__name__
+
+
+def _match_header(table: str, name: str, df: DataFrame) -> DataFrame:
+    """Rename columns matching a contract column after trimming and case-folding; refuse a
+    header naming one column twice and a missing required column."""
+    contract = TABLES[table]
+    seen: dict[str, str] = {}
+    for col in df.columns:
+        key = col.strip().lower()
+        if key in seen:
+            raise RegistryError(
+                f"table {table!r}: column {key!r} appears twice in the header of {name} "
+                f"({seen[key]!r} and {col!r}); keep one",
+                table=table,
+                column=key,
+            )
+        seen[key] = col
+    for key, col in seen.items():
+        if col != key and key in contract and key not in df.columns:
+            df = df.withColumnRenamed(col, key)
+    required = [c for c in contract if c not in NULLABLE.get(table, frozenset())]
+    for column in required:
+        if column not in df.columns:
+            raise RegistryError(
+                f"table {table!r}: required column {column!r} is missing from {name} "
+                f"(it has: {', '.join(df.columns) or 'no columns'})",
+                table=table,
+                column=column,
+            )
+    return df
+
+
+def _typed(
+    table: str, column: str, target: pl.DataType, source: T.DataType | None
+) -> tuple[Column, Column | None]:
+    """Spark twin of ``feasibility.registry._read._typed``: the typed column and a flag
+    of values present in the file that do not parse (None: nothing to parse)."""
+    spark_type = _SPARK_TYPES[type(target)]
+    col = F.col(f"`{column}`")
+    if source is None or isinstance(source, T.NullType):
+        return F.lit(None).cast(spark_type), None
+    if source == spark_type:
+        return col, None
+    is_text = isinstance(source, T.StringType)
+    numeric = isinstance(source, T.NumericType)
+    integral = isinstance(source, T.IntegralType)
+    if isinstance(spark_type, T.StringType):
+        return col.cast("string"), None
+    text = _blank_null(col) if is_text else None
+    if isinstance(spark_type, T.DateType):
+        if isinstance(source, T.TimestampType | T.TimestampNTZType):
+            return F.to_date(col), None
+        if text is not None:
+            parsed = F.when(text.rlike(r"^\d{4}-\d{1,2}-\d{1,2}$"), text.try_cast("date"))
+            return parsed, text.isNotNull() & parsed.isNull()
+    elif isinstance(spark_type, T.DoubleType):
+        if numeric:
+            return col.cast("double"), None
+        if text is not None:
+            parsed = text.try_cast("double")
+            return parsed, text.isNotNull() & parsed.isNull()
+    elif isinstance(spark_type, T.LongType):
+        if integral:
+            return col.cast("long"), None
+        if numeric:
+            d = col.cast("double")
+            whole = ~F.isnan(d) & (F.abs(d) < 9.2e18) & (d == F.round(d, 0))
+            parsed = F.when(whole, d.try_cast("long"))
+            return parsed, col.isNotNull() & ~F.isnan(d) & parsed.isNull()
+        if text is not None:
+            d = text.try_cast("double")
+            whole = ~F.isnan(d) & (F.abs(d) < 9.2e18) & (d == F.round(d, 0))
+            parsed = F.coalesce(text.try_cast("long"), F.when(whole, d.try_cast("long")))
+            return parsed, text.isNotNull() & parsed.isNull()
+    elif isinstance(spark_type, T.BooleanType):
+        if numeric:
+            parsed = F.when(col == 1, True).when(col == 0, False)
+            return parsed, col.isNotNull() & parsed.isNull()
+        if text is not None:
+            words = F.create_map(
+                *[x for k, v in _BOOLEAN_WORDS.items() for x in (F.lit(k), F.lit(v))]
+            )
+            parsed = F.try_element_at(words, F.lower(text))
+            return parsed, text.isNotNull() & parsed.isNull()
+    raise RegistryError(
+        f"table {table!r}: column {column!r} has type {source.simpleString()} in the file; "
+        f"expected {_KIND.get(type(target), str(target))}",
+        table=table,
+        column=column,
+    )
+
+
+def _first_bad_row(df: DataFrame, flag: Column, column: str) -> tuple[int | None, Any]:
+    """1-based row number (file order) and value of the first row where ``flag`` holds
+    (error path only: numbers the rows with an RDD index)."""
+    try:
+        rows = (
+            df.select(flag.alias("bad"), F.col(f"`{column}`").cast("string").alias("v"))
+            .rdd.zipWithIndex()
+            .filter(lambda r: bool(r[0][0]))
+            .take(1)
+        )
+    except Exception:  # noqa: BLE001 - e.g. Spark Connect has no RDDs
+        bad = df.filter(flag).select(F.col(f"`{column}`").cast("string")).take(1)
+        return None, bad[0][0] if bad else None
+    if not rows:
+        return None, None
+    (_, value), index = rows[0]
+    return int(index) + 1, value
+
+
+def typed_table(spark: SparkSession, table: str, file: Path) -> tuple[DataFrame, set[str]]:
+    """The contract columns the engine reads, typed (stopping on the first value that does
+    not parse), and the optional columns the file lacks."""
+    raw = _match_header(table, file.name, _read_file(spark, table, file))
+    schema = {f.name: f.dataType for f in raw.schema.fields}
+    absent = {c for c in TABLES[table] if c not in schema}
+    cols: list[Column] = []
+    flags: dict[str, Column] = {}
+    for column in ENGINE_COLUMNS[table]:
+        expr, bad = _typed(table, column, TABLES[table][column], schema.get(column))
+        cols.append(expr.alias(column))
+        if bad is not None:
+            flags[column] = bad
+    if flags:
+        try:
+            hits = raw.select([F.max(b.cast("int")).alias(c) for c, b in flags.items()]).first()
+        except Exception as exc:  # noqa: BLE001 - malformed files fail at the first action
+            raise RegistryError(
+                f"table {table!r}: cannot read {file.name}: {_first_line(exc)}", table=table
+            ) from None
+        for column in flags:
+            if hits is not None and hits[column]:
+                row, value = _first_bad_row(raw, flags[column], column)
+                target = TABLES[table][column]
+                where = f", row {row}" if row is not None else ""
+                raise RegistryError(
+                    f"table {table!r}, column {column!r}{where}: cannot read {value!r} as "
+                    f"{_KIND.get(type(target), str(target))} (file {file.name})",
+                    table=table,
+                    column=column,
+                    row=row,
+                    value=value,
+                )
+    order = [F.monotonically_increasing_id().alias(ORDER)] if table == "patients" else []
+    return raw.select(*cols, *order), absent
+
+
+def arrow_table(spark: SparkSession, table: str, lf: pl.LazyFrame) -> DataFrame:
+    """A loader's normalised table handed to Spark through Arrow (no file to read)."""
+    schema = lf.collect_schema()
+    cols = []
+    for c in ENGINE_COLUMNS[table]:
+        if c not in schema:
+            cols.append(pl.lit(None, dtype=TABLES[table][c]).alias(c))
+        elif isinstance(schema[c], pl.Categorical | pl.Enum):
+            cols.append(pl.col(c).cast(pl.String))
+        else:
+            cols.append(pl.col(c).cast(TABLES[table][c]))
+    df = lf.select(cols).collect()
+    if table == "patients":
+        df = df.with_row_index(ORDER).with_columns(pl.col(ORDER).cast(pl.Int64))
+    sdf = spark.createDataFrame(df.to_arrow())
+    return sdf.select(*ENGINE_COLUMNS[table], *([ORDER] if table == "patients" else []))
+
+
+# ---------------------------------------------------------------------------- normalise
+
+
+def _in(col: Column, values) -> Column:
+    """``col`` if it is one of ``values``, else null (``col`` evaluated once)."""
+    return lookup({v: v for v in values}, col)
+
+
+def _patients(df: DataFrame) -> DataFrame:
+    """One row per patient: sex normalised, conflicting fields null (contract 5.1)."""
+    df = df.withColumn("sex", _in(F.upper(_strip(F.col("sex"))), SEX_CODES))
+    aggs = [F.min(ORDER).alias(ORDER)]
+    for c in ("sex", "birth_date", "death_date"):
+        # polars' n_unique counts null as a value: null and a value conflict too
+        distinct = F.size(F.collect_set(c)) + F.max(F.col(c).isNull().cast("int"))
+        aggs.append(F.when(distinct > 1, F.lit(None)).otherwise(F.max(c)).alias(c))
+    return df.groupBy(PID).agg(*aggs)
+
+
+def _diagnoses(df: DataFrame) -> DataFrame:
+    code = F.upper(_strip(F.regexp_replace(F.col("code"), r"[. ]", "")))
+    return df.withColumn("code", F.when(F.length(code) > 0, code))
+
+
+def _factor_map() -> Column:
+    pairs = [
+        x
+        for t in TESTS.values()
+        for unit, factor in t.factors.items()
+        for x in (F.lit(f"{t.name}\t{unit}"), F.lit(float(factor)))
+    ]
+    return F.create_map(*pairs)
+
+
+def plausible(test: Column, value: Column) -> Column:
+    """``value`` (canonical unit) lies in its test's plausible range (finite, inclusive;
+    a test without a range passes)."""
+    low = lookup({n: float(lo) for n, (lo, _) in PLAUSIBLE_RANGES.items()}, test)
+    high = lookup({n: float(hi) for n, (_, hi) in PLAUSIBLE_RANGES.items()}, test)
+    inside = ~F.isnan(value) & (value >= low) & (value <= high)
+    return F.when(low.isNull(), F.lit(True)).otherwise(F.coalesce(inside, F.lit(False)))
+
+
+def _measurements(df: DataFrame) -> DataFrame:
+    test = _in(F.lower(_strip(F.col("test"))), TESTS)
+    unit = _strip(F.col("unit"))
+    factor = F.try_element_at(_factor_map(), F.concat_ws("\t", test, unit))
+    value = F.col("value") * factor
+    df = df.select(PID, test.alias("test"), value.alias("value"), "measured_on")
+    usable = F.col("test").isNotNull() & F.col("value").isNotNull()
+    return df.filter(usable & plausible(F.col("test"), F.col("value")))
+
+
+def _assessments(df: DataFrame) -> DataFrame:
+    item = F.lower(_strip(F.col("item")))
+    value = F.lower(_strip(F.col("value")))
+    allowed = F.create_map(
+        *[x for n, vs in ASSESSMENT_ITEMS.items() for x in (F.lit(n), F.array(*map(F.lit, vs)))]
+    )
+    valid = F.array_contains(F.try_element_at(allowed, item), value)
+    return df.select(PID, item.alias("item"), value.alias("value"), "assessed_on").filter(
+        F.coalesce(valid, F.lit(False))
+    )
+
+
+def _medications(df: DataFrame) -> DataFrame:
+    route = F.lower(_strip(F.col("route")))
+    route = F.when(F.length(route) > 0, route)
+    df = df.withColumn("route", route)
+    systemic = F.col("route").isNull() | ~F.col("route").isin(sorted(NON_SYSTEMIC_ROUTES))
+    return df.withColumn("systemic", systemic)
+
+
+def _procedures(df: DataFrame) -> DataFrame:
+    category = _in(F.lower(_strip(F.col("category"))), PROCEDURE_CATEGORIES)
+    return df.withColumn("category", category).filter(F.col("category").isNotNull())
+
+
+def _lesions(df: DataFrame) -> DataFrame:
+    low, high = LESION_DIAMETER_RANGE
+    d = F.col("longest_diameter_cm")
+    return df.withColumn("longest_diameter_cm", F.when(~F.isnan(d) & d.between(low, high), d))
+
+
+def _as_is(df: DataFrame) -> DataFrame:
+    return df
+
+
+#: The loader's normalisation of each table, as far as the engine's columns need it.
+NORMALISERS = {
+    "patients": _patients,
+    "diagnoses": _diagnoses,
+    "measurements": _measurements,
+    "assessments": _assessments,
+    "medications": _medications,
+    "procedures": _procedures,
+    "lesions": _lesions,
+    "therapies": _as_is,
+}
+
+
+def _read_table(spark: SparkSession, registry: Any, table: str, file: Path | None):
+    """(normalised frame, absent optional columns, source) of one present table."""
+    if file is not None:
+        df, missing = typed_table(spark, table, file)
+        source = str(file)
+    else:
+        df = arrow_table(spark, table, registry.tables[table])
+        missing = set(getattr(registry, "missing_columns", {}).get(table, frozenset()))
+        source = "arrow"
+    df = df.withColumn(PID, _blank_null(F.col(PID))).filter(F.col(PID).isNotNull())
+    return NORMALISERS[table](df), missing, source
+
+
+def read_tables(spark: SparkSession, registry: Any, tables: set[str] | None = None) -> SparkTables:
+    """The registry's present tables (or only ``tables`` of them, patients always) as
+    normalised Spark DataFrames (lazy: only the typing check of text columns runs here)."""
+    files, present = registry_files(registry)
+    if "patients" not in present:
+        raise RegistryError("registry has no patients table", table="patients")
+    out = SparkTables({}, present)
+    out.spark, out.registry, out.files = spark, registry, files
+    out.ensure({"patients"} | (present if tables is None else tables))
+    return out
+
+
+__all__ = ["ENGINE_COLUMNS", "ORDER", "SparkTables", "plausible", "read_tables"]

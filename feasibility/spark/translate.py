@@ -1,0 +1,968 @@
+"""Translate a protocol's rules into Spark: per-table features, then one column per criterion.
+
+The same plan as the polars compiler (:mod:`feasibility.engine.compiler`), in the PySpark
+DataFrame API:
+
+1. every rule leaf is registered once (:data:`_REGISTER`, one function per leaf class):
+   which table it reads and, for the most recent measurement or assessment, which test or
+   item and how far back;
+2. each table the protocol reads is reduced, in one ``groupBy`` on the pair key (the
+   patient in fixed-date mode, the patient and index date in event mode, so the shuffle
+   is partitioned by patient), to one row per (patient, index) holding what every leaf
+   reading that table needs (:func:`latest_features`, :func:`event_features`);
+3. the features are left-joined onto the (patient, index) pairs; each leaf becomes its
+   evidence columns ``__k`` (truth), ``__k_found``, ``__k_value``, ``__k_date``,
+   ``__k_detail`` (:data:`_EVIDENCE`, one function per leaf class); each criterion becomes
+   a nullable Boolean column (true = pass) over them (:data:`_RULES`, one function per
+   combination node class).
+
+Spark's ``AND``, ``OR`` and ``NOT`` are SQL's three-valued logic, which is Kleene's:
+unknown is null. Contract 5.1 (sex U evaluated as F and as M, undated rows unknown where
+they would decide, ``if_missing`` evaluated with undated rows left out and taken in) and
+5.2 (implausible values never decide) follow the compiler line by line; the docstrings
+there explain each rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import Any
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from feasibility.engine.seam import LeafInfo
+from feasibility.errors import FeasibilityError
+from feasibility.plausibility import LESION_DIAMETER_RANGE
+from feasibility.protocol import (
+    Age,
+    Alive,
+    And,
+    AnyPresent,
+    CockcroftGault,
+    Criterion,
+    Diagnosis,
+    Latest,
+    Lesion,
+    Medication,
+    Not,
+    Or,
+    Procedure,
+    Protocol,
+    Ref,
+    Rule,
+    Sex,
+    Therapy,
+    Undecidable,
+    When,
+    Window,
+    columns_needed,
+    leaves,
+)
+from feasibility.schema import _drug_vocabulary, regimen_ingredients
+from feasibility.spark.read import PID, _strip, plausible
+
+IDX = "index_date"
+SEXES = ("F", "M")
+EVENT_TABLES = ("diagnoses", "medications", "procedures", "lesions", "therapies")
+
+
+def null_bool() -> Column:
+    """Unknown: a null Boolean (a function: Spark columns need a running session)."""
+    return F.lit(None).cast("boolean")
+
+
+# ---------------------------------------------------------------------------- logic
+
+
+def k_and(*cols: Column) -> Column:
+    return reduce(lambda a, b: a & b, cols) if cols else F.lit(True)
+
+
+def k_or(*cols: Column) -> Column:
+    return reduce(lambda a, b: a | b, cols) if cols else F.lit(False)
+
+
+def k_when(condition: Column, then: Column) -> Column:
+    """Applicability: condition false -> true, unknown -> unknown, true -> ``then``."""
+    return F.when(condition.isNull(), null_bool()).when(condition, then).otherwise(F.lit(True))
+
+
+def agree(*statuses: Column) -> Column:
+    """The common value when every status is known and equal, else null."""
+    first = statuses[0]
+    if len(statuses) == 1:
+        return first
+    same = k_and(*[first == other for other in statuses[1:]])
+    return F.when(F.coalesce(same, F.lit(False)), first).otherwise(null_bool())
+
+
+def cmp(col: Column, op: str, value: float) -> Column:
+    return {
+        ">=": lambda: col >= value,
+        ">": lambda: col > value,
+        "<=": lambda: col <= value,
+        "<": lambda: col < value,
+        "==": lambda: col == value,
+        "!=": lambda: col != value,
+    }[op]()
+
+
+def in_window(date: Column, window: Window) -> Column:
+    """index - days <= date <= index (null date -> null)."""
+    upper = date <= F.col(IDX)
+    if window.days is None:
+        return upper
+    return upper & (date >= F.date_sub(F.col(IDX), window.days))
+
+
+def age_col() -> Column:
+    """Whole years from birth_date to index_date; null when born after the index."""
+    b, i = F.col("birth_date"), F.col(IDX)
+    before_birthday = (F.month(i) * 100 + F.dayofmonth(i)) < (F.month(b) * 100 + F.dayofmonth(b))
+    years = F.year(i) - F.year(b) - before_birthday.cast("int")
+    return F.when(b <= i, years)
+
+
+def sex_known() -> Column:
+    return F.coalesce(F.col("sex").isin(list(SEXES)), F.lit(False))
+
+
+# ---------------------------------------------------------------------------- features
+
+
+def _name(prefix: str, name: str, what: str) -> str:
+    return f"{prefix}__{name}__{what}"
+
+
+@dataclass
+class Features:
+    """One table's part of the feature aggregation: its rows (the pair key plus one input
+    column per aggregate), the aggregates over a pair's rows, and the columns the
+    aggregates become."""
+
+    rows: DataFrame
+    aggs: list[Column]
+    post: list[Column]
+
+
+def latest_features(
+    table: str,
+    df: DataFrame,
+    needs: dict[str, int | None],
+    idx: DataFrame | dt.date,
+    key: list[str],
+) -> Features:
+    """Per pair: the latest value and date of each test|item in its widest window (same
+    day: the highest value) and the values of its undated rows (a list)."""
+    name_col = "test" if table == "measurements" else "item"
+    date_col = "measured_on" if table == "measurements" else "assessed_on"
+    name, date = F.col(name_col), F.col(date_col)
+    rows = df.select(PID, name.alias("_n"), F.col("value").alias("_v"), date.alias("_d"))
+    rows = rows.filter(F.col("_n").isin(list(needs)))
+    if table == "measurements":
+        rows = rows.filter(plausible(F.col("_n"), F.col("_v")))
+    rows = _with_index(rows, idx)
+    lower: Column = F.lit(None).cast("int")
+    for n, days in needs.items():
+        if days is not None:
+            lower = F.when(F.col("_n") == n, F.lit(days)).otherwise(lower)
+    dated = (F.col("_d") <= F.col(IDX)) & (
+        lower.isNull() | (F.col("_d") >= F.date_sub(F.col(IDX), lower))
+    )
+    rows = rows.filter(F.col("_d").isNull() | dated)
+    prefix = "m" if table == "measurements" else "a"
+    inputs, aggs, post = [], [], []
+    for n in needs:
+        hit = F.col("_n") == n
+        latest, undated = _name(prefix, n, "latest"), _name(prefix, n, "undated")
+        inputs += [
+            F.when(hit & F.col("_d").isNotNull(), F.struct("_d", "_v")).alias(latest),
+            F.when(hit & F.col("_d").isNull(), F.col("_v")).alias(undated),
+        ]
+        aggs += [F.max(latest).alias(latest), F.collect_list(undated).alias(undated)]
+        post += [
+            F.col(latest)["_v"].alias(_name(prefix, n, "value")),
+            F.col(latest)["_d"].alias(_name(prefix, n, "date")),
+            F.col(undated),
+        ]
+    return Features(rows.select(*key, *inputs), aggs, post)
+
+
+def _with_index(rows: DataFrame, idx: DataFrame | dt.date) -> DataFrame:
+    """Rows with their patients' index dates: a literal in fixed mode, a join in event mode."""
+    if isinstance(idx, dt.date):
+        return rows.withColumn(IDX, F.lit(idx))
+    return rows.join(idx, on=PID, how="inner")
+
+
+@dataclass
+class EventSpec:
+    """One existence leaf over an event table: a row is a candidate (``cand``), and the
+    leaf's condition holds on it (``cond``, null where a missing date or field would
+    decide); ``date`` of the row, optional ``value`` shown (the maximum is kept)."""
+
+    key: str
+    cand: Column
+    cond: Column
+    date: Column
+    value: Column | None = None
+
+
+@dataclass
+class EventRows:
+    rows: DataFrame
+    specs: list[EventSpec]
+    detail: Column
+    order: list[str]  # the columns ordering same-day ties (the row shown is the last)
+
+
+def _diagnosis_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context) -> EventRows:
+    code = F.col("code")
+    rows = df.select(PID, "code", F.col("diagnosed_on").alias("_d"))
+    matches = [code_match(code, r.codelist).alias(f"{k}__m") for k, r in leaves_]
+    rows = rows.select("*", *matches).filter(k_or(*[F.col(f"{k}__m") for k, _ in leaves_]))
+    specs = [
+        EventSpec(
+            k, F.col(f"{k}__m"), F.col(f"{k}__m") & in_window(F.col("_d"), r.window), F.col("_d")
+        )
+        for k, r in leaves_
+    ]
+    return EventRows(rows, specs, F.col("code"), ["code"])
+
+
+def _medication_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context) -> EventRows:
+    names: set[str] = set()
+    for _, r in leaves_:
+        names |= set(r.druglist.spellings)
+    drug = canonical_drug_col(F.col("drug"))
+    rows = df.select(
+        PID, drug.alias("_drug"), "route", F.col("start_date").alias("_d"), "end_date", "systemic"
+    ).filter(F.col("_drug").isin(sorted(names)))
+    specs = []
+    for k, r in leaves_:
+        cand = F.col("_drug").isin(sorted(r.druglist.spellings))
+        if r.systemic_only:
+            cand = cand & F.col("systemic")
+        started = (
+            (F.col("_d") < F.col(IDX)) if r.started_before_index else (F.col("_d") <= F.col(IDX))
+        )
+        if r.overlap_days is not None:
+            started = started & (
+                F.col("end_date").isNull()
+                | (F.col("end_date") >= F.date_sub(F.col(IDX), r.overlap_days))
+            )
+        specs.append(EventSpec(k, cand, cand & started, F.col("_d")))
+    detail = F.concat(
+        F.col("_drug"), F.lit(" (route "), F.coalesce(F.col("route"), F.lit("null")), F.lit(")")
+    )
+    return EventRows(rows, specs, detail, ["_drug", "route"])
+
+
+def canonical_drug_col(col: Column) -> Column:
+    """:func:`feasibility.schema.canonical_drug` as a Spark column (the loader's polars
+    twin, ``canonical_drug_expr``, step by step): lower case, trimmed, punctuation removed,
+    whitespace collapsed, trailing salt or form words dropped, then the vocabulary's
+    spellings mapped to their ingredient."""
+    trailing, mapping = _drug_vocabulary()
+    basic = F.lower(_strip(col))
+    basic = F.regexp_replace(basic, r"(?U)[^\w\s]", "")
+    basic = _strip(F.regexp_replace(basic, r"(?U)\s+", " "))
+    stripped = F.regexp_replace(basic, "(?U)" + trailing, "")
+    key = F.when(F.length(stripped) > 0, stripped).otherwise(basic)
+    table = F.create_map(*[F.lit(x) for pair in sorted(mapping.items()) for x in pair])
+    return F.coalesce(F.try_element_at(table, key), key)
+
+
+def _procedure_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context) -> EventRows:
+    cats = sorted({r.category for _, r in leaves_})
+    rows = df.select(PID, "category", F.col("performed_on").alias("_d")).filter(
+        F.col("category").isin(cats)
+    )
+    specs = []
+    for k, r in leaves_:
+        cand = F.col("category") == r.category
+        specs.append(EventSpec(k, cand, cand & in_window(F.col("_d"), r.window), F.col("_d")))
+    return EventRows(rows, specs, F.col("category"), ["category"])
+
+
+def _lesion_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context) -> EventRows:
+    low, high = LESION_DIAMETER_RANGE
+    d = F.col("longest_diameter_cm")
+    rows = df.select(
+        PID,
+        F.col("imaged_on").alias("_d"),
+        "site",
+        F.when(~F.isnan(d) & d.between(low, high), d).alias("longest_diameter_cm"),
+        "bone_contiguous",
+    )
+    specs = []
+    for k, r in leaves_:
+        inw = in_window(F.col("_d"), r.window)
+        cond = inw & (F.col("longest_diameter_cm") >= r.min_diameter_cm)
+        if r.bone_contiguous is not None:
+            cond = cond & (F.col("bone_contiguous") == F.lit(r.bone_contiguous))
+        shown = F.when(F.coalesce(inw, F.lit(True)), F.col("longest_diameter_cm"))
+        specs.append(EventSpec(k, F.lit(True), cond, F.col("_d"), shown))
+    detail = F.concat(
+        F.coalesce(F.col("site"), F.lit("?")),
+        F.lit(", bone_contiguous "),
+        F.coalesce(F.lower(F.col("bone_contiguous").cast("string")), F.lit("null")),
+    )
+    return EventRows(rows, specs, detail, ["longest_diameter_cm", "site", "bone_contiguous"])
+
+
+def _therapy_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context) -> EventRows:
+    rows = df.select(
+        PID,
+        "line_number",
+        "regimen",
+        F.col("start_date").alias("_d"),
+        "end_date",
+        "investigational",
+    )
+    lists = {r.druglist.name: r.druglist for _, r in leaves_ if r.druglist is not None}
+    if lists:
+        # which regimens contain a drug of each list: per distinct regimen (few), joined back
+        regimens = [r[0] for r in rows.select("regimen").distinct().collect() if r[0] is not None]
+        data = [
+            (x, *[bool(regimen_ingredients(x) & set(dl.drugs)) for dl in lists.values()])
+            for x in regimens
+        ]
+        schema = "regimen string, " + ", ".join(f"`rx__{n}` boolean" for n in lists)
+        table = (
+            ctx.spark.createDataFrame(data, schema)
+            if data
+            else ctx.spark.createDataFrame([], schema)
+        )
+        rows = rows.join(F.broadcast(table), on="regimen", how="left")
+    specs = []
+    for k, r in leaves_:
+        cand = F.lit(True)
+        if r.min_line is not None:
+            cand = cand & (F.col("line_number") >= r.min_line)
+        if r.druglist is not None:
+            cand = cand & F.col(f"`rx__{r.druglist.name}`")
+        cand = F.coalesce(cand, F.lit(False))
+        cond = cand
+        if r.started_before_index:
+            started = (F.col("_d") < F.col(IDX)) | (
+                F.col("_d").isNull() & (F.col("end_date") < F.col(IDX))
+            )
+            cond = cond & started
+        if r.ongoing:
+            cond = (
+                cond
+                & (F.col("_d") <= F.col(IDX))
+                & (F.col("end_date").isNull() | (F.col("end_date") >= F.col(IDX)))
+            )
+        if r.ended_within_days is not None:
+            cond = cond & (
+                F.col("end_date").isNull()
+                | (F.col("end_date") >= F.date_sub(F.col(IDX), r.ended_within_days))
+            )
+        if r.investigational:
+            cond = cond & F.col("investigational")
+        specs.append(EventSpec(k, cand, cond, F.col("_d")))
+    detail = F.concat(
+        F.lit("line "),
+        F.coalesce(F.col("line_number").cast("string"), F.lit("?")),
+        F.lit(" "),
+        F.coalesce(F.col("regimen"), F.lit("?")),
+    )
+    return EventRows(rows, specs, detail, ["line_number", "regimen"])
+
+
+#: How each event table's rows and per-leaf conditions are built.
+_EVENT_ROWS: dict[str, Callable[[DataFrame, list[tuple[str, Any]], _Context], EventRows]] = {
+    "diagnoses": _diagnosis_rows,
+    "medications": _medication_rows,
+    "procedures": _procedure_rows,
+    "lesions": _lesion_rows,
+    "therapies": _therapy_rows,
+}
+
+
+def event_features(
+    table: str,
+    df: DataFrame,
+    leaves_: list[tuple[str, Any]],
+    idx: DataFrame | dt.date,
+    key: list[str],
+    ctx: _Context,
+) -> Features:
+    """Per pair and leaf: Kleene ANY of the condition over the patient's rows on or before
+    the index (or undated), whether a candidate exists, and (evidence) the date, detail and
+    value of the latest qualifying row."""
+    ev = _EVENT_ROWS[table](df, leaves_, ctx)
+    rows = _with_index(ev.rows, idx)
+    rows = rows.filter(F.col("_d").isNull() | (F.col("_d") <= F.col(IDX)))
+    inputs: list[Column] = []
+    aggs: list[Column] = []
+    post: list[Column] = []
+    for s in ev.specs:
+        k = s.key
+        hit = F.coalesce(s.cond, F.lit(False))
+        unknown = s.cond.isNull() & F.coalesce(s.cand, F.lit(False))
+        inputs += [
+            hit.alias(f"{k}__t"),
+            unknown.alias(f"{k}__n"),
+            F.coalesce(s.cand, F.lit(False)).alias(f"{k}__found"),
+        ]
+        aggs += [F.max(f"{k}__{x}").alias(f"{k}__{x}") for x in ("t", "n", "found")]
+        post += [
+            F.when(F.col(f"{k}__t"), F.lit(True))
+            .when(F.col(f"{k}__n"), null_bool())
+            .otherwise(F.lit(False))
+            .alias(f"{k}__truth"),
+            F.col(f"{k}__found"),
+        ]
+        if ctx.evidence:
+            latest = F.struct(
+                s.date.alias("d"), *[F.col(c) for c in ev.order], ev.detail.alias("detail")
+            )
+            inputs.append(F.when(hit, latest).alias(f"{k}__latest"))
+            aggs.append(F.max(f"{k}__latest").alias(f"{k}__latest"))
+            post += [
+                F.col(f"{k}__latest")["d"].alias(f"{k}__date"),
+                F.col(f"{k}__latest")["detail"].alias(f"{k}__detail"),
+            ]
+            if s.value is not None:
+                inputs.append(s.value.alias(f"{k}__value"))
+                aggs.append(F.max(f"{k}__value").alias(f"{k}__value"))
+                post.append(F.col(f"{k}__value"))
+    return Features(rows.select(*key, *inputs), aggs, post)
+
+
+def combine(parts: list[Features], key: list[str]) -> DataFrame | None:
+    """Every table's features in one aggregation: the tables' rows stacked (each table's
+    input columns null on the others' rows) and grouped once by the pair key, so the
+    registry's rows are shuffled once, partitioned by patient."""
+    if not parts:
+        return None
+    rows = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), [p.rows for p in parts])
+    aggs = [a for p in parts for a in p.aggs]
+    post = [c for p in parts for c in p.post]
+    return rows.groupBy(*key).agg(*aggs).select(*[F.col(k) for k in key], *post)
+
+
+def code_match(code: Column, codelist) -> Column:
+    """Prefix match on normalised codes (no dot, upper case), with ranges and exclusions."""
+    by_len: dict[int, list[str]] = {}
+    for p in codelist.prefixes:
+        by_len.setdefault(len(p), []).append(p)
+    parts = [F.substring(code, 1, n).isin(ps) for n, ps in sorted(by_len.items())]
+    parts += [F.substring(code, 1, 3).between(lo, hi) for lo, hi in codelist.ranges]
+    match = k_or(*parts) if parts else F.lit(False)
+    if codelist.exclude:
+        ex_len: dict[int, list[str]] = {}
+        for p in codelist.exclude:
+            ex_len.setdefault(len(p), []).append(p)
+        excluded = k_or(*[F.substring(code, 1, n).isin(ps) for n, ps in ex_len.items()])
+        match = match & ~excluded
+    return F.coalesce(match, F.lit(False))
+
+
+# ---------------------------------------------------------------------------- the plan
+
+
+@dataclass
+class _Context:
+    spark: Any
+    evidence: bool
+
+
+@dataclass
+class Plan:
+    """A protocol registered leaf by leaf: what to read, and each leaf's key."""
+
+    protocol: Protocol
+    present: set[str]
+    absent: frozenset[tuple[str, str]] = frozenset()
+    leaves: dict[str, list[LeafInfo]] = field(default_factory=dict)
+    latest_needs: dict[str, dict[str, int | None]] = field(
+        default_factory=lambda: {"measurements": {}, "assessments": {}}
+    )
+    table_leaves: dict[str, list[tuple[str, Rule]]] = field(
+        default_factory=lambda: {t: [] for t in EVENT_TABLES}
+    )
+    sex_leaves: set[str] = field(default_factory=set)
+    world_leaves: set[str] = field(default_factory=set)
+    keys: dict[tuple[int, str], str] = field(default_factory=dict)
+    evidence: bool = False
+    _crit_cache: dict[tuple, tuple[Column, Column]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for crit in self.protocol.criteria:
+            self.leaves[crit.id] = []
+            self._register(crit, crit.rule_obj)
+
+    # ------------------------------------------------------------------ registration
+    def _register(self, crit: Criterion, rule: Rule) -> None:
+        for child in rule.children():
+            self._register(crit, child)
+        if rule.children() or isinstance(rule, Ref):
+            return
+        key = f"L{sum(len(v) for v in self.leaves.values())}"
+        info = LeafInfo(key, crit.id, rule, rule.describe())
+        register = _lookup(_REGISTER, rule, "register")
+        register(self, key, info, rule)
+        self.leaves[crit.id].append(info)
+        self.keys[id(rule), crit.id] = key
+
+    def need_latest(self, table: str, name: str, window: Window) -> None:
+        needs = self.latest_needs[table]
+        if name in needs:
+            old = needs[name]
+            needs[name] = None if old is None or window.days is None else max(old, window.days)
+        else:
+            needs[name] = window.days
+
+    def needed_tables(self) -> set[str]:
+        out = {"patients"}
+        out |= {t for t, needs in self.latest_needs.items() if needs}
+        out |= {t for t, lv in self.table_leaves.items() if lv}
+        return out
+
+    # ------------------------------------------------------------------ the query
+    def build(
+        self,
+        frames: dict[str, DataFrame],
+        idx: DataFrame | dt.date,
+        ctx: _Context,
+    ) -> DataFrame:
+        """One row per (patient, index) pair: patient_id, index_date, one Boolean column per
+        criterion, and (``ctx.evidence``) the leaves' evidence columns."""
+        self.evidence = ctx.evidence
+        fixed = isinstance(idx, dt.date)
+        key = [PID] if fixed else [PID, IDX]
+        patients = frames["patients"].select(PID, "sex", "birth_date", "death_date")
+        if fixed:
+            base = patients.withColumn(IDX, F.lit(idx))
+        else:
+            assert isinstance(idx, DataFrame)
+            base = idx.join(patients, on=PID, how="left")
+        parts: list[Features] = []
+        for table, needs in self.latest_needs.items():
+            if needs and table in self.present:
+                parts.append(latest_features(table, frames[table], needs, idx, key))
+        for table, lv in self.table_leaves.items():
+            if lv and table in self.present:
+                parts.append(event_features(table, frames[table], lv, idx, key, ctx))
+        features = combine(parts, key)
+        if features is not None:
+            base = base.join(features, on=key, how="left")
+        evidence: list[Column] = []
+        for infos in self.leaves.values():
+            for info in infos:
+                evidence += _lookup(_EVIDENCE, info.rule, "evidence")(self, info)
+        base = base.select("*", *evidence)
+        status = [self.criterion(c)[0].cast("boolean").alias(c.id) for c in self.protocol.criteria]
+        keep = [PID, IDX]
+        if ctx.evidence:
+            keep += [
+                f"__{i.key}{s}"
+                for infos in self.leaves.values()
+                for i in infos
+                for s in ("", "_found", "_value", "_date", "_detail")
+            ]
+        return base.select(*keep, *status)
+
+    # ------------------------------------------------------------------ criteria
+    def criterion(self, crit: Criterion, sex: str | None = None) -> tuple[Column, Column]:
+        """(status, found) of a criterion; sex U/null: what F and M agree on."""
+        cache_key = (crit.id, sex)
+        if cache_key in self._crit_cache:
+            return self._crit_cache[cache_key]
+        if sex is None and self._reads_sex(crit):
+            actual, found = self._worlds(crit, None)
+            as_f, _ = self._worlds(crit, "F")
+            as_m, _ = self._worlds(crit, "M")
+            status = F.when(sex_known(), actual).otherwise(agree(as_f, as_m))
+        else:
+            status, found = self._worlds(crit, sex)
+        self._crit_cache[cache_key] = (status, found)
+        return status, found
+
+    def _worlds(self, crit: Criterion, sex: str | None) -> tuple[Column, Column]:
+        status, found = self._status(crit, sex, "s")
+        if crit.if_missing != "unknown" and any(
+            k in self.world_leaves for k in self._leaf_keys(crit)
+        ):
+            out, _ = self._status(crit, sex, "out")
+            inn, _ = self._status(crit, sex, "in")
+            status = F.coalesce(status, agree(out, inn))
+        return status, found
+
+    def _status(self, crit: Criterion, sex: str | None, world: str) -> tuple[Column, Column]:
+        prop, found = self.rule(crit, crit.rule_obj, sex, world)
+        status = prop if crit.kind == "inclusion" else ~prop
+        if crit.if_missing != "unknown":
+            status = F.when(status.isNull() & ~found, F.lit(crit.if_missing == "pass")).otherwise(
+                status
+            )
+        if not crit.tables <= self.present:
+            status = null_bool()
+        return status, found
+
+    def _leaf_keys(self, crit: Criterion) -> list[str]:
+        return [info.key for info in self.leaves.get(crit.id, [])]
+
+    def _reads_sex(self, crit: Criterion) -> bool:
+        if any(k in self.sex_leaves for k in self._leaf_keys(crit)):
+            return True
+        return any(
+            isinstance(leaf, Ref) and self._reads_sex(self.protocol.criterion(leaf.criterion))
+            for leaf in leaves(crit.rule_obj)
+        )
+
+    def rule(
+        self, crit: Criterion, rule: Rule, sex: str | None, world: str
+    ) -> tuple[Column, Column]:
+        """(truth, found) of a rule node, by its class (:data:`_RULES`)."""
+        return _lookup(_RULES, rule, "rule")(self, crit, rule, sex, world)
+
+
+def _lookup(table: dict[type, Any], rule: Rule, what: str) -> Any:
+    for cls in type(rule).__mro__:
+        if cls in table:
+            return table[cls]
+    raise FeasibilityError(
+        f"the spark engine cannot translate rule node {type(rule).__name__} ({what})"
+    )
+
+
+# ---------------------------------------------------------------------------- rule nodes
+
+
+def _and_or(plan: Plan, crit: Criterion, rule: Any, sex: str | None, world: str):
+    parts = [plan.rule(crit, p, sex, world) for p in rule.parts]
+    combine = k_and if isinstance(rule, And) else k_or
+    found = F.coalesce(k_or(*[f for _, f in parts]), F.lit(False))
+    return combine(*[p for p, _ in parts]), found
+
+
+def _any_present(plan: Plan, crit: Criterion, rule: AnyPresent, sex: str | None, world: str):
+    parts = [plan.rule(crit, p, sex, world) for p in rule.parts]
+    truths = [p for p, _ in parts]
+    all_null = k_and(*[t.isNull() for t in truths])
+    truth = (
+        F.when(F.coalesce(k_or(*truths), F.lit(False)), F.lit(True))
+        .when(all_null, null_bool())
+        .otherwise(F.lit(False))
+    )
+    return truth, F.coalesce(k_or(*[f for _, f in parts]), F.lit(False))
+
+
+def _not(plan: Plan, crit: Criterion, rule: Not, sex: str | None, world: str):
+    p, f = plan.rule(crit, rule.part, sex, world)
+    return ~p, f
+
+
+def _when(plan: Plan, crit: Criterion, rule: When, sex: str | None, world: str):
+    c, fc = plan.rule(crit, rule.condition, sex, world)
+    t, ft = plan.rule(crit, rule.then, sex, world)
+    return k_when(c, t), fc | ft
+
+
+def _ref(plan: Plan, crit: Criterion, rule: Ref, sex: str | None, world: str):
+    return plan.criterion(plan.protocol.criterion(rule.criterion), sex)
+
+
+def _leaf(plan: Plan, crit: Criterion, rule: Rule, sex: str | None, world: str):
+    key = plan.keys[id(rule), crit.id]
+    if plan.absent and columns_needed(rule) & plan.absent:
+        return null_bool(), F.lit(True)  # no if_missing default over an absent column
+    truth, found = f"__{key}", f"__{key}_found"
+    if sex is not None and key in plan.sex_leaves:
+        truth += f"_as_{sex}"
+    if world != "s" and key in plan.world_leaves:
+        truth += f"_{world}"
+        found += f"_{world}"
+    return F.col(truth), F.col(found)
+
+
+#: Rule node class -> its translation: (truth, found) columns.
+_RULES: dict[type, Callable[..., tuple[Column, Column]]] = {
+    And: _and_or,
+    Or: _and_or,
+    AnyPresent: _any_present,
+    Not: _not,
+    When: _when,
+    Ref: _ref,
+    Alive: _leaf,
+    Age: _leaf,
+    Sex: _leaf,
+    Latest: _leaf,
+    CockcroftGault: _leaf,
+    Diagnosis: _leaf,
+    Medication: _leaf,
+    Procedure: _leaf,
+    Lesion: _leaf,
+    Therapy: _leaf,
+    Undecidable: _leaf,
+}
+
+
+# ---------------------------------------------------------------------------- registration
+
+
+def _reg_latest(plan: Plan, key: str, info: LeafInfo, rule: Latest) -> None:
+    plan.need_latest(rule.table, rule.name, rule.window)
+    info.unit, info.threshold, info.op = rule.unit, rule.value, rule.op
+    plan.world_leaves.add(key)
+
+
+def _reg_cockcroft(plan: Plan, key: str, info: LeafInfo, rule: CockcroftGault) -> None:
+    plan.need_latest("measurements", "creatinine", rule.creatinine_window)
+    plan.need_latest("measurements", "weight", rule.weight_window)
+    info.unit, info.threshold, info.op = "mL/min", rule.value, rule.op
+    plan.sex_leaves.add(key)
+
+
+def _reg_sex(plan: Plan, key: str, info: LeafInfo, rule: Sex) -> None:
+    plan.sex_leaves.add(key)
+
+
+def _reg_age(plan: Plan, key: str, info: LeafInfo, rule: Age) -> None:
+    info.unit, info.threshold, info.op = "years", rule.value, rule.op
+
+
+def _reg_event(plan: Plan, key: str, info: LeafInfo, rule: Rule) -> None:
+    plan.table_leaves[next(iter(rule.tables()))].append((key, rule))
+
+
+def _reg_lesion(plan: Plan, key: str, info: LeafInfo, rule: Lesion) -> None:
+    plan.table_leaves["lesions"].append((key, rule))
+    info.unit, info.threshold, info.op = "cm", rule.min_diameter_cm, ">="
+
+
+def _reg_nothing(plan: Plan, key: str, info: LeafInfo, rule: Rule) -> None:
+    return None
+
+
+#: Leaf class -> what registering it records (tables, tests, per-sex or per-world columns).
+_REGISTER: dict[type, Callable[[Plan, str, LeafInfo, Any], None]] = {
+    Latest: _reg_latest,
+    CockcroftGault: _reg_cockcroft,
+    Sex: _reg_sex,
+    Age: _reg_age,
+    Alive: _reg_nothing,
+    Undecidable: _reg_nothing,
+    Diagnosis: _reg_event,
+    Medication: _reg_event,
+    Procedure: _reg_event,
+    Therapy: _reg_event,
+    Lesion: _reg_lesion,
+}
+
+
+# ---------------------------------------------------------------------------- evidence
+
+
+def _none(kind: str) -> Column:
+    return F.lit(None).cast(kind)
+
+
+def _cols(k: str, truth: Column, found: Column, value: Column, date: Column, detail: Column):
+    return [
+        truth.cast("boolean").alias(f"__{k}"),
+        found.cast("boolean").alias(f"__{k}_found"),
+        value.cast("double").alias(f"__{k}_value"),
+        date.cast("date").alias(f"__{k}_date"),
+        detail.cast("string").alias(f"__{k}_detail"),
+    ]
+
+
+def _world_cols(k: str, out: Column, found_out: Column, inn: Column, found_in: Column):
+    return [
+        out.cast("boolean").alias(f"__{k}_out"),
+        found_out.cast("boolean").alias(f"__{k}_found_out"),
+        inn.cast("boolean").alias(f"__{k}_in"),
+        found_in.cast("boolean").alias(f"__{k}_found_in"),
+    ]
+
+
+def _ev_undecidable(plan: Plan, info: LeafInfo) -> list[Column]:
+    rule = info.rule
+    assert isinstance(rule, Undecidable)
+    return _cols(
+        info.key, null_bool(), F.lit(False), _none("double"), _none("date"), F.lit(rule.reason)
+    )
+
+
+def _ev_alive(plan: Plan, info: LeafInfo) -> list[Column]:
+    death, birth = F.col("death_date"), F.col("birth_date")
+    truth = death.isNull() | (death > F.col(IDX))
+    impossible = F.coalesce(death < birth, F.lit(False))
+    truth = F.when(impossible, null_bool()).otherwise(truth)
+    return _cols(info.key, truth, impossible, _none("double"), death, _none("string"))
+
+
+def _ev_age(plan: Plan, info: LeafInfo) -> list[Column]:
+    rule = info.rule
+    assert isinstance(rule, Age)
+    age = age_col()
+    return _cols(
+        info.key,
+        cmp(age, rule.op, rule.value),
+        F.lit(False),
+        age,
+        F.col("birth_date"),
+        _none("string"),
+    )
+
+
+def _ev_sex(plan: Plan, info: LeafInfo) -> list[Column]:
+    rule = info.rule
+    assert isinstance(rule, Sex)
+    k = info.key
+    truth = F.when(sex_known(), F.col("sex").isin(list(rule.values))).otherwise(null_bool())
+    variants = [F.lit(s in rule.values).alias(f"__{k}_as_{s}") for s in SEXES]
+    return _cols(k, truth, F.lit(False), _none("double"), _none("date"), F.col("sex")) + variants
+
+
+def _latest_truth(rule: Latest) -> Callable[[Column], Column]:
+    """The leaf's comparison as a function of a value column (null value -> null)."""
+    if rule.table == "measurements":
+        return lambda v: cmp(v.cast("double"), rule.op or ">=", rule.value or 0.0)
+    if rule.values is not None:
+        values = list(rule.values)
+        return lambda v: F.when(v.isNull(), null_bool()).otherwise(v.cast("string").isin(values))
+    return lambda v: cmp(v.cast("string").try_cast("double"), rule.op or ">=", rule.value or 0.0)
+
+
+def _ev_latest(plan: Plan, info: LeafInfo) -> list[Column]:
+    r, k = info.rule, info.key
+    assert isinstance(r, Latest)
+    if r.table not in plan.present:
+        return _cols(
+            k, null_bool(), F.lit(False), _none("double"), _none("date"), _none("string")
+        ) + _world_cols(k, null_bool(), F.lit(False), null_bool(), F.lit(False))
+    prefix = "m" if r.table == "measurements" else "a"
+    raw_v, raw_d = F.col(_name(prefix, r.name, "value")), F.col(_name(prefix, r.name, "date"))
+    inw = F.coalesce(in_window(raw_d, r.window), F.lit(False))
+    d = F.when(inw, raw_d)
+    v = F.when(inw, raw_v)
+    truth_of = _latest_truth(r)
+    dated = truth_of(v)
+    undated = F.col(_name(prefix, r.name, "undated"))
+    has_u = F.coalesce(F.size(undated) > 0, F.lit(False))
+    u_true = F.forall(undated, lambda x: F.coalesce(truth_of(x), F.lit(False)))
+    u_false = F.forall(undated, lambda x: F.coalesce(~truth_of(x), F.lit(False)))
+    u_truth = F.when(u_true, F.lit(True)).when(u_false, F.lit(False)).otherwise(null_bool())
+    truth = F.when(has_u, agree(dated, u_truth)).otherwise(dated)
+    found = inw | has_u
+    worlds = _world_cols(k, dated, inw, F.when(has_u, u_truth).otherwise(dated), inw | has_u)
+    if r.table == "measurements":
+        return _cols(k, truth, found, v, d, _none("string")) + worlds
+    text = v.cast("string")
+    return _cols(k, truth, found, text.try_cast("double"), d, text) + worlds
+
+
+def _ev_cockcroft(plan: Plan, info: LeafInfo) -> list[Column]:
+    r, k = info.rule, info.key
+    assert isinstance(r, CockcroftGault)
+    if "measurements" not in plan.present:
+        return _cols(
+            k, null_bool(), F.lit(False), _none("double"), _none("date"), _none("string")
+        ) + [null_bool().alias(f"__{k}_as_{s}") for s in SEXES]
+    cr_d, wt_d = F.col(_name("m", "creatinine", "date")), F.col(_name("m", "weight", "date"))
+    cr_in = F.coalesce(in_window(cr_d, r.creatinine_window), F.lit(False))
+    wt_in = F.coalesce(in_window(wt_d, r.weight_window), F.lit(False))
+    cr_v = F.col(_name("m", "creatinine", "value"))
+    cr = F.when(cr_in & (cr_v > 0), cr_v)
+    wt = F.when(wt_in, F.col(_name("m", "weight", "value")))
+    u_cr = F.col(_name("m", "creatinine", "undated"))
+    u_wt = F.col(_name("m", "weight", "undated"))
+    cr_hi = F.when(cr.isNotNull(), F.greatest(cr, F.array_max(u_cr)))
+    cr_lo = F.when(cr.isNotNull(), F.least(cr, F.array_min(u_cr)))
+    wt_hi = F.when(wt.isNotNull(), F.greatest(wt, F.array_max(u_wt)))
+    wt_lo = F.when(wt.isNotNull(), F.least(wt, F.array_min(u_wt)))
+    age = (F.lit(140) - age_col()).cast("double")
+
+    def clearance(creat: Column, weight: Column, factor: Column) -> Column:
+        return age * weight / (F.lit(72.0) * creat) * factor
+
+    def truth_for(factor: Column) -> Column:
+        low = cmp(clearance(cr_hi, wt_lo, factor), r.op, r.value)
+        high = cmp(clearance(cr_lo, wt_hi, factor), r.op, r.value)
+        return agree(low, high)
+
+    sex_factor = F.when(F.col("sex") == "F", F.lit(0.85)).when(F.col("sex") == "M", F.lit(1.0))
+    crcl = clearance(cr, wt, sex_factor)
+    crcl_f = clearance(cr, wt, F.lit(0.85))
+    crcl_m = clearance(cr, wt, F.lit(1.0))
+
+    def text(c: Column, digits: int) -> Column:
+        return F.coalesce(F.round(c, digits).cast("string"), F.lit("missing"))
+
+    detail = F.concat(
+        F.lit("creatinine "),
+        text(cr, 3),
+        F.lit(" mg/dL, weight "),
+        text(wt, 2),
+        F.lit(" kg, age "),
+        F.coalesce(age_col().cast("string"), F.lit("missing")),
+        F.lit(", sex "),
+        F.coalesce(F.col("sex"), F.lit("null")),
+        F.when(sex_known(), F.lit("")).otherwise(
+            F.concat(
+                F.lit(" (as F "),
+                text(crcl_f, 1),
+                F.lit(", as M "),
+                text(crcl_m, 1),
+                F.lit(" mL/min)"),
+            )
+        ),
+    )
+    date = F.greatest(F.when(cr_in, cr_d), F.when(wt_in, wt_d))
+    as_f, as_m = truth_for(F.lit(0.85)), truth_for(F.lit(1.0))
+    variants = [as_f.alias(f"__{k}_as_F"), as_m.alias(f"__{k}_as_M")]
+    truth = F.when(sex_known(), truth_for(sex_factor)).otherwise(agree(as_f, as_m))
+    return _cols(k, truth, cr_in | wt_in, crcl, date, detail) + variants
+
+
+def _ev_event(plan: Plan, info: LeafInfo) -> list[Column]:
+    r, k = info.rule, info.key
+    table = next(iter(r.tables()))
+    if table not in plan.present:
+        return _cols(k, null_bool(), F.lit(False), _none("double"), _none("date"), _none("string"))
+    # no row at all for this pair (left join miss) means absent: false
+    found = F.col(f"{k}__found")
+    truth = F.when(found.isNull(), F.lit(False)).otherwise(F.col(f"{k}__truth"))
+    out = [
+        truth.cast("boolean").alias(f"__{k}"),
+        F.coalesce(found, F.lit(False)).alias(f"__{k}_found"),
+    ]
+    if plan.evidence:  # the date, detail and value columns exist only when asked for
+        value = F.col(f"{k}__value") if isinstance(r, Lesion) else _none("double")
+        out += [
+            value.cast("double").alias(f"__{k}_value"),
+            F.col(f"{k}__date").cast("date").alias(f"__{k}_date"),
+            F.col(f"{k}__detail").cast("string").alias(f"__{k}_detail"),
+        ]
+    return out
+
+
+#: Leaf class -> its evidence columns (__k, __k_found, __k_value, __k_date, __k_detail and
+#: the per-sex / per-world truths the criteria read).
+_EVIDENCE: dict[type, Callable[[Plan, LeafInfo], list[Column]]] = {
+    Undecidable: _ev_undecidable,
+    Alive: _ev_alive,
+    Age: _ev_age,
+    Sex: _ev_sex,
+    Latest: _ev_latest,
+    CockcroftGault: _ev_cockcroft,
+    Diagnosis: _ev_event,
+    Medication: _ev_event,
+    Procedure: _ev_event,
+    Lesion: _ev_event,
+    Therapy: _ev_event,
+}
+
+
+__all__ = ["IDX", "Plan", "code_match", "event_features", "latest_features"]
