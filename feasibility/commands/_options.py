@@ -39,6 +39,10 @@ index modes:
 DATE_RANGE: tuple[dt.date, dt.date] = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
 
 
+#: --spark-master default (feasibility.spark.session.DEFAULT_MASTER; not imported here).
+SPARK_MASTER = "local[*]"
+
+
 def iso_date(text: str) -> dt.date:
     """argparse type: an ISO-8601 date (YYYY-MM-DD) between 1900-01-01 and 2199-12-31."""
     try:
@@ -53,17 +57,62 @@ def iso_date(text: str) -> dt.date:
     return value
 
 
-def add_engine_option(p: argparse.ArgumentParser) -> None:
-    """``--engine``: which engine evaluates the protocol (feasibility.engine.seam)."""
+def add_engine_option(
+    p: argparse.ArgumentParser,
+    *,
+    choices: tuple[str, ...] | None = None,
+    help: str | None = None,
+) -> None:
+    """``--engine``: which engine evaluates the protocol (feasibility.engine.seam), and the
+    Spark options that go with ``--engine spark`` (``--spark-master``, ``--spark-conf``)."""
     from feasibility.engine.seam import ENGINES
 
     p.add_argument(
         "--engine",
-        choices=tuple(ENGINES),
+        choices=choices or tuple(ENGINES),
         default="polars",
-        help="screening engine: polars (default, this machine), spark (Apache Spark; "
+        help=help
+        or "screening engine: polars (default, this machine), spark (Apache Spark; "
         'pip install "feasibility[spark]"), reference (plain Python, slow; for checking)',
     )
+    add_spark_options(p)
+
+
+def add_spark_options(p: argparse.ArgumentParser) -> None:
+    """``--spark-master`` and repeatable ``--spark-conf key=value`` (used with --engine spark)."""
+    g = p.add_argument_group("Spark (with --engine spark)")
+    g.add_argument(
+        "--spark-master",
+        default=SPARK_MASTER,
+        metavar="URL",
+        help="Spark master: local[*] (default, this machine's cores), local[N], yarn, "
+        "spark://host:7077, k8s://..., sc://host:15002 (Spark Connect); a running session "
+        "(spark-submit, Databricks) is used as it is",
+    )
+    g.add_argument(
+        "--spark-conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Spark configuration, repeatable (e.g. --spark-conf spark.driver.memory=8g "
+        "--spark-conf spark.sql.shuffle.partitions=400)",
+    )
+
+
+def engine_from_args(args: argparse.Namespace) -> str:
+    """The ``--engine`` name; for ``spark`` the session is configured from --spark-master
+    and --spark-conf first (feasibility.spark.session.configure), which the Spark engine
+    and GX-on-Spark validation then share. Spark options without --engine spark are an error."""
+    master = getattr(args, "spark_master", SPARK_MASTER)
+    conf = getattr(args, "spark_conf", None) or []
+    if args.engine == "spark":
+        from feasibility.spark.session import configure, parse_conf
+
+        # the default master is left unset: under spark-submit its --master stands
+        configure(master=None if master == SPARK_MASTER else master, conf=parse_conf(conf))
+    elif master != SPARK_MASTER or conf:
+        raise FeasibilityError("--spark-master/--spark-conf need --engine spark")
+    return str(args.engine)
 
 
 def add_index_options(

@@ -16,6 +16,7 @@ from feasibility.commands._options import (
     add_index_options,
     check_events,
     check_order,
+    engine_from_args,
     index_from_args,
     order_from_args,
     progress,
@@ -153,7 +154,9 @@ def run(args: argparse.Namespace) -> int:
         validation = validate_registry(
             registry, index_date=args.index_date, progress=not args.quiet
         )
-    result = screen(registry, protocol, index, engine=args.engine, progress=not args.quiet)
+    result = screen(
+        registry, protocol, index, engine=engine_from_args(args), progress=not args.quiet
+    )
     check_order(result, order)
     if policy.internal:
         say(f"WARNING: {policy.describe()}; the report is stamped {policy.notice!r}")

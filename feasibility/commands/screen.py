@@ -18,6 +18,7 @@ from feasibility.commands._options import (
     add_index_options,
     check_events,
     check_order,
+    engine_from_args,
     index_from_args,
     order_from_args,
     progress,
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     check_out(args.out)
     index, _settings = index_from_args(args)
+    engine = engine_from_args(args)  # a bad --spark-conf stops here, before any data is read
     protocol = load_protocol(args.protocol)
     say(
         f"protocol {cite(protocol)}: {counts(protocol)}, {len(protocol.assumptions)} assumptions",
@@ -105,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     if absent:
         say(f"tables absent (their criteria are unknown for everyone): {', '.join(absent)}")
-    result = screen(registry, protocol, index, engine=args.engine, progress=not args.quiet)
+    result = screen(registry, protocol, index, engine=engine, progress=not args.quiet)
     check_order(result, order)
     with output_dir(args.out, "screen") as tmp:
         names = [p.name for p in result.write(tmp, order=order)]

@@ -15,7 +15,12 @@ from __future__ import annotations
 import argparse
 import time
 
-from feasibility.commands._options import add_index_options, progress
+from feasibility.commands._options import (
+    add_engine_option,
+    add_index_options,
+    engine_from_args,
+    progress,
+)
 from feasibility.commands._output import check_out, output_dir
 
 EPILOG = """\
@@ -28,6 +33,7 @@ examples:
   feasibility validate --data reg --out out/quality
   feasibility validate --data reg --out out/quality --protocol pomalidomide-ixazomib-dex \\
       --index-date 2024-06-30 --fail-on error
+  feasibility validate --data reg --out out/quality --engine spark --spark-master local[4]
   feasibility validate --data reg --out out/quality --protocol pomalidomide-ixazomib-dex \\
       --index-events therapies --index-where "line_number >= 2" \\
       --index-from 2022-01-01 --index-to 2024-12-31
@@ -64,6 +70,12 @@ def register(subparsers) -> None:
         "--fail-on",
         choices=("error", "warning", "info"),
         help="exit 1 when a check of this severity or worse failed",
+    )
+    add_engine_option(
+        p,
+        choices=("polars", "spark"),
+        help="where the expectations run: polars (default: GX on pandas, this machine) or "
+        "spark (GX's Spark execution engine, same checks and statuses)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
@@ -102,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
         protocol = load_protocol(args.protocol)
     index, span, settings = _index(args)
+    engine = engine_from_args(args)  # a bad --spark-conf stops here, before any data is read
     # every table is read whole now (validation needs all rows): a damaged file stops
     # here with one line naming it, and the loader's progress lines come before ours
     registry = load_registry(args.data, progress=not args.quiet, defer=False, format=args.format)
@@ -114,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         index_span=span,
         protocol=protocol,
         progress=not args.quiet,
+        engine=engine,
     )
     out = Path(args.out)
     with output_dir(out, "validate") as tmp:

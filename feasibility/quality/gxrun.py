@@ -154,6 +154,18 @@ class GXRunner:
             self.source = self.context.data_sources.add_pandas("registry")
         self._n = 0
 
+    #: up to this many cells a condition group is one batch (runner.BATCH_CELLS)
+    batch_cells: int | None = None
+
+    def frame(self, df: pl.DataFrame, index: str) -> Any:
+        """The batch GX validates for ``df`` (here a pandas frame indexed by ``index``;
+        feasibility.spark.quality.SparkGXRunner: a Spark DataFrame)."""
+        return to_gx_frame(df, index)
+
+    def schema_frame(self, schema: pl.Schema) -> Any:
+        """An empty batch with the types of ``schema`` (for the schema checks)."""
+        return schema_frame(schema)
+
     def validate(
         self, frame: pd.DataFrame, configs: list[dict[str, Any]], name: str
     ) -> list[BatchOutcome]:

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from feasibility.quality.coverage import window_frame
-from feasibility.quality.gxrun import BatchOutcome, GXRunner, schema_frame, to_gx_frame
+from feasibility.quality.gxrun import BatchOutcome, GXRunner
 from feasibility.quality.links import field_text, link_criteria
 from feasibility.quality.loader_rows import absent_column_rows, accounting_rows
 from feasibility.quality.prep import ROW, TablePrep, inventory, patient_dates
@@ -159,7 +159,7 @@ def _validate_frame(
             by_column[c.column].append(c)
         # Small frames go to GX in one batch; large ones one column at a time, so the
         # pandas copy never holds more than one column of a big chunk.
-        if frame.height * len(by_column) <= BATCH_CELLS:
+        if frame.height * len(by_column) <= (gxr.batch_cells or BATCH_CELLS):
             batches = [(list(by_column), [c for cs in by_column.values() for c in cs])]
         else:
             batches = [([column], cs) for column, cs in by_column.items()]
@@ -167,7 +167,7 @@ def _validate_frame(
             if not cs:
                 continue
             batch = frame.select(index, *columns)
-            outs = gxr.validate(to_gx_frame(batch, index), [c.config() for c in cs], name)
+            outs = gxr.validate(gxr.frame(batch, index), [c.config() for c in cs], name)
             lookup = {o.check: o for o in outs}
             for c in cs:
                 out = lookup[c.check]
@@ -364,6 +364,17 @@ def _set_aside_rows(
     return out
 
 
+def _runner(engine: str) -> GXRunner:
+    """GX on pandas (``polars``: the default) or on Spark (``spark``)."""
+    if engine == "polars":
+        return GXRunner()
+    if engine == "spark":
+        from feasibility.spark.quality import SparkGXRunner
+
+        return SparkGXRunner()
+    raise ValueError(f"validate_registry: engine must be 'polars' or 'spark', not {engine!r}")
+
+
 def validate_registry(
     registry: Any,
     *,
@@ -374,6 +385,7 @@ def validate_registry(
     chunk_rows: int = CHUNK_ROWS,
     protocol: Any = None,
     index_span: tuple[dt.date, dt.date] | None = None,
+    engine: str = "polars",
 ) -> ValidationResult:
     """Validate a loaded registry (``feasibility.registry.load_registry``) with the GX suites.
 
@@ -384,7 +396,9 @@ def validate_registry(
     With a ``protocol`` the summary's ``criteria`` lists, per check, the criteria of that
     protocol reading an affected field (else use :meth:`ValidationResult.for_protocol`).
     Progress lines go to stderr only with ``progress=True``. Tables longer than
-    ``chunk_rows`` are validated in row chunks whose counts are added up.
+    ``chunk_rows`` are validated in row chunks whose counts are added up. ``engine="spark"``
+    evaluates the same expectations with GX's Spark execution engine
+    (:mod:`feasibility.spark.quality`; same statuses).
     """
     started = time.perf_counter()
     if isinstance(index_date, str):
@@ -399,7 +413,7 @@ def validate_registry(
     by_suite: dict[str, list[Check]] = defaultdict(list)
     for c in checks:
         by_suite[c.suite].append(c)
-    gxr = GXRunner()
+    gxr = _runner(engine)
     col = _Collector()
     present = frozenset(registry.present)
     counts: dict[str, int] = {}
@@ -420,7 +434,7 @@ def validate_registry(
         window_checks = [c for c in suite_checks if c.frame == "patient_window"]
         if schema_checks:
             schema = raw.collect_schema()
-            pdf = schema_frame(pl.Schema({k: v for k, v in schema.items() if k != ROW}))
+            pdf = gxr.schema_frame(pl.Schema({k: v for k, v in schema.items() if k != ROW}))
             outs = gxr.validate(pdf, [c.config() for c in schema_checks], suite)
             lookup = {o.check: o for o in outs}
             for c in schema_checks:
