@@ -110,6 +110,7 @@ class TableCache:
         scan = getattr(self.registry, "scan", None)
         absent = getattr(self.registry, "missing_columns", {})
         to_collect: dict[str, pl.LazyFrame] = {}
+        post_filter: dict[str, pl.Expr] = {}
         for t in sorted(needs):
             have = self.scopes.get(t)
             if t not in self.present or (have is not None and have.covers(needs[t])):
@@ -132,6 +133,12 @@ class TableCache:
                 lf = scan(t, where=where)
             lf = lf.select(_engine_columns(t, lf.collect_schema(), True))
             keep = scope.keep(t)
+            if keep is not None and scan is None:
+                # a duck-typed registry's plans may be Python sources: polars would have to
+                # serialise the key filter's Python function (cloudpickle) to push it into
+                # them, so it runs on the collected rows instead
+                post_filter[t] = keep
+                keep = None
             to_collect[t] = lf if keep is None else lf.filter(keep)
             self.frames.pop(t, None)  # a narrower copy: freed before the wider one is read
             self.scopes[t] = scope
@@ -146,6 +153,8 @@ class TableCache:
         with pl.Config(streaming_chunk_size=500_000):
             for t in sorted(to_collect, key=_SIZE_ORDER.index):
                 self.frames[t] = self._collect(t, to_collect[t])
+                if t in post_filter:
+                    self.frames[t] = self.frames[t].filter(post_filter[t])
 
     def _collect(self, table: str, lf: pl.LazyFrame) -> pl.DataFrame:
         try:
