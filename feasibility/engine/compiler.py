@@ -73,6 +73,7 @@ from feasibility.protocol import (
     columns_needed,
     leaves,
 )
+from feasibility.protocol.compare import compare
 
 
 @dataclass
@@ -82,17 +83,6 @@ class Compiled:
     leaves: dict[str, list[LeafInfo]] = field(default_factory=dict)
     status: dict[str, pl.Expr] = field(default_factory=dict)
     evidence: list[pl.Expr] = field(default_factory=list)
-
-
-def _cmp(expr: pl.Expr, op: str, value: float) -> pl.Expr:
-    return {
-        ">=": expr >= value,
-        ">": expr > value,
-        "<=": expr <= value,
-        "<": expr < value,
-        "==": expr == value,
-        "!=": expr != value,
-    }[op]
 
 
 def age_expr() -> pl.Expr:
@@ -469,7 +459,7 @@ class _Age(LeafTranslation):
 
     def evidence(self, c: Compiler, rule: Any, k: str) -> list[pl.Expr]:
         age = age_expr()
-        truth = _cmp(age, rule.op, rule.value)
+        truth = compare(age, rule.op, rule.value)
         return _cols(k, truth, pl.lit(False), age.cast(pl.Float64), pl.col("birth_date"), _NONE_S)
 
 
@@ -536,13 +526,13 @@ class _Latest(LeafTranslation):
         """The leaf's comparison as a function of a value expression (null value -> null)."""
         op, value = r.op or ">=", r.value or 0.0
         if r.table == "measurements":
-            return lambda v: _cmp(v.cast(pl.Float64), op, value)
+            return lambda v: compare(v.cast(pl.Float64), op, value)
         if r.values is not None:
             values = list(r.values)
             return lambda v: (
                 pl.when(v.is_null()).then(NULL_BOOL).otherwise(v.cast(pl.String).is_in(values))
             )
-        return lambda v: _cmp(v.cast(pl.String).cast(pl.Float64, strict=False), op, value)
+        return lambda v: compare(v.cast(pl.String).cast(pl.Float64, strict=False), op, value)
 
 
 class _CockcroftGault(LeafTranslation):
@@ -578,8 +568,8 @@ class _CockcroftGault(LeafTranslation):
             return age * weight / (72.0 * creat) * factor
 
         def truth_for(factor: pl.Expr) -> pl.Expr:
-            low = _cmp(clearance(cr_hi, wt_lo, factor), r.op, r.value)
-            high = _cmp(clearance(cr_lo, wt_hi, factor), r.op, r.value)
+            low = compare(clearance(cr_hi, wt_lo, factor), r.op, r.value)
+            high = compare(clearance(cr_lo, wt_hi, factor), r.op, r.value)
             return agree(low, high)
 
         sex_factor = pl.when(pl.col("sex") == "F").then(0.85).when(pl.col("sex") == "M").then(1.0)
