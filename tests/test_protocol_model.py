@@ -56,6 +56,17 @@ EXAMPLES: dict[str, tuple[object, str]] = {
     "procedure": ({"category": "major_surgery", "window": "14d"}, "Procedure"),
     "lesion": ({"window": "28d", "min_diameter_cm": 2.0}, "Lesion"),
     "therapy": ({"started_before_index": True}, "Therapy"),
+    "records": (
+        {
+            "table": "procedures",
+            "where": {"category": "radiotherapy"},
+            "window": "365d",
+            "pick": "count",
+            "op": ">=",
+            "value": 2,
+        },
+        "Records",
+    ),
     "cockcroft_gault": (
         {"op": ">=", "value": 30, "creatinine_window": "28d", "weight_window": "90d"},
         "CockcroftGault",

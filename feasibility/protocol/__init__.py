@@ -15,6 +15,8 @@ The package, one job per module:
   node interface), :class:`Criterion`, :class:`Protocol`, walking a rule tree;
 - :mod:`~feasibility.protocol.domain` -- the domain rules (Cockcroft-Gault, lesion,
   therapy line): node and parser entry together;
+- :mod:`~feasibility.protocol.pieces` -- the general pieces a row-reading leaf is built
+  from (rows, filters, window, pick, test) and :class:`Query`, their composition;
 - :mod:`~feasibility.protocol.compare` -- the operator table and the unit-aware
   :class:`Comparison` (threshold in the canonical unit and as stated);
 - :mod:`~feasibility.protocol.windows` -- :class:`Window` and ``30d`` / ``ever``;
@@ -68,6 +70,7 @@ from feasibility.protocol.model import (
     Or,
     Procedure,
     Protocol,
+    Records,
     Ref,
     Rule,
     Sex,
@@ -87,6 +90,22 @@ from feasibility.protocol.parse import (
     RuleParser,
     parse_rule,
     rule_parser,
+)
+from feasibility.protocol.pieces import (
+    CategoryFilter,
+    CodeFilter,
+    DrugFilter,
+    EndsAfter,
+    Filter,
+    FlagFilter,
+    ItemFilter,
+    MinValue,
+    Pick,
+    Query,
+    Rows,
+    StartedBy,
+    TestFilter,
+    ValueSet,
 )
 from feasibility.protocol.safe_yaml import read_protocol_yaml
 from feasibility.protocol.windows import MAX_DAYS, Window, parse_window
@@ -124,6 +143,21 @@ __all__ = [
     "Or",
     "Procedure",
     "Protocol",
+    "Query",
+    "Records",
+    "Rows",
+    "Pick",
+    "CategoryFilter",
+    "CodeFilter",
+    "DrugFilter",
+    "EndsAfter",
+    "Filter",
+    "FlagFilter",
+    "ItemFilter",
+    "MinValue",
+    "StartedBy",
+    "TestFilter",
+    "ValueSet",
     "ProtocolError",
     "Ref",
     "Rule",

@@ -19,6 +19,18 @@ from feasibility.protocol.compare import Comparison
 from feasibility.protocol.fields import err
 from feasibility.protocol.model import Read, Rule, _check_op
 from feasibility.protocol.parse import RuleParser, rule_parser
+from feasibility.protocol.pieces import (
+    DrugFilter,
+    EndsAfter,
+    Filter,
+    FlagFilter,
+    MinValue,
+    Pick,
+    Query,
+    Rows,
+    StartedBy,
+    TestFilter,
+)
 from feasibility.protocol.windows import MAX_DAYS, Window, parse_window
 
 #: Bounds of a therapy ``min_line``.
@@ -47,6 +59,26 @@ class CockcroftGault(Rule):
 
     def __post_init__(self) -> None:
         _check_op(self, self.op)
+
+    @property
+    def inputs(self) -> tuple[Query, Query]:
+        """Its row-reading parts: the latest creatinine and the latest weight in their
+        windows (values for the formula, no test of their own); with age and sex from the
+        patients row."""
+        return (
+            Query(
+                Rows("measurements"),
+                (TestFilter("creatinine"),),
+                self.creatinine_window,
+                Pick("latest", "value"),
+            ),
+            Query(
+                Rows("measurements"),
+                (TestFilter("weight"),),
+                self.weight_window,
+                Pick("latest", "value"),
+            ),
+        )
 
     def tables(self) -> set[str]:
         return {"patients", "measurements"}
@@ -106,8 +138,14 @@ class Lesion(Rule):
     min_diameter_cm: float
     bone_contiguous: bool | None = None
 
-    def tables(self) -> set[str]:
-        return {"lesions"}
+    @property
+    def query(self) -> Query:
+        """rows(lesions) -> MinValue(longest_diameter_cm) [+ FlagFilter(bone_contiguous)]
+        -> window -> any."""
+        filters: tuple[Filter, ...] = (MinValue("longest_diameter_cm", self.min_diameter_cm, "cm"),)
+        if self.bone_contiguous is not None:
+            filters += (FlagFilter("bone_contiguous", self.bone_contiguous),)
+        return Query(Rows("lesions"), filters, self.window, Pick("any"))
 
     def describe(self) -> str:
         bc = (
@@ -165,8 +203,25 @@ class Therapy(Rule):
     druglist: DrugList | None = None
     ended_within_days: int | None = None
 
-    def tables(self) -> set[str]:
-        return {"therapies"}
+    @property
+    def query(self) -> Query:
+        """rows(therapies) -> [investigational] [MinValue(line_number)] [regimen drug list]
+        [started before index] [ongoing: started by and not ended before the index]
+        [not ended before the N days] -> any (no window on the start beyond the index)."""
+        filters: list[Filter] = []
+        if self.investigational:
+            filters.append(FlagFilter("investigational", True))
+        if self.min_line is not None:
+            filters.append(MinValue("line_number", self.min_line))
+        if self.druglist is not None:
+            filters.append(DrugFilter(self.druglist, on="regimen"))
+        if self.started_before_index:
+            filters.append(StartedBy(strictly=True))
+        if self.ongoing:
+            filters += [StartedBy(strictly=False), EndsAfter(0)]
+        if self.ended_within_days is not None:
+            filters.append(EndsAfter(self.ended_within_days))
+        return Query(Rows("therapies"), tuple(filters), None, Pick("any"))
 
     def describe(self) -> str:
         parts = []

@@ -30,6 +30,20 @@ from pathlib import Path
 from feasibility.protocol.assumptions import Assumption, ExpectedRange
 from feasibility.protocol.codelists import CodeList, DrugList
 from feasibility.protocol.compare import OPS, Comparison
+from feasibility.protocol.pieces import (
+    CategoryFilter,
+    CodeFilter,
+    DrugFilter,
+    EndsAfter,
+    Filter,
+    ItemFilter,
+    Pick,
+    Query,
+    Rows,
+    StartedBy,
+    TestFilter,
+    ValueSet,
+)
 from feasibility.protocol.windows import Window
 
 #: A field a leaf reads: (table, column, what it filters on -- a test, item, list -- or None).
@@ -48,9 +62,17 @@ class Rule:
     """Base class of the rule vocabulary. A rule is a three-valued proposition about a
     patient at an index date: true, false or unknown (data absent)."""
 
+    @property
+    def query(self) -> Query | None:
+        """A row-reading leaf's decomposition into general pieces (rows, filters, window,
+        pick, test: :mod:`feasibility.protocol.pieces`); None for other nodes."""
+        return None
+
     def tables(self) -> set[str]:
-        """Tables this rule reads directly (criterion references excluded)."""
-        return set()
+        """Tables this rule reads directly (criterion references excluded): a row-reading
+        leaf's query table."""
+        q = self.query
+        return set() if q is None else {q.table}
 
     def children(self) -> tuple[Rule, ...]:
         return ()
@@ -203,8 +225,15 @@ class Latest(Rule):
         if self.stated_unit is None and self.unit is not None:
             object.__setattr__(self, "stated_unit", self.unit)
 
-    def tables(self) -> set[str]:
-        return {self.table}
+    @property
+    def query(self) -> Query:
+        """rows(measurements | assessments) -> test | item -> window -> latest value ->
+        comparison (or value set)."""
+        named: Filter = (
+            TestFilter(self.name) if self.table == "measurements" else ItemFilter(self.name)
+        )
+        test = self.comparison if self.values is None else ValueSet(self.values)
+        return Query(Rows(self.table), (named,), self.window, Pick("latest", "value"), test)
 
     def describe(self) -> str:
         what = f"most recent {self.name} {self.window.describe()}"
@@ -249,8 +278,10 @@ class Diagnosis(Rule):
     codelist: CodeList
     window: Window
 
-    def tables(self) -> set[str]:
-        return {"diagnoses"}
+    @property
+    def query(self) -> Query:
+        """rows(diagnoses) -> code list -> window -> any."""
+        return Query(Rows("diagnoses"), (CodeFilter(self.codelist),), self.window, Pick("any"))
 
     def describe(self) -> str:
         return f"diagnosis in {self.codelist.name} {self.window.describe()}"
@@ -275,8 +306,17 @@ class Medication(Rule):
     systemic_only: bool = True
     started_before_index: bool = False
 
-    def tables(self) -> set[str]:
-        return {"medications"}
+    @property
+    def query(self) -> Query:
+        """rows(medications) -> drug list (systemic) -> started by the index -> not ended
+        before the overlap -> any."""
+        filters: tuple[Filter, ...] = (
+            DrugFilter(self.druglist, self.systemic_only),
+            StartedBy(self.started_before_index),
+        )
+        if self.overlap_days is not None:
+            filters += (EndsAfter(self.overlap_days),)
+        return Query(Rows("medications"), filters, None, Pick("any"))
 
     def describe(self) -> str:
         s = "systemic " if self.systemic_only else ""
@@ -310,8 +350,10 @@ class Procedure(Rule):
     category: str
     window: Window
 
-    def tables(self) -> set[str]:
-        return {"procedures"}
+    @property
+    def query(self) -> Query:
+        """rows(procedures) -> category -> window -> any."""
+        return Query(Rows("procedures"), (CategoryFilter(self.category),), self.window, Pick("any"))
 
     def describe(self) -> str:
         return f"{self.category} {self.window.describe()}"
@@ -321,6 +363,71 @@ class Procedure(Rule):
 
     def with_window(self, window: Window) -> Rule:
         return dataclasses.replace(self, window=window)
+
+
+@dataclass(frozen=True)
+class Records(Rule):
+    """A rule written directly from the general pieces (``records:`` in a protocol): the
+    rows of ``spec.table`` that pass every filter, dated in the window (records after the
+    index are never used), reduced by the pick and tested:
+
+    - ``any``: true if a qualifying row exists, false if none (absent is false);
+    - ``count``: the number of qualifying rows compared with the threshold (none is 0);
+    - ``max``: the largest value of the table's value column among qualifying rows
+      (rows without a number are not used); no value is unknown;
+    - ``latest``: the value on the most recent day in the window (several values that
+      day that disagree: unknown); no value is unknown.
+
+    Three-valued rows (contract 5.1): a row whose date is missing, or whose filtered field
+    is null, might qualify. It makes the answer unknown exactly when it could change it:
+    for ``any`` when no row surely qualifies; for ``count`` when the count with it differs
+    in its comparison from the count without; for ``max`` when a possible value above the
+    largest sure one would test differently (or no value is sure); for ``latest`` when a
+    possible value, as the most recent one, would test differently. A record is found
+    (``if_missing``) when a row might qualify, its value tested or not."""
+
+    spec: Query
+
+    @property
+    def query(self) -> Query:
+        return self.spec
+
+    def describe(self) -> str:
+        return self.spec.describe()
+
+    def reads(self) -> list[Read]:
+        q = self.spec
+        named = next((f.name for f in q.selectors), None)
+        out: list[Read] = [(q.table, f.column, f.name) for f in q.selectors]
+        if q.pick.of is not None:
+            out = [(q.table, q.pick.of, named)] + [r for r in out if r[2] != named]
+        out += [(q.table, f.column, f.name) for f in q.conditions]
+        return list(dict.fromkeys(out))
+
+    def columns(self) -> set[tuple[str, str]]:
+        return self.spec.columns()
+
+    @property
+    def comparison(self) -> Comparison | None:
+        return self.spec.comparison
+
+    @property
+    def measure(self) -> str | None:
+        return self.spec.measure
+
+    def with_threshold(self, value: float, unit: str | None = None) -> Rule:
+        q, cmp = self.spec, self.spec.comparison
+        if cmp is None:
+            return self
+        tests = [f.name for f in q.selectors if isinstance(f, TestFilter)]
+        if tests and q.pick.kind != "count":
+            new = Comparison.measured(tests[0], cmp.op, value, unit or cmp.stated_unit)
+        else:
+            new = Comparison.plain(cmp.op, float(value), cmp.unit)
+        return dataclasses.replace(self, spec=dataclasses.replace(q, test=new))
+
+    def with_window(self, window: Window) -> Rule:
+        return dataclasses.replace(self, spec=dataclasses.replace(self.spec, window=window))
 
 
 # --------------------------------------------------------------------------- combinators

@@ -37,14 +37,30 @@ from feasibility.protocol.model import (
     Not,
     Or,
     Procedure,
+    Records,
     Ref,
     Rule,
     Sex,
     Undecidable,
     When,
 )
+from feasibility.protocol.pieces import (
+    PICKS,
+    VALUE_COLUMN,
+    CategoryFilter,
+    CodeFilter,
+    DrugFilter,
+    Filter,
+    FlagFilter,
+    ItemFilter,
+    MinValue,
+    Pick,
+    Query,
+    Rows,
+    TestFilter,
+)
 from feasibility.protocol.windows import MAX_DAYS, parse_window
-from feasibility.schema import ASSESSMENT_ITEMS, PROCEDURE_CATEGORIES, TESTS
+from feasibility.schema import ASSESSMENT_ITEMS, EVENT_DATE, PROCEDURE_CATEGORIES, TESTS
 
 #: Assessment items whose values are ordinal grades (compared numerically).
 GRADED_ITEMS = frozenset({"ecog", "neuropathy_grade", "diarrhea_grade"})
@@ -269,17 +285,22 @@ def _latest(p: RuleParser, body: dict, crit: str, f: str) -> Rule:
 
 @rule_parser("diagnosis", keys={"codes", "window"})
 def _diagnosis(p: RuleParser, body: dict, crit: str, f: str) -> Rule:
+    return Diagnosis(
+        _codelist(p, body, crit, f), parse_window(body.get("window"), crit, f + ".window")
+    )
+
+
+def _codelist(p: RuleParser, body: dict, crit: str, f: str) -> CodeList:
+    """``codes``: a code list's name or a list of ICD-10 codes."""
     name = body.get("codes")
     if isinstance(name, list):
         inline = tuple(_norm_code(c) for c in name if isinstance(c, str))
         if not name or len(inline) != len(name) or not all(inline):
             raise err(crit, f + ".codes", "expects non-empty ICD-10 code strings")
-        cl = CodeList("inline", "inline", inline)
-    elif isinstance(name, str) and name in p.codes:
-        cl = p.codes[name]
-    else:
-        raise err(crit, f + ".codes", f"unknown codelist {name!r}; known: {sorted(p.codes)}")
-    return Diagnosis(cl, parse_window(body.get("window"), crit, f + ".window"))
+        return CodeList("inline", "inline", inline)
+    if isinstance(name, str) and name in p.codes:
+        return p.codes[name]
+    raise err(crit, f + ".codes", f"unknown codelist {name!r}; known: {sorted(p.codes)}")
 
 
 @rule_parser("medication", keys={"drugs", "overlap_days", "systemic_only", "started_before_index"})
@@ -305,6 +326,166 @@ def _procedure(p: RuleParser, body: dict, crit: str, f: str) -> Rule:
     if not isinstance(cat, str) or cat not in PROCEDURE_CATEGORIES:
         raise err(crit, f + ".category", f"unknown procedure category {cat!r}")
     return Procedure(cat, parse_window(body.get("window"), crit, f + ".window"))
+
+
+# --------------------------------------------------------------------------- records
+
+#: ``where`` keys of a ``records`` rule and the tables each applies to.
+RECORD_FILTERS: dict[str, tuple[str, ...]] = {
+    "test": ("measurements",),
+    "item": ("assessments",),
+    "codes": ("diagnoses",),
+    "drugs": ("medications", "therapies"),
+    "systemic_only": ("medications",),
+    "category": ("procedures",),
+    "flag": ("lesions", "therapies"),
+    "min": ("lesions", "therapies"),
+}
+#: Boolean columns a ``flag`` filter may test, numeric columns a ``min`` filter may bound.
+FLAG_COLUMNS = {"lesions": ("bone_contiguous",), "therapies": ("investigational",)}
+MIN_COLUMNS = {"lesions": ("longest_diameter_cm",), "therapies": ("line_number",)}
+#: Bounds of a ``count`` threshold.
+COUNT_BOUNDS = (0.0, 100_000.0)
+
+
+@rule_parser("records", keys={"table", "where", "window", "pick", "op", "value", "unit"})
+def _records(p: RuleParser, body: dict, crit: str, f: str) -> Rule:
+    table = body.get("table")
+    if not isinstance(table, str) or table not in EVENT_DATE:
+        raise err(crit, f + ".table", f"expects an event table {sorted(EVENT_DATE)}, got {table!r}")
+    pick = body.get("pick", "any")
+    if pick not in PICKS:
+        raise err(crit, f + ".pick", f"expects one of {list(PICKS)}, got {pick!r}")
+    if pick in ("max", "latest") and table not in VALUE_COLUMN:
+        raise err(
+            crit, f + ".pick", f"{table} have no value to take the {pick} of; use any or count"
+        )
+    where = body.get("where") or {}
+    if not isinstance(where, dict):
+        raise err(crit, f + ".where", f"expects a mapping of filters, got {where!r}")
+    filters = _record_filters(p, table, where, crit, f + ".where")
+    if table in ("measurements", "assessments") and not any(
+        isinstance(x, TestFilter | ItemFilter) for x in filters
+    ):
+        what = "test" if table == "measurements" else "item"
+        raise err(crit, f"{f}.where.{what}", f"{table} records need a {what}")
+    window = parse_window(body.get("window"), crit, f + ".window")
+    of = VALUE_COLUMN.get(table) if pick in ("max", "latest") else None
+    return Records(
+        Query(
+            Rows(table),
+            filters,
+            window,
+            Pick(pick, of),
+            _record_test(body, table, pick, filters, crit, f),
+        )
+    )
+
+
+def _record_filters(
+    p: RuleParser, table: str, where: dict, crit: str, f: str
+) -> tuple[Filter, ...]:
+    fields.check_keys(where, set(RECORD_FILTERS), crit, f)
+    for key in where:
+        if table not in RECORD_FILTERS[key]:
+            raise err(crit, f"{f}.{key}", f"filters {'/'.join(RECORD_FILTERS[key])}, not {table}")
+    out: list[Filter] = []
+    if "test" in where:
+        test = where["test"]
+        if not isinstance(test, str) or test not in TESTS:
+            raise err(crit, f + ".test", f"unknown test {test!r}; known: {sorted(TESTS)}")
+        out.append(TestFilter(test))
+    if "item" in where:
+        item = where["item"]
+        if not isinstance(item, str) or item not in ASSESSMENT_ITEMS:
+            raise err(
+                crit, f + ".item", f"unknown item {item!r}; known: {sorted(ASSESSMENT_ITEMS)}"
+            )
+        out.append(ItemFilter(item))
+    if "codes" in where:
+        out.append(CodeFilter(_codelist(p, where, crit, f)))
+    if "drugs" in where:
+        druglist = p.druglist(where["drugs"], crit, f + ".drugs")
+        if table == "medications":
+            out.append(DrugFilter(druglist, fields.flag(where, "systemic_only", True, crit, f)))
+        else:
+            out.append(DrugFilter(druglist, on="regimen"))
+    elif "systemic_only" in where:
+        raise err(crit, f + ".systemic_only", "goes with drugs")
+    if "category" in where:
+        cat = where["category"]
+        if not isinstance(cat, str) or cat not in PROCEDURE_CATEGORIES:
+            raise err(crit, f + ".category", f"unknown procedure category {cat!r}")
+        out.append(CategoryFilter(cat))
+    for column, value in _mapping(where, "flag", crit, f).items():
+        if column not in FLAG_COLUMNS[table]:
+            raise err(
+                crit, f"{f}.flag", f"{table} flags are {list(FLAG_COLUMNS[table])}, not {column!r}"
+            )
+        if not isinstance(value, bool):
+            raise err(crit, f"{f}.flag.{column}", f"expects true or false, got {value!r}")
+        out.append(FlagFilter(column, value))
+    for column in _mapping(where, "min", crit, f):
+        if column not in MIN_COLUMNS[table]:
+            raise err(
+                crit, f"{f}.min", f"{table} bounds are {list(MIN_COLUMNS[table])}, not {column!r}"
+            )
+        unit = "cm" if column == "longest_diameter_cm" else None
+        out.append(MinValue(column, fields.number(where["min"], column, crit, f + ".min"), unit))
+    return tuple(out)
+
+
+def _mapping(where: dict, key: str, crit: str, f: str) -> dict:
+    value = where.get(key) or {}
+    if not isinstance(value, dict):
+        raise err(crit, f"{f}.{key}", f"expects a mapping column: value, got {value!r}")
+    return value
+
+
+def _record_test(
+    body: dict, table: str, pick: str, filters: tuple[Filter, ...], crit: str, f: str
+) -> Comparison | None:
+    """The comparison of a ``records`` rule: none for ``any``; a whole count; a value,
+    converted from ``unit`` to a test's canonical unit."""
+    if pick == "any":
+        for key in ("op", "value", "unit"):
+            if key in body:
+                raise err(crit, f"{f}.{key}", "pick any has no comparison")
+        return None
+    op = fields.op(body, crit, f)
+    if pick == "count":
+        if "unit" in body:
+            raise err(crit, f + ".unit", "a count has no unit")
+        value = fields.number(body, "value", crit, f, COUNT_BOUNDS)
+        return Comparison.plain(op, value)
+    if op in ("==", "!=") and pick == "max":
+        raise err(crit, f + ".op", "the largest value is compared with >=, >, <= or <")
+    tests = [x.name for x in filters if isinstance(x, TestFilter)]
+    if tests:
+        t = TESTS[tests[0]]
+        unit = body.get("unit", t.canonical_unit)
+        if not isinstance(unit, str) or unit not in t.factors:
+            raise err(
+                crit,
+                f + ".unit",
+                f"unknown unit {unit!r} for {tests[0]}; accepted: {sorted(t.factors)}",
+            )
+        stated = fields.number(body, "value", crit, f)
+        cmp = Comparison.measured(tests[0], op, stated, unit)
+        if not math.isfinite(cmp.value):
+            raise err(
+                crit, f + ".value", f"{stated!r} {unit} is not a finite value in {t.canonical_unit}"
+            )
+        return cmp
+    items = [x.name for x in filters if isinstance(x, ItemFilter)]
+    if items and items[0] not in GRADED_ITEMS:
+        raise err(crit, f + ".op", f"{items[0]} is categorical: take any or count of it")
+    unit = {"lesions": "cm"}.get(table)
+    if "unit" in body and body["unit"] != unit:
+        raise err(
+            crit, f + ".unit", f"{table} values are in {unit or 'no unit'}, got {body['unit']!r}"
+        )
+    return Comparison.plain(op, fields.number(body, "value", crit, f), unit)
 
 
 __all__ = [
