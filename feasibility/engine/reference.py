@@ -60,21 +60,28 @@ from feasibility.protocol import (
     Alive,
     And,
     AnyPresent,
+    CategoryFilter,
     CockcroftGault,
+    CodeFilter,
+    Comparison,
     Criterion,
-    Diagnosis,
-    Latest,
-    Lesion,
-    Medication,
+    DrugFilter,
+    EndsAfter,
+    Filter,
+    FlagFilter,
+    ItemFilter,
+    MinValue,
     Not,
     Or,
-    Procedure,
     Protocol,
+    Query,
     Ref,
     Rule,
     Sex,
-    Therapy,
+    StartedBy,
+    TestFilter,
     Undecidable,
+    ValueSet,
     When,
     Window,
     columns_needed,
@@ -328,6 +335,8 @@ class World:
 
     def eval(self, rule: Rule) -> Answer:
         fn = _NODES.get(type(rule))
+        if fn is None and rule.query is not None:
+            fn = _rows_rule  # a row-reading leaf: its query, interpreted generically
         if fn is None:
             raise FeasibilityError(f"reference engine: no translation for {type(rule).__name__}")
         return fn(self, rule)
@@ -338,22 +347,51 @@ class World:
             return None
         return whole_years(b, self.index)
 
-    def latest_values(self, table: str, name: str, window: Window) -> list[Any] | None:
-        """The values recorded on the latest day in the window (None: no record)."""
+    def selected(self, q: Query) -> Iterable[Row]:
+        """The rows of the query's table that its selectors keep (a test, an item, a code
+        list, a drug list, a category): the records of the leaf."""
+        table = q.table
+        named = [f.name for f in q.selectors if isinstance(f, TestFilter | ItemFilter)]
+        rows = self.p.named(table, named[0]) if named else self.rows(table)
+        for row in rows:
+            if all(_match(f, self, table, row) is True for f in q.selectors):
+                yield row
+
+    def qualifies(self, q: Query, row: Row) -> Truth:
+        """A selected row's conditions and window: true, false or unknown (a null field; a
+        missing date, when the row is not placed)."""
+        parts = [_match(f, self, q.table, row) for f in q.conditions]
+        if q.window is not None:
+            parts.append(in_window(self.date(q.table, row), q.window, self.index))
+        return k_and(parts)
+
+    def values(self, q: Query) -> Iterable[tuple[Row, Truth, Any]]:
+        """(row, qualifies, value of the pick's column) of the selected rows with a value."""
+        assert q.pick.of is not None
+        for row in self.selected(q):
+            v = row.get(q.pick.of)
+            if v is not None:
+                yield row, self.qualifies(q, row), v
+
+    def latest(self, q: Query) -> tuple[list[Any] | None, list[Any]]:
+        """The values on the latest day in the window (None: no record) and the values of
+        rows that might qualify (a null filtered field) on that day or later."""
         best: dt.date | None = None
         values: list[Any] = []
-        for row in self.p.named(table, name):
-            if row.get("value") is None:
-                continue
-            d = self.date(table, row)
-            if not in_window(d, window, self.index):
+        maybe: list[tuple[dt.date | None, Any]] = []
+        for row, ok, v in self.values(q):
+            d = self.date(q.table, row)
+            if ok is None:
+                maybe.append((d, v))
+            if not ok:
                 continue
             assert d is not None
             if best is None or d > best:
-                best, values = d, [row["value"]]
+                best, values = d, [v]
             elif d == best:
-                values.append(row["value"])
-        return values if best is not None else None
+                values.append(v)
+        possible = [v for d, v in maybe if d is None or best is None or d >= best]
+        return (values if best is not None else None), possible
 
 
 def _alive(w: World, r: Alive) -> Answer:
@@ -377,35 +415,126 @@ def _sex(w: World, r: Sex) -> Answer:
     return Answer(w.sex in r.values, None)
 
 
-def _latest(w: World, r: Latest) -> Answer:
+def _rows_rule(w: World, r: Rule) -> Answer:
+    """Any leaf stating its query (:mod:`feasibility.protocol.pieces`): the selected rows,
+    their conditions and window, reduced by the pick (see ``Records``)."""
     if not w.usable(r):
         return Answer(None, True)
-    values = w.latest_values(r.table, r.name, r.window)
-    if values is None:
-        return Answer(None, False)
-    truths: list[Truth] = []
-    for v in values:
-        if r.values is not None:
-            truths.append(str(v).strip().lower() in r.values)
-        elif r.table == "assessments":
-            if r.name not in GRADED_ITEMS or not str(v).strip().isdigit():
-                truths.append(None)
-            else:
-                truths.append(compare(int(str(v).strip()), r.op or ">=", r.value))
-        else:
-            truths.append(compare(float(v), r.op or ">=", r.value))
+    q = r.query
+    assert q is not None
+    return _PICKS[q.pick.kind](w, q)
+
+
+def _pick_any(w: World, q: Query) -> Answer:
+    return _any_row([w.qualifies(q, row) for row in w.selected(q)])
+
+
+def _pick_count(w: World, q: Query) -> Answer:
+    """Between the rows that surely qualify and those that might: the common answer."""
+    truths = [w.qualifies(q, row) for row in w.selected(q)]
+    sure = sum(t is True for t in truths)
+    could = sum(t is not False for t in truths)
+    cmp = q.comparison
+    assert cmp is not None
+    answer = common(compare(n, cmp.op, cmp.value) for n in range(sure, could + 1))
+    return Answer(answer, could > 0)
+
+
+def _pick_max(w: World, q: Query) -> Answer:
+    """The largest sure value, or a larger one that might qualify: the common answer."""
+    sure: list[float] = []
+    maybe: list[float] = []
+    for _, ok, v in w.values(q):
+        x = _number(q, v)
+        if x is not None and ok is not False:
+            (sure if ok else maybe).append(x)
+    if not sure:
+        return Answer(None, bool(maybe))
+    top = max(sure)
+    truths = [_value_truth(q, top)] + [_value_truth(q, x) for x in maybe if x > top]
     return Answer(common(truths), True)
 
 
-def _diagnosis(w: World, r: Diagnosis) -> Answer:
-    if not w.usable(r):
-        return Answer(None, True)
-    truths = [
-        in_window(w.date("diagnoses", row), r.window, w.index)
-        for row in w.rows("diagnoses")
-        if row.get("code") is not None and code_matches(row["code"], r.codelist)
-    ]
-    return _any_row(truths)
+def _pick_latest(w: World, q: Query) -> Answer:
+    values, possible = w.latest(q)
+    if values is None:
+        return Answer(None, bool(possible))
+    return Answer(common(_value_truth(q, v) for v in values + possible), True)
+
+
+_PICKS: dict[str, Callable[[World, Query], Answer]] = {
+    "any": _pick_any,
+    "count": _pick_count,
+    "max": _pick_max,
+    "latest": _pick_latest,
+}
+
+
+def _number(q: Query, v: Any) -> float | None:
+    """A picked value as a number (an assessment grade that is not a whole number: None)."""
+    if q.table == "assessments":
+        text = str(v).strip()
+        return int(text) if text.isdigit() else None
+    return float(v)
+
+
+def _value_truth(q: Query, v: Any) -> Truth:
+    """The query's test on one picked value: a value set, or its comparison (an assessment
+    compares only graded items' whole-number grades)."""
+    if isinstance(q.test, ValueSet):
+        return str(v).strip().lower() in q.test.values
+    cmp = q.test
+    assert isinstance(cmp, Comparison)
+    if q.table == "assessments" and not (q.names <= GRADED_ITEMS):
+        return None
+    return compare(_number(q, v), cmp.op, cmp.value)
+
+
+def _match(f: Filter, w: World, table: str, row: Row) -> Truth:
+    """One filter on one row (a null field it reads: unknown)."""
+    return _FILTERS[type(f)](f, w, table, row)
+
+
+def _select(f: Filter, row: Row) -> bool:
+    """Whether a selector keeps a row, as far as the row's own key decides it (a drug list:
+    the drug, whatever its route): which undated rows are worth placing."""
+    if isinstance(f, DrugFilter):
+        return _drug_in(row.get("drug"), f.druglist)
+    return _FILTERS[type(f)](f, None, "", row) is True  # type: ignore[arg-type]
+
+
+def _drug_filter(f: DrugFilter, w: World, table: str, row: Row) -> Truth:
+    if f.on == "regimen":
+        return any(d in f.druglist.drugs for d in regimen_ingredients(row.get("regimen")))
+    if not _drug_in(row.get("drug"), f.druglist):
+        return False
+    return not (f.systemic_only and (row.get("route") or "").strip().lower() in NON_SYSTEMIC_ROUTES)
+
+
+def _flag(f: FlagFilter, w: World, table: str, row: Row) -> Truth:
+    v = row.get(f.flag)
+    return None if v is None else v == f.value
+
+
+def _ends_after(f: EndsAfter, w: World, table: str, row: Row) -> Truth:
+    end = row.get("end_date")
+    return end is None or end >= w.index - dt.timedelta(days=f.days)
+
+
+#: Filter type -> its three-valued test on a row.
+_FILTERS: dict[type, Callable[[Any, World, str, Row], Truth]] = {
+    TestFilter: lambda f, w, t, row: row.get("test") == f.test,
+    ItemFilter: lambda f, w, t, row: row.get("item") == f.item,
+    CodeFilter: lambda f, w, t, row: (
+        row.get("code") is not None and code_matches(row["code"], f.codelist)
+    ),
+    CategoryFilter: lambda f, w, t, row: row.get("category") == f.category,
+    DrugFilter: _drug_filter,
+    FlagFilter: _flag,
+    MinValue: lambda f, w, t, row: compare(row.get(f.of), ">=", f.value),
+    StartedBy: lambda f, w, t, row: _started(w.date(t, row), w.index, f.strictly),
+    EndsAfter: _ends_after,
+}
 
 
 _CODE_MATCHES: dict[tuple[Any, str], bool] = {}
@@ -450,83 +579,12 @@ def _drug_in(name: str | None, druglist: Any) -> bool:
     return canon in druglist.drugs
 
 
-def _medication(w: World, r: Medication) -> Answer:
-    if not w.usable(r):
-        return Answer(None, True)
-    truths = []
-    for row in w.rows("medications"):
-        if not _drug_in(row.get("drug"), r.druglist):
-            continue
-        if r.systemic_only and (row.get("route") or "").strip().lower() in NON_SYSTEMIC_ROUTES:
-            continue
-        end = row.get("end_date")
-        started = _started(w.date("medications", row), w.index, r.started_before_index)
-        overlaps: Truth = True
-        if r.overlap_days is not None:
-            overlaps = end is None or end >= w.index - dt.timedelta(days=r.overlap_days)
-        truths.append(k_and([started, overlaps]))
-    return _any_row(truths)
-
-
-def _procedure(w: World, r: Procedure) -> Answer:
-    if not w.usable(r):
-        return Answer(None, True)
-    truths = [
-        in_window(w.date("procedures", row), r.window, w.index)
-        for row in w.rows("procedures")
-        if row.get("category") == r.category
-    ]
-    return _any_row(truths)
-
-
-def _lesion(w: World, r: Lesion) -> Answer:
-    if not w.usable(r):
-        return Answer(None, True)
-    truths = []
-    for row in w.rows("lesions"):
-        diameter = row.get("longest_diameter_cm")
-        parts = [
-            in_window(w.date("lesions", row), r.window, w.index),
-            compare(diameter, ">=", r.min_diameter_cm),
-        ]
-        if r.bone_contiguous is not None:
-            bc = row.get("bone_contiguous")
-            parts.append(None if bc is None else bc == r.bone_contiguous)
-        truths.append(k_and(parts))
-    return _any_row(truths)
-
-
-def _therapy(w: World, r: Therapy) -> Answer:
-    if not w.usable(r):
-        return Answer(None, True)
-    truths = []
-    for row in w.rows("therapies"):
-        start, end = w.date("therapies", row), row.get("end_date")
-        parts: list[Truth] = []
-        if r.investigational:
-            inv = row.get("investigational")
-            parts.append(None if inv is None else inv is True)
-        if r.min_line is not None:
-            parts.append(compare(row.get("line_number"), ">=", r.min_line))
-        if r.druglist is not None:
-            drugs = regimen_ingredients(row.get("regimen"))
-            parts.append(any(d in r.druglist.drugs for d in drugs))
-        if r.started_before_index:
-            parts.append(_started(start, w.index, True))
-        if r.ongoing:
-            parts.append(_started(start, w.index, False))
-            parts.append(end is None or end >= w.index)
-        if r.ended_within_days is not None:
-            parts.append(end is None or end >= w.index - dt.timedelta(days=r.ended_within_days))
-        truths.append(k_and(parts))
-    return _any_row(truths)
-
-
 def _cockcroft_gault(w: World, r: CockcroftGault) -> Answer:
     if not w.usable(r):
         return Answer(None, True)
-    creatinine = w.latest_values("measurements", "creatinine", r.creatinine_window)
-    weight = w.latest_values("measurements", "weight", r.weight_window)
+    creatinine_q, weight_q = r.inputs
+    creatinine, _ = w.latest(creatinine_q)
+    weight, _ = w.latest(weight_q)
     found = creatinine is not None or weight is not None
     age = w.age()
     sex = w.sex if ("patients", "sex") not in w.data.absent_columns else None
@@ -585,12 +643,6 @@ _NODES: dict[type, Callable[[World, Any], Answer]] = {
     Alive: _alive,
     Age: _age,
     Sex: _sex,
-    Latest: _latest,
-    Diagnosis: _diagnosis,
-    Medication: _medication,
-    Procedure: _procedure,
-    Lesion: _lesion,
-    Therapy: _therapy,
     CockcroftGault: _cockcroft_gault,
     And: _combine(k_and),
     Or: _combine(k_or),
@@ -606,20 +658,20 @@ def _walk(rule: Rule) -> list[Rule]:
     return [rule, *(n for c in rule.children() for n in _walk(c))]
 
 
+def _queries(leaf: Rule) -> tuple[Query, ...]:
+    """The row-reading parts of a leaf: its query, or a formula's inputs."""
+    q = leaf.query
+    if q is not None:
+        return (q,)
+    return leaf.inputs if isinstance(leaf, CockcroftGault) else ()
+
+
 def _relevant(leaf: Rule, table: str, row: Row) -> bool:
-    """Could this row, dated, take part in the leaf's answer? (Which undated rows to place.)"""
-    if isinstance(leaf, Latest):
-        key = "test" if table == "measurements" else "item"
-        return table == leaf.table and row.get(key) == leaf.name
-    if isinstance(leaf, CockcroftGault):
-        return table == "measurements" and row.get("test") in ("creatinine", "weight")
-    if isinstance(leaf, Diagnosis):
-        return row.get("code") is not None and code_matches(row["code"], leaf.codelist)
-    if isinstance(leaf, Medication):
-        return _drug_in(row.get("drug"), leaf.druglist)
-    if isinstance(leaf, Procedure):
-        return row.get("category") == leaf.category
-    return isinstance(leaf, Lesion | Therapy)
+    """Could this row, dated, take part in the leaf's answer? (Which undated rows to place:
+    those its selectors keep.)"""
+    return any(
+        q.table == table and all(_select(f, row) for f in q.selectors) for q in _queries(leaf)
+    )
 
 
 class CriterionPlan:
@@ -727,10 +779,9 @@ class ReferenceEngine:
         names: dict[str, set[str]] = {"measurements": set(), "assessments": set()}
         for c in protocol.criteria:
             for n in _walk(c.rule_obj):
-                if isinstance(n, Latest):
-                    names[n.table].add(n.name)
-                elif isinstance(n, CockcroftGault):
-                    names["measurements"] |= {"creatinine", "weight"}
+                for q in _queries(n):
+                    if q.table in names:
+                        names[q.table] |= q.names
         if isinstance(index, IndexEvents):
             needed.add(index.table)
         data.ensure(needed, names)
