@@ -47,6 +47,7 @@ from feasibility.engine.features import (
     undated_features,
 )
 from feasibility.engine.logic import NULL_BOOL, k_and, k_not, k_or, k_when
+from feasibility.engine.queries import query_features, query_scope
 from feasibility.engine.seam import LeafInfo
 from feasibility.protocol import (
     Age,
@@ -63,6 +64,7 @@ from feasibility.protocol import (
     Or,
     Procedure,
     Protocol,
+    Records,
     Ref,
     Rule,
     Sex,
@@ -168,6 +170,8 @@ class Compiler:
         self.table_leaves: dict[str, list[tuple[str, Rule]]] = {
             t: [] for t in ("diagnoses", "medications", "procedures", "lesions", "therapies")
         }
+        #: (leaf key, rule) of the leaves evaluated from their query (queries.py)
+        self.query_leaves: list[tuple[str, Rule]] = []
         self.out = Compiled()
         self._n = 0
         self._crit_cache: dict[tuple, tuple[pl.Expr, pl.Expr]] = {}
@@ -228,6 +232,11 @@ class Compiler:
                 keys = [translation(rule).row_keys(rule) for _, rule in lv]
                 union = None if None in keys else frozenset().union(*keys)  # type: ignore[arg-type]
                 out[table] = Scope(union, None, hi)
+        for _, rule in self.query_leaves:
+            q = rule.query
+            assert q is not None
+            scope = query_scope(q, hi)
+            out[q.table] = out[q.table].union(scope) if q.table in out else scope
         return out
 
     def build(
@@ -254,6 +263,10 @@ class Compiler:
         for table, lv in self.table_leaves.items():
             if lv and table in self.present:
                 feats.append(event_features(lv, table, frames[table], idx, fixed))
+        for k, rule in self.query_leaves:
+            q = rule.query
+            if q is not None and q.table in self.present:
+                feats.append(query_features(k, q, frames[q.table], idx, fixed))
         base = attach(base, feats, pair_key(fixed))
         exprs: list[pl.Expr] = []
         for crit in self.protocol.criteria:
@@ -653,8 +666,33 @@ class _Lesion(_EventLeaf):
         return pl.col(f"{k}:value")
 
 
+class _Query(_EventLeaf):
+    """A leaf evaluated from its query (``Records``): its features by queries.py."""
+
+    def register(self, c: Compiler, rule: Any, info: LeafInfo) -> None:
+        c.query_leaves.append((info.key, rule))
+        cmp = rule.comparison
+        if cmp is not None:
+            info.unit, info.threshold, info.op = cmp.unit, cmp.value, cmp.op
+
+    def evidence(self, c: Compiler, rule: Any, k: str) -> list[pl.Expr]:
+        if rule.query.table not in c.present:
+            return _cols(k, NULL_BOOL, pl.lit(False), _NONE_F, _NONE_D, _NONE_S)
+        found = pl.col(f"{k}:found")
+        truth = pl.when(found.is_null()).then(pl.lit(False)).otherwise(pl.col(f"{k}:truth"))
+        if rule.query.pick.kind in ("max", "latest"):  # no row at all: no value, unknown
+            truth = pl.when(found.is_null()).then(NULL_BOOL).otherwise(pl.col(f"{k}:truth"))
+        if rule.query.pick.kind == "count":  # no row at all: a count of 0
+            zero = pl.lit(compare(0, rule.comparison.op, rule.comparison.value))
+            truth = pl.when(found.is_null()).then(zero).otherwise(pl.col(f"{k}:truth"))
+        return _cols(
+            k, truth, found.fill_null(False), pl.col(f"{k}:value"), pl.col(f"{k}:date"), _NONE_S
+        )
+
+
 #: Leaf node type -> its translation.
 LEAVES: dict[type, LeafTranslation] = {
+    Records: _Query(),
     Undecidable: _Undecidable(),
     Alive: _Alive(),
     Age: _Age(),

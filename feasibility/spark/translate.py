@@ -52,6 +52,8 @@ from feasibility.protocol import (
     Or,
     Procedure,
     Protocol,
+    Query,
+    Records,
     Ref,
     Rule,
     Sex,
@@ -466,6 +468,168 @@ def code_match(code: Column, codelist) -> Column:
     return F.coalesce(match, F.lit(False))
 
 
+def query_features(
+    k: str, q: Query, df: DataFrame, idx: DataFrame | dt.date, key: list[str]
+) -> Features:
+    """A ``records`` leaf's query (rows, filters, window, pick, comparison) as this
+    table's part of the feature aggregation: ``{k}__truth``, ``{k}__found``,
+    ``{k}__value``, ``{k}__date`` per pair. The reading of the polars engine's
+    ``feasibility.engine.queries`` (sure and maybe rows, contract 5.1)."""
+    from feasibility.protocol import (
+        GRADED_ITEMS,
+        CategoryFilter,
+        CodeFilter,
+        DrugFilter,
+        EndsAfter,
+        FlagFilter,
+        ItemFilter,
+        MinValue,
+        StartedBy,
+        TestFilter,
+        ValueSet,
+    )
+    from feasibility.schema import EVENT_DATE
+
+    table, date = q.table, EVENT_DATE[q.table]
+
+    def expr(f: Any) -> Column:
+        if isinstance(f, TestFilter | ItemFilter | CategoryFilter):
+            return F.col(f.column) == f.name
+        if isinstance(f, CodeFilter):
+            return code_match(F.col("code"), f.codelist)
+        if isinstance(f, DrugFilter) and f.on == "regimen":
+            regimens = [r[0] for r in df.select("regimen").distinct().collect() if r[0]]
+            hits = [r for r in regimens if regimen_ingredients(r) & set(f.druglist.drugs)]
+            return F.coalesce(F.col("regimen").isin(hits), F.lit(False))
+        if isinstance(f, DrugFilter):
+            match = canonical_drug_col(F.col("drug")).isin(sorted(f.druglist.spellings))
+            match = F.coalesce(match, F.lit(False))
+            return match & F.col("systemic") if f.systemic_only else match
+        if isinstance(f, FlagFilter):
+            return F.col(f.flag) == F.lit(f.value)
+        if isinstance(f, MinValue):
+            return F.col(f.of).cast("double") >= F.lit(float(f.value))
+        if isinstance(f, StartedBy):
+            return F.col("_d") < F.col(IDX) if f.strictly else F.col("_d") <= F.col(IDX)
+        if isinstance(f, EndsAfter):
+            end = F.col("end_date")
+            return end.isNull() | (end >= F.date_sub(F.col(IDX), f.days))
+        raise FeasibilityError(f"the spark engine cannot translate filter {type(f).__name__}")
+
+    def number(v: Column) -> Column:
+        if table == "assessments":
+            text = F.trim(v.cast("string"))
+            return F.when(text.rlike(r"^[0-9]+$"), text.cast("double"))
+        return v.cast("double")
+
+    def truth_of(v: Column) -> Column:
+        if isinstance(q.test, ValueSet):
+            return F.lower(F.trim(v.cast("string"))).isin(list(q.test.values))
+        cmp_ = q.comparison
+        assert cmp_ is not None
+        if table == "assessments" and not (q.names <= GRADED_ITEMS):
+            return null_bool()
+        return cmp(number(v), cmp_.op, cmp_.value)
+
+    if q.pick.kind == "count":  # contract 2: exact duplicate rows count once (read keeps them)
+        df = df.dropDuplicates()
+    rows = df.withColumn("_d", F.col(date))
+    selected = [F.coalesce(expr(f), F.lit(False)) for f in q.selectors]
+    if selected:
+        rows = rows.filter(k_and(*selected))
+    if table == "measurements":
+        rows = rows.filter(plausible(F.col("test"), F.col("value")))
+    rows = _with_index(rows, idx).filter(F.col("_d").isNull() | (F.col("_d") <= F.col(IDX)))
+    parts = [expr(f) for f in q.conditions]
+    if q.window is not None:
+        parts.append(in_window(F.col("_d"), q.window))
+    ok = k_and(*parts)
+    sure, maybe = F.coalesce(ok, F.lit(False)), ok.isNull()
+    value = F.col(q.pick.of) if q.pick.of is not None else F.lit(1)
+    has = value.isNotNull()
+    c = f"{k}__q"
+    inputs: list[Column] = [
+        F.when(sure & has, F.lit(1)).otherwise(F.lit(0)).alias(f"{c}_lo"),
+        F.when((sure | maybe) & has, F.lit(1)).otherwise(F.lit(0)).alias(f"{c}_hi"),
+        F.when(sure & has, F.col("_d")).alias(f"{c}_d"),
+    ]
+    aggs = [
+        F.sum(f"{c}_lo").alias(f"{c}_lo"),
+        F.sum(f"{c}_hi").alias(f"{c}_hi"),
+        F.max(f"{c}_d").alias(f"{c}_d"),
+    ]
+    lo, hi, best = F.col(f"{c}_lo"), F.col(f"{c}_hi"), F.col(f"{c}_d")
+    kind = q.pick.kind
+    shown: Column = lo.cast("double")
+    found = hi > 0
+    if kind == "any":
+        truth = F.when(lo > 0, F.lit(True)).when(hi > 0, null_bool()).otherwise(F.lit(False))
+    elif kind == "count":
+        cmp_ = q.comparison
+        assert cmp_ is not None
+        if cmp_.op in ("==", "!="):
+            could = (lo <= cmp_.value) & (hi >= cmp_.value)
+            if not float(cmp_.value).is_integer():
+                could = F.lit(False)
+            eq = (
+                F.when((lo == hi) & (lo == cmp_.value), F.lit(True))
+                .when(could, null_bool())
+                .otherwise(F.lit(False))
+            )
+            truth = eq if cmp_.op == "==" else ~eq
+        else:
+            truth = agree(cmp(lo, cmp_.op, cmp_.value), cmp(hi, cmp_.op, cmp_.value))
+    elif kind == "max":
+        num = number(value)
+        inputs += [
+            F.when(sure, num).alias(f"{c}_top"),
+            F.when(maybe, num).alias(f"{c}_maybe"),
+        ]
+        aggs += [F.max(f"{c}_top").alias(f"{c}_top"), F.max(f"{c}_maybe").alias(f"{c}_maybe")]
+        top, more = F.col(f"{c}_top"), F.col(f"{c}_maybe")
+        bigger = F.greatest(top, F.coalesce(more, top))
+        truth = F.when(top.isNull(), null_bool()).otherwise(agree(truth_of(top), truth_of(bigger)))
+        shown = top
+        found = top.isNotNull() | more.isNotNull()
+    else:  # latest: the sure values on the latest day and the maybe ones on it or later
+        inputs.append(
+            F.when(
+                (sure | maybe) & has,
+                F.struct(
+                    F.col("_d").alias("d"),
+                    sure.alias("s"),
+                    truth_of(value).alias("t"),
+                    number(value).alias("v"),
+                ),
+            ).alias(f"{c}_rows")
+        )
+        aggs.append(F.collect_list(f"{c}_rows").alias(f"{c}_rows"))
+        counted = F.filter(
+            F.col(f"{c}_rows"),
+            lambda x: (
+                (x["s"] & (x["d"] == best)) | (~x["s"] & (x["d"].isNull() | (x["d"] >= best)))
+            ),
+        )
+        all_true = F.forall(counted, lambda x: F.coalesce(x["t"], F.lit(False)))
+        all_false = F.forall(counted, lambda x: F.coalesce(~x["t"], F.lit(False)))
+        truth = (
+            F.when(best.isNull(), null_bool())
+            .when(all_true, F.lit(True))
+            .when(all_false, F.lit(False))
+            .otherwise(null_bool())
+        )
+        on_best = F.filter(F.col(f"{c}_rows"), lambda x: x["s"] & (x["d"] == best))
+        shown = F.array_max(F.transform(on_best, lambda x: x["v"]))
+        found = best.isNotNull() | (hi > 0)
+    post = [
+        truth.alias(f"{k}__truth"),
+        F.coalesce(found, F.lit(False)).alias(f"{k}__found"),
+        shown.cast("double").alias(f"{k}__value"),
+        best.alias(f"{k}__date"),
+    ]
+    return Features(rows.select(*key, *inputs), aggs, post)
+
+
 # ---------------------------------------------------------------------------- the plan
 
 
@@ -491,6 +655,8 @@ class Plan:
     )
     sex_leaves: set[str] = field(default_factory=set)
     world_leaves: set[str] = field(default_factory=set)
+    #: (leaf key, rule) of the leaves evaluated from their query (``records``)
+    query_leaves: list[tuple[str, Rule]] = field(default_factory=list)
     keys: dict[tuple[int, str], str] = field(default_factory=dict)
     evidence: bool = False
     _crit_cache: dict[tuple, tuple[Column, Column]] = field(default_factory=dict)
@@ -525,6 +691,7 @@ class Plan:
         out = {"patients"}
         out |= {t for t, needs in self.latest_needs.items() if needs}
         out |= {t for t, lv in self.table_leaves.items() if lv}
+        out |= {r.query.table for _, r in self.query_leaves if r.query is not None}
         return out
 
     # ------------------------------------------------------------------ the query
@@ -552,6 +719,10 @@ class Plan:
         for table, lv in self.table_leaves.items():
             if lv and table in self.present:
                 parts.append(event_features(table, frames[table], lv, idx, key, ctx))
+        for k, rule in self.query_leaves:
+            q = rule.query
+            if q is not None and q.table in self.present:
+                parts.append(query_features(k, q, frames[q.table], idx, key))
         features = combine(parts, key)
         if features is not None:
             base = base.join(features, on=key, how="left")
@@ -704,6 +875,7 @@ _RULES: dict[type, Callable[..., tuple[Column, Column]]] = {
     Lesion: _leaf,
     Therapy: _leaf,
     Undecidable: _leaf,
+    Records: _leaf,
 }
 
 
@@ -740,6 +912,13 @@ def _reg_lesion(plan: Plan, key: str, info: LeafInfo, rule: Lesion) -> None:
     info.unit, info.threshold, info.op = "cm", rule.min_diameter_cm, ">="
 
 
+def _reg_query(plan: Plan, key: str, info: LeafInfo, rule: Records) -> None:
+    plan.query_leaves.append((key, rule))
+    if rule.comparison is not None:
+        c = rule.comparison
+        info.unit, info.threshold, info.op = c.unit, c.value, c.op
+
+
 def _reg_nothing(plan: Plan, key: str, info: LeafInfo, rule: Rule) -> None:
     return None
 
@@ -757,6 +936,7 @@ _REGISTER: dict[type, Callable[[Plan, str, LeafInfo, Any], None]] = {
     Procedure: _reg_event,
     Therapy: _reg_event,
     Lesion: _reg_lesion,
+    Records: _reg_query,
 }
 
 
@@ -948,6 +1128,31 @@ def _ev_event(plan: Plan, info: LeafInfo) -> list[Column]:
     return out
 
 
+def _ev_query(plan: Plan, info: LeafInfo) -> list[Column]:
+    r, k = info.rule, info.key
+    assert isinstance(r, Records)
+    if r.query.table not in plan.present:
+        return _cols(k, null_bool(), F.lit(False), _none("double"), _none("date"), _none("string"))
+    found = F.col(f"{k}__found")
+    if r.query.pick.kind == "any":  # no row at all for this pair: none, false
+        missing = F.lit(False)
+    elif r.query.pick.kind == "count":  # a count of 0
+        c = r.query.comparison
+        assert c is not None
+        missing = cmp(F.lit(0), c.op, c.value)
+    else:  # no value: unknown
+        missing = null_bool()
+    truth = F.when(found.isNull(), missing).otherwise(F.col(f"{k}__truth"))
+    return _cols(
+        k,
+        truth,
+        F.coalesce(found, F.lit(False)),
+        F.col(f"{k}__value"),
+        F.col(f"{k}__date"),
+        _none("string"),
+    )
+
+
 #: Leaf class -> its evidence columns (__k, __k_found, __k_value, __k_date, __k_detail and
 #: the per-sex / per-world truths the criteria read).
 _EVIDENCE: dict[type, Callable[[Plan, LeafInfo], list[Column]]] = {
@@ -962,6 +1167,7 @@ _EVIDENCE: dict[type, Callable[[Plan, LeafInfo], list[Column]]] = {
     Procedure: _ev_event,
     Lesion: _ev_event,
     Therapy: _ev_event,
+    Records: _ev_query,
 }
 
 
