@@ -180,9 +180,9 @@ def query_features(
             pl.when(sure).then(pl.col(date)).max().alias(f"{k}:date"),
         )
         lo, hi = pl.col("_lo"), pl.col("_hi")
+        truth: pl.Expr
         if q.pick.kind == "any":
-            truth = pl.when(lo > 0).then(pl.lit(True)).when(hi > 0).then(NULL_BOOL)
-            truth = truth.otherwise(pl.lit(False))
+            truth = pl.when(lo > 0).then(pl.lit(True)).when(hi > 0).then(NULL_BOOL).otherwise(False)
         else:
             assert q.comparison is not None
             truth = count_truth(lo, hi, q.comparison)
