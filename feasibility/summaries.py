@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from feasibility.protocol.formulas import age_in_years
+
 AGE_BREAKS = (50, 60, 70, 80)
 NOT_RECORDED = "Not recorded"
 NO_INDEX = "No index date"
@@ -40,11 +42,11 @@ def is_suppressed(df: pl.DataFrame) -> bool:
 
 def _age_group_expr(birth: pl.Expr, index: pl.Expr) -> pl.Expr:
     """Whole years between birth and index, binned into AGE_BREAKS groups."""
-    years = index.dt.year() - birth.dt.year()
-    before_birthday = (index.dt.month() < birth.dt.month()) | (
-        (index.dt.month() == birth.dt.month()) & (index.dt.day() < birth.dt.day())
-    )
-    age = years - before_birthday.cast(pl.Int32)
+
+    def ymd(d: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+        return d.dt.year().cast(pl.Int32), d.dt.month().cast(pl.Int32), d.dt.day().cast(pl.Int32)
+
+    age = age_in_years(ymd(birth), ymd(index), lambda e: e.cast(pl.Int32))
     labels = (
         [f"<{AGE_BREAKS[0]}"]
         + [f"{lo}–{hi - 1}" for lo, hi in zip(AGE_BREAKS[:-1], AGE_BREAKS[1:], strict=True)]

@@ -76,6 +76,7 @@ from feasibility.protocol import (
     leaves,
 )
 from feasibility.protocol.compare import compare
+from feasibility.protocol.formulas import CG_SEX_FACTOR, age_in_years, creatinine_clearance
 
 
 @dataclass
@@ -91,10 +92,11 @@ def age_expr() -> pl.Expr:
     """Whole years from birth_date to index_date; the birthday itself counts. A birth_date
     after the index is no age at all: null (contract 5.2)."""
     b, i = pl.col("birth_date"), pl.col(IDX)
-    before_birthday = (i.dt.month().cast(pl.Int32) * 100 + i.dt.day().cast(pl.Int32)) < (
-        b.dt.month().cast(pl.Int32) * 100 + b.dt.day().cast(pl.Int32)
-    )
-    years = i.dt.year().cast(pl.Int32) - b.dt.year().cast(pl.Int32) - before_birthday.cast(pl.Int32)
+
+    def ymd(d: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+        return d.dt.year().cast(pl.Int32), d.dt.month().cast(pl.Int32), d.dt.day().cast(pl.Int32)
+
+    years = age_in_years(ymd(b), ymd(i), lambda e: e.cast(pl.Int32))
     return pl.when(b <= i).then(years)
 
 
@@ -575,20 +577,23 @@ class _CockcroftGault(LeafTranslation):
         cr_lo = pl.when(cr.is_not_null()).then(pl.min_horizontal(cr, u_cr.min()))
         wt_hi = pl.when(wt.is_not_null()).then(pl.max_horizontal(wt, u_wt.max()))
         wt_lo = pl.when(wt.is_not_null()).then(pl.min_horizontal(wt, u_wt.min()))
-        age = (140 - age_expr()).cast(pl.Float64)
 
         def clearance(creat: pl.Expr, weight: pl.Expr, factor: pl.Expr) -> pl.Expr:
-            return age * weight / (72.0 * creat) * factor
+            return creatinine_clearance(
+                age_expr(), weight, creat, factor, lambda e: e.cast(pl.Float64)
+            )
 
         def truth_for(factor: pl.Expr) -> pl.Expr:
             low = compare(clearance(cr_hi, wt_lo, factor), r.op, r.value)
             high = compare(clearance(cr_lo, wt_hi, factor), r.op, r.value)
             return agree(low, high)
 
-        sex_factor = pl.when(pl.col("sex") == "F").then(0.85).when(pl.col("sex") == "M").then(1.0)
+        female, male = pl.lit(CG_SEX_FACTOR["F"]), pl.lit(CG_SEX_FACTOR["M"])
+        sex = pl.col("sex")
+        sex_factor = pl.when(sex == "F").then(female).when(sex == "M").then(male)
         crcl = clearance(cr, wt, sex_factor)
-        crcl_f = clearance(cr, wt, pl.lit(0.85))
-        crcl_m = clearance(cr, wt, pl.lit(1.0))
+        crcl_f = clearance(cr, wt, female)
+        crcl_m = clearance(cr, wt, male)
         detail = (
             pl.lit("creatinine ")
             + cr.round(3).cast(pl.String).fill_null("missing")
@@ -609,7 +614,7 @@ class _CockcroftGault(LeafTranslation):
             )
         )
         date = pl.max_horizontal(pl.when(cr_in).then(cr_d), pl.when(wt_in).then(wt_d))
-        as_f, as_m = truth_for(pl.lit(0.85)), truth_for(pl.lit(1.0))
+        as_f, as_m = truth_for(female), truth_for(male)
         variants = [as_f.alias(f"__{k}@F"), as_m.alias(f"__{k}@M")]
         # the leaf's own evidence for sex U/null: what both sexes agree on (contract 5.1)
         known = pl.col("sex").is_in(list(SEXES)).fill_null(False)

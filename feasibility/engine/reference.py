@@ -85,7 +85,9 @@ from feasibility.protocol import (
     When,
     Window,
     columns_needed,
+    whole_years,
 )
+from feasibility.protocol.formulas import CG_SEX_FACTOR, creatinine_clearance
 from feasibility.schema import NON_SYSTEMIC_ROUTES, TABLES, canonical_drug, regimen_ingredients
 
 Truth = bool | None
@@ -175,12 +177,6 @@ def in_window(date: dt.date | None, window: Window, index: dt.date) -> Truth:
     if date > index:
         return False
     return window.days is None or date >= index - dt.timedelta(days=window.days)
-
-
-def whole_years(birth: dt.date, on: dt.date) -> int:
-    """Whole years from ``birth`` to ``on`` (a birthday counts on its day; 29 February is
-    reached on 1 March in a common year)."""
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
 # ----------------------------------------------------------------------------- data
@@ -588,11 +584,11 @@ def _cockcroft_gault(w: World, r: CockcroftGault) -> Answer:
     found = creatinine is not None or weight is not None
     age = w.age()
     sex = w.sex if ("patients", "sex") not in w.data.absent_columns else None
-    if creatinine is None or weight is None or age is None or sex not in ("F", "M"):
+    if creatinine is None or weight is None or age is None or sex not in CG_SEX_FACTOR:
         return Answer(None, found)
-    factor = 0.85 if sex == "F" else 1.0
+    factor = CG_SEX_FACTOR[sex]
     truths = [
-        compare((140 - age) * kg / (72 * cr) * factor, r.op, r.value)
+        compare(creatinine_clearance(age, kg, cr, factor), r.op, r.value)
         for cr in creatinine
         for kg in weight
     ]

@@ -17,6 +17,7 @@ from feasibility.protocol import fields
 from feasibility.protocol.codelists import DrugList
 from feasibility.protocol.compare import Comparison
 from feasibility.protocol.fields import err
+from feasibility.protocol.formulas import CG_AGE_FROM, CG_DIVISOR, CG_SEX_FACTOR
 from feasibility.protocol.model import Read, Rule, _check_op
 from feasibility.protocol.parse import RuleParser, rule_parser
 from feasibility.protocol.pieces import (
@@ -52,10 +53,11 @@ class CockcroftGault(Rule):
     creatinine_window: Window
     weight_window: Window
 
-    #: The formula's constants, for every engine: (140 - age) x kg / (72 x mg/dL), x 0.85 if F.
-    AGE_FROM = 140
-    DIVISOR = 72.0
-    FEMALE_FACTOR = 0.85
+    #: The formula's constants (:mod:`feasibility.protocol.formulas`, which every engine
+    #: uses): (140 - age) x kg / (72 x mg/dL), x 0.85 if F.
+    AGE_FROM = CG_AGE_FROM
+    DIVISOR = CG_DIVISOR
+    FEMALE_FACTOR = CG_SEX_FACTOR["F"]
 
     def __post_init__(self) -> None:
         _check_op(self, self.op)

@@ -30,6 +30,7 @@ from pathlib import Path
 from feasibility.protocol.assumptions import Assumption, ExpectedRange
 from feasibility.protocol.codelists import CodeList, DrugList
 from feasibility.protocol.compare import OPS, Comparison
+from feasibility.protocol.formulas import age_in_years
 from feasibility.protocol.pieces import (
     CategoryFilter,
     CodeFilter,
@@ -122,7 +123,7 @@ def whole_years(birth: dt.date, index: dt.date) -> int | None:
     the index (contract 5.2: no age at all). The definition every engine implements."""
     if birth > index:
         return None
-    return index.year - birth.year - ((index.month, index.day) < (birth.month, birth.day))
+    return age_in_years((birth.year, birth.month, birth.day), (index.year, index.month, index.day))
 
 
 @dataclass(frozen=True)

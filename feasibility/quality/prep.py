@@ -42,6 +42,7 @@ from collections.abc import Callable
 
 import polars as pl
 
+from feasibility.protocol.formulas import age_in_years
 from feasibility.quality.nearmiss import near_miss_map
 from feasibility.schema import TABLES, TESTS
 
@@ -76,11 +77,11 @@ def _days(a: pl.Expr, b: pl.Expr) -> pl.Expr:
 
 def whole_years(birth: pl.Expr, ref: pl.Expr) -> pl.Expr:
     """Age in whole years between two dates (birthday not yet reached -> one less)."""
-    years = ref.dt.year().cast(pl.Int64) - birth.dt.year().cast(pl.Int64)
-    before = (ref.dt.month() < birth.dt.month()) | (
-        (ref.dt.month() == birth.dt.month()) & (ref.dt.day() < birth.dt.day())
-    )
-    return years - before.cast(pl.Int64)
+
+    def ymd(d: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+        return d.dt.year().cast(pl.Int64), d.dt.month().cast(pl.Int64), d.dt.day().cast(pl.Int64)
+
+    return age_in_years(ymd(birth), ymd(ref), lambda e: e.cast(pl.Int64))
 
 
 def patient_dates(raw_patients: pl.LazyFrame) -> pl.DataFrame:

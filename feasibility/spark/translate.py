@@ -64,6 +64,7 @@ from feasibility.protocol import (
     columns_needed,
     leaves,
 )
+from feasibility.protocol.formulas import CG_SEX_FACTOR, age_in_years, creatinine_clearance
 from feasibility.schema import _drug_vocabulary, regimen_ingredients
 from feasibility.spark.read import PID, _strip, plausible
 
@@ -124,8 +125,11 @@ def in_window(date: Column, window: Window) -> Column:
 def age_col() -> Column:
     """Whole years from birth_date to index_date; null when born after the index."""
     b, i = F.col("birth_date"), F.col(IDX)
-    before_birthday = (F.month(i) * 100 + F.dayofmonth(i)) < (F.month(b) * 100 + F.dayofmonth(b))
-    years = F.year(i) - F.year(b) - before_birthday.cast("int")
+    years = age_in_years(
+        (F.year(b), F.month(b), F.dayofmonth(b)),
+        (F.year(i), F.month(i), F.dayofmonth(i)),
+        lambda c: c.cast("int"),
+    )
     return F.when(b <= i, years)
 
 
@@ -1062,20 +1066,20 @@ def _ev_cockcroft(plan: Plan, info: LeafInfo) -> list[Column]:
     cr_lo = F.when(cr.isNotNull(), F.least(cr, F.array_min(u_cr)))
     wt_hi = F.when(wt.isNotNull(), F.greatest(wt, F.array_max(u_wt)))
     wt_lo = F.when(wt.isNotNull(), F.least(wt, F.array_min(u_wt)))
-    age = (F.lit(140) - age_col()).cast("double")
 
     def clearance(creat: Column, weight: Column, factor: Column) -> Column:
-        return age * weight / (F.lit(72.0) * creat) * factor
+        return creatinine_clearance(age_col(), weight, creat, factor, lambda c: c.cast("double"))
 
     def truth_for(factor: Column) -> Column:
         low = cmp(clearance(cr_hi, wt_lo, factor), r.op, r.value)
         high = cmp(clearance(cr_lo, wt_hi, factor), r.op, r.value)
         return agree(low, high)
 
-    sex_factor = F.when(F.col("sex") == "F", F.lit(0.85)).when(F.col("sex") == "M", F.lit(1.0))
+    female, male = F.lit(CG_SEX_FACTOR["F"]), F.lit(CG_SEX_FACTOR["M"])
+    sex_factor = F.when(F.col("sex") == "F", female).when(F.col("sex") == "M", male)
     crcl = clearance(cr, wt, sex_factor)
-    crcl_f = clearance(cr, wt, F.lit(0.85))
-    crcl_m = clearance(cr, wt, F.lit(1.0))
+    crcl_f = clearance(cr, wt, female)
+    crcl_m = clearance(cr, wt, male)
 
     def text(c: Column, digits: int) -> Column:
         return F.coalesce(F.round(c, digits).cast("string"), F.lit("missing"))
@@ -1100,7 +1104,7 @@ def _ev_cockcroft(plan: Plan, info: LeafInfo) -> list[Column]:
         ),
     )
     date = F.greatest(F.when(cr_in, cr_d), F.when(wt_in, wt_d))
-    as_f, as_m = truth_for(F.lit(0.85)), truth_for(F.lit(1.0))
+    as_f, as_m = truth_for(female), truth_for(male)
     variants = [as_f.alias(f"__{k}_as_F"), as_m.alias(f"__{k}_as_M")]
     truth = F.when(sex_known(), truth_for(sex_factor)).otherwise(agree(as_f, as_m))
     return _cols(k, truth, cr_in | wt_in, crcl, date, detail) + variants
