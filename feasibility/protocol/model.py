@@ -86,8 +86,18 @@ class Rule:
         raise NotImplementedError
 
     def reads(self) -> list[Read]:
-        """The fields whose values decide this leaf (the data-quality links use them)."""
-        return []
+        """The fields whose values decide this leaf (the data-quality links use them): of a
+        row-reading leaf, from its query -- the value it picks (named by its test or item)
+        or its selectors' keys, then its conditions' columns."""
+        q = self.query
+        if q is None:
+            return []
+        named = next((f.name for f in q.selectors), None)
+        out: list[Read] = [(q.table, f.column, f.name) for f in q.selectors]
+        if q.pick.of is not None:
+            out = [(q.table, q.pick.of, named)] + [r for r in out if r[2] != named]
+        out += [(q.table, f.column, f.name) for f in q.conditions]
+        return list(dict.fromkeys(out))
 
     def columns(self) -> set[tuple[str, str]]:
         """(table, column) pairs this leaf's answer depends on, optional columns included;
@@ -96,14 +106,18 @@ class Rule:
 
     @property
     def comparison(self) -> Comparison | None:
-        """The threshold of a thresholded leaf (None: the leaf has none)."""
-        return None
+        """The threshold of a thresholded leaf (None: the leaf has none); of a row-reading
+        leaf, its query's comparison."""
+        q = self.query
+        return None if q is None else q.comparison
 
     @property
     def measure(self) -> str | None:
         """What a thresholded leaf compares (a test or item, ``age``, ...): the name
-        ``relax(measure=...)`` and ``deciding_values`` use. None for other nodes."""
-        return None
+        ``relax(measure=...)`` and ``deciding_values`` use. None for other nodes; of a
+        row-reading leaf, its query's measure."""
+        q = self.query
+        return None if q is None else q.measure
 
     def with_threshold(self, value: float, unit: str | None = None) -> Rule:
         """A copy with the threshold set to ``value`` (stated in ``unit``, default the
@@ -243,19 +257,12 @@ class Latest(Rule):
             return f"{what} in {list(self.values or ())}"
         return f"{what} {cmp.describe()}"
 
-    def reads(self) -> list[Read]:
-        return [(self.table, "value", self.name)]
-
     @property
     def comparison(self) -> Comparison | None:
         if self.op is None or self.value is None:
             return None
         stated = self.value if self.stated_value is None else self.stated_value
         return Comparison(self.op, self.value, self.unit, stated, self.stated_unit)
-
-    @property
-    def measure(self) -> str:
-        return self.name
 
     def with_threshold(self, value: float, unit: str | None = None) -> Rule:
         current = self.comparison
@@ -286,9 +293,6 @@ class Diagnosis(Rule):
 
     def describe(self) -> str:
         return f"diagnosis in {self.codelist.name} {self.window.describe()}"
-
-    def reads(self) -> list[Read]:
-        return [("diagnoses", "code", self.codelist.name)]
 
     def with_window(self, window: Window) -> Rule:
         return dataclasses.replace(self, window=window)
@@ -359,9 +363,6 @@ class Procedure(Rule):
     def describe(self) -> str:
         return f"{self.category} {self.window.describe()}"
 
-    def reads(self) -> list[Read]:
-        return [("procedures", "category", self.category)]
-
     def with_window(self, window: Window) -> Rule:
         return dataclasses.replace(self, window=window)
 
@@ -396,25 +397,8 @@ class Records(Rule):
     def describe(self) -> str:
         return self.spec.describe()
 
-    def reads(self) -> list[Read]:
-        q = self.spec
-        named = next((f.name for f in q.selectors), None)
-        out: list[Read] = [(q.table, f.column, f.name) for f in q.selectors]
-        if q.pick.of is not None:
-            out = [(q.table, q.pick.of, named)] + [r for r in out if r[2] != named]
-        out += [(q.table, f.column, f.name) for f in q.conditions]
-        return list(dict.fromkeys(out))
-
     def columns(self) -> set[tuple[str, str]]:
         return self.spec.columns()
-
-    @property
-    def comparison(self) -> Comparison | None:
-        return self.spec.comparison
-
-    @property
-    def measure(self) -> str | None:
-        return self.spec.measure
 
     def with_threshold(self, value: float, unit: str | None = None) -> Rule:
         q, cmp = self.spec, self.spec.comparison

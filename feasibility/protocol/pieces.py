@@ -122,6 +122,7 @@ class TestFilter(Filter):
     test: str
     column = "test"
     selector = True
+    __test__ = False  # not a pytest test class
 
     @property
     def name(self) -> str:
@@ -335,13 +336,13 @@ class Query:
 
     @property
     def measure(self) -> str | None:
-        """What the comparison compares: the test or item selected, else the count or the
-        value column (``longest_diameter_cm``)."""
-        if self.comparison is None:
-            return None
+        """What the query measures: the test or item selected (a value set's item too);
+        else, for a comparison, the count or the value column (``longest_diameter_cm``)."""
         named = [f.name for f in self.selectors if isinstance(f, TestFilter | ItemFilter)]
         if named:
             return named[0]
+        if self.comparison is None:
+            return None
         if self.pick.kind == "count":
             return f"{self.table}_count"
         return self.pick.of
