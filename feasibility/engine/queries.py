@@ -55,6 +55,7 @@ from feasibility.protocol import (
     ValueSet,
 )
 from feasibility.protocol.compare import compare
+from feasibility.protocol.pieces import END_DATE
 from feasibility.schema import (
     EVENT_DATE,
     NON_SYSTEMIC_ROUTES,
@@ -120,8 +121,9 @@ def _number(q: Query, v: pl.Expr) -> pl.Expr:
     return v.cast(pl.Float64)
 
 
-def _value_truth(q: Query, v: pl.Expr) -> pl.Expr:
-    """The query's test on a value (null value: null)."""
+def _value_truth(q: Query, v: pl.Expr, number: bool = False) -> pl.Expr:
+    """The query's test on a value (null value: null); ``number``: ``v`` is already the
+    value as a number (a ``max``)."""
     if isinstance(q.test, ValueSet):
         text = v.cast(pl.String).str.strip_chars().str.to_lowercase()
         return text.is_in(list(q.test.values))
@@ -129,7 +131,21 @@ def _value_truth(q: Query, v: pl.Expr) -> pl.Expr:
     assert isinstance(cmp, Comparison)
     if q.table == "assessments" and not (q.names <= GRADED_ITEMS):
         return NULL_BOOL
-    return compare(_number(q, v), cmp.op, cmp.value)
+    return compare(v if number else _number(q, v), cmp.op, cmp.value)
+
+
+def _placed(q: Query, date: str) -> pl.Expr:
+    """An undated row that ended before the index lay wholly before it (contract 5.1): its
+    date, wherever it started, is taken as its end (on or before which it started; for
+    ``latest`` only when it ended before the index). One that ended on the index day lies
+    in any window of at least a day (not for ``latest``: it might be the most recent)."""
+    start, end, index = pl.col(date), pl.col(END_DATE[q.table]), pl.col(IDX)
+    placed = pl.when(start.is_null() & (end < index)).then(end)
+    if q.pick.kind != "latest" and (
+        q.window is None or q.window.days is None or q.window.days >= 1
+    ):
+        placed = placed.when(start.is_null() & (end == index)).then(index)
+    return placed.otherwise(start).alias(date)
 
 
 def count_truth(lo: pl.Expr, hi: pl.Expr, cmp: Comparison) -> pl.Expr:
@@ -156,13 +172,22 @@ def query_features(
     wanted = {PID, date} | {f.column for f in q.filters} | {"end_date", "route"}
     if q.pick.of is not None:
         wanted.add(q.pick.of)
+    if table == "measurements":
+        wanted.add("value")  # the plausibility filter reads it
     rows = lf.select([c for c in schema if c in wanted])
+    if q.pick.kind == "count":
+        # contract 2: exact duplicate rows count once (the engine's scan keeps them; rows
+        # equal in every column the engine reads are taken as duplicates)
+        columns = rows.collect_schema().names()
+        rows = lf.select([c for c in schema if c != "_row"]).unique().select(columns)
     selected = [_filter_expr(f, lf, table).fill_null(False) for f in q.selectors]
     if selected:
         rows = rows.filter(k_and(*selected))
     if table == "measurements":  # contract 5.2: a value no lab can produce never decides
         rows = rows.filter(plausible("test", sorted(q.names)))
     rows = with_index(rows, idx, fixed)
+    if table in END_DATE:
+        rows = rows.with_columns(_placed(q, date))
     rows = rows.filter(pl.col(date).is_null() | (pl.col(date) <= pl.col(IDX)))
     parts = [_filter_expr(f, lf, table) for f in q.conditions]
     if q.window is not None:
@@ -196,8 +221,8 @@ def query_features(
             pl.when(sure & num.is_not_null()).then(pl.col(date)).max().alias(f"{k}:date"),
         )
         top = pl.col("_top")
-        a = _value_truth(q, top)
-        b = _value_truth(q, pl.max_horizontal(top, pl.col("_maybe")))
+        a = _value_truth(q, top, number=True)
+        b = _value_truth(q, pl.max_horizontal(top, pl.col("_maybe")), number=True)
         truth = pl.when(top.is_null()).then(NULL_BOOL).when(a == b).then(a).otherwise(NULL_BOOL)
         value = top
         found = top.is_not_null() | pl.col("_maybe").is_not_null()

@@ -492,6 +492,7 @@ def query_features(
         TestFilter,
         ValueSet,
     )
+    from feasibility.protocol.pieces import END_DATE
     from feasibility.schema import EVENT_DATE
 
     table, date = q.table, EVENT_DATE[q.table]
@@ -526,14 +527,14 @@ def query_features(
             return F.when(text.rlike(r"^[0-9]+$"), text.cast("double"))
         return v.cast("double")
 
-    def truth_of(v: Column) -> Column:
+    def truth_of(v: Column, numeric: bool = False) -> Column:
         if isinstance(q.test, ValueSet):
             return F.lower(F.trim(v.cast("string"))).isin(list(q.test.values))
         cmp_ = q.comparison
         assert cmp_ is not None
         if table == "assessments" and not (q.names <= GRADED_ITEMS):
             return null_bool()
-        return cmp(number(v), cmp_.op, cmp_.value)
+        return cmp(v if numeric else number(v), cmp_.op, cmp_.value)
 
     if q.pick.kind == "count":  # contract 2: exact duplicate rows count once (read keeps them)
         df = df.dropDuplicates()
@@ -543,7 +544,15 @@ def query_features(
         rows = rows.filter(k_and(*selected))
     if table == "measurements":
         rows = rows.filter(plausible(F.col("test"), F.col("value")))
-    rows = _with_index(rows, idx).filter(F.col("_d").isNull() | (F.col("_d") <= F.col(IDX)))
+    rows = _with_index(rows, idx)
+    if table in END_DATE:  # contract 5.1: an undated row that ended before the index
+        end = F.col(END_DATE[table])
+        placed = F.when(F.col("_d").isNull() & (end < F.col(IDX)), end)
+        days = None if q.window is None else q.window.days
+        if q.pick.kind != "latest" and (days is None or days >= 1):
+            placed = placed.when(F.col("_d").isNull() & (end == F.col(IDX)), F.col(IDX))
+        rows = rows.withColumn("_d", placed.otherwise(F.col("_d")))
+    rows = rows.filter(F.col("_d").isNull() | (F.col("_d") <= F.col(IDX)))
     parts = [expr(f) for f in q.conditions]
     if q.window is not None:
         parts.append(in_window(F.col("_d"), q.window))
@@ -592,7 +601,9 @@ def query_features(
         aggs += [F.max(f"{c}_top").alias(f"{c}_top"), F.max(f"{c}_maybe").alias(f"{c}_maybe")]
         top, more = F.col(f"{c}_top"), F.col(f"{c}_maybe")
         bigger = F.greatest(top, F.coalesce(more, top))
-        truth = F.when(top.isNull(), null_bool()).otherwise(agree(truth_of(top), truth_of(bigger)))
+        truth = F.when(top.isNull(), null_bool()).otherwise(
+            agree(truth_of(top, True), truth_of(bigger, True))
+        )
         shown = top
         found = top.isNotNull() | more.isNotNull()
     else:  # latest: the sure values on the latest day and the maybe ones on it or later

@@ -289,3 +289,23 @@ def test_largest_line_number_at_each_index(spec):
         index=EVENTS,
         expected={("two_lines", -300): "fail", ("two_lines", -50): "pass"},
     )
+
+
+def test_undated_line_that_ended_before_the_index(spec):
+    """Contract 5.1 (previously_treated): a line without a start date that ended before
+    the index started before it, so it counts among the lines on or before the index; an
+    undated line that has not ended might have started after the index (unknown)."""
+    spec(
+        tables={
+            "therapies": """
+                patient_id | line_number | regimen | start_date | end_date | investigational
+                ended      | 1 | VRd | | -100 | false
+                ended      | 2 | Kd  | -50 | | false
+                open       | 1 | VRd | -100 | -60 | false
+                open       | 2 | Kd  | | | false
+            """
+        },
+        rule="records: {table: therapies, window: ever, pick: count, op: '>=', value: 2}",
+        if_missing="fail",
+        expected={"ended": "pass", "open": "unknown"},
+    )
