@@ -140,12 +140,11 @@ def _placed(q: Query, date: str) -> pl.Expr:
     ``latest`` only when it ended before the index). One that ended on the index day lies
     in any window of at least a day (not for ``latest``: it might be the most recent)."""
     start, end, index = pl.col(date), pl.col(END_DATE[q.table]), pl.col(IDX)
-    placed = pl.when(start.is_null() & (end < index)).then(end)
-    if q.pick.kind != "latest" and (
+    on_index = q.pick.kind != "latest" and (
         q.window is None or q.window.days is None or q.window.days >= 1
-    ):
-        placed = placed.when(start.is_null() & (end == index)).then(index)
-    return placed.otherwise(start).alias(date)
+    )
+    ended = start.is_null() & ((end < index) | ((end == index) & on_index))
+    return pl.when(ended).then(pl.min_horizontal(end, index)).otherwise(start).alias(date)
 
 
 def count_truth(lo: pl.Expr, hi: pl.Expr, cmp: Comparison) -> pl.Expr:
