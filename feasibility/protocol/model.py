@@ -385,7 +385,9 @@ class Records(Rule):
     for ``any`` when no row surely qualifies; for ``count`` when the count with it differs
     in its comparison from the count without; for ``max`` when a possible value above the
     largest sure one would test differently (or no value is sure); for ``latest`` when a
-    possible value, as the most recent one, would test differently. A record is found
+    possible value, as the most recent one, would test differently. An undated row of an
+    exposure table (medications, therapies) that ended before the index lay before it: it
+    is dated by its end. Exact duplicate rows count once. A record is found
     (``if_missing``) when a row might qualify, its value tested or not."""
 
     spec: Query
