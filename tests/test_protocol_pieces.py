@@ -148,3 +148,27 @@ def test_formulas_are_the_contract_s() -> None:
     assert age_in_years((1960, 6, 30), (2024, 6, 30)) == 64
     # (140 - 70) x 70 / (72 x 1.0) x 0.85
     assert creatinine_clearance(70, 70.0, 1.0, 0.85) == pytest.approx(57.847, abs=1e-3)
+
+
+def test_records_data_quality_links() -> None:
+    """A records criterion uses its filtered fields and its date, windowed."""
+    from feasibility.protocol import parse_protocol
+    from feasibility.quality.links import Use, criterion_uses
+
+    rule = {
+        "records": {
+            "table": "measurements",
+            "where": {"test": "creatinine"},
+            "window": "90d",
+            "pick": "max",
+            "op": ">",
+            "value": 2.0,
+        }
+    }
+    item = {"id": "c", "section": "inclusion", "label": "c", "source": "c", "rule": rule}
+    item["if_missing"] = "unknown"
+    protocol = parse_protocol({"id": "p", "title": "p", "eligibility": [item], "steps": ["c"]})
+    assert criterion_uses(protocol)["c"] == [
+        Use("measurements", "value", "creatinine", 90, "latest"),
+        Use("measurements", "measured_on", "creatinine", 90, "latest"),
+    ]

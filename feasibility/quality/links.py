@@ -63,6 +63,13 @@ def _leaf_uses(leaf: Any) -> list[Use]:
             Use("measurements", "value", "weight", wt, "latest"),
             Use("measurements", "measured_on", "weight", wt, "latest"),
         ]
+    query = getattr(leaf, "query", None)
+    if name == "Records" and query is not None:  # a rule written from the pieces
+        days = None if query.window is None else query.window.days
+        kind = "latest" if query.pick.kind in ("latest", "max") else "event"
+        named = next((f.name for f in query.selectors), None) if kind == "latest" else None
+        out = [Use(t, c, s, days, kind) for t, c, s in leaf.reads()]
+        return out + [Use(query.table, query.rows.date, named, days, kind)]
     reads: Iterable[Field] = leaf.reads() if hasattr(leaf, "reads") else []
     for table, column, selector in reads:
         if table == "patients":
