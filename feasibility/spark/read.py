@@ -218,6 +218,13 @@ class CatalogRegistry:
             self._spark = get_session()
         return self._spark
 
+    @property
+    def tables(self) -> dict[str, Any]:
+        """Not offered: only the Spark engine reads a catalog registry."""
+        raise RegistryError(
+            f"{self.path}: catalog tables are read by the Spark engine only (engine='spark')"
+        )
+
     def name(self, table: str) -> str | None:
         """The catalog name of ``table`` (None: not in this registry)."""
         if table in self.table_names:
@@ -253,6 +260,37 @@ class CatalogRegistry:
                     f"table {table!r}: catalog table {name} does not exist", table=table
                 )
         return out
+
+
+def check_catalog_events(registry: CatalogRegistry, index: Any) -> None:
+    """Event mode on catalog tables: stop with one line when the events table does not
+    exist or no row of it qualifies (as ``check_events`` does for files)."""
+    from feasibility.engine.index import IndexEvents
+
+    if not isinstance(index, IndexEvents):
+        return
+    if not registry.has(index.table):
+        raise RegistryError(
+            f"--index-events {index.table}: {registry.path} has no {index.table} table "
+            f"({registry.name(index.table) or 'not named'}); add it or use --index-date",
+            table=index.table,
+        )
+    from feasibility.spark.engine import index_pairs
+
+    tables = read_tables(registry.spark, registry, {index.table})
+    if (index.table, index.column) in tables.absent:
+        raise RegistryError(
+            f"--index-events {index.table}: column {index.column!r} is absent from catalog "
+            f"table {registry.name(index.table)}; add it or choose another --index-column",
+            table=index.table,
+            column=index.column,
+        )
+    if not index_pairs(index, tables).take(1):
+        raise RegistryError(
+            f"--index-events {index.table}: no row qualifies as an index "
+            f"({index.describe()}); widen --index-from/--index-to or loosen --index-where",
+            table=index.table,
+        )
 
 
 def registry_files(registry: Any) -> tuple[dict[str, Any], set[str]]:
@@ -611,6 +649,7 @@ __all__ = [
     "ORDER",
     "CatalogRegistry",
     "CatalogTable",
+    "check_catalog_events",
     "SparkTables",
     "plausible",
     "read_tables",
