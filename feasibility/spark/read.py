@@ -30,6 +30,11 @@ missing optional column is null for everyone and listed in ``SparkTables.absent`
 
 A registry whose tables have no file Spark can read (e.g. an OMOP database mapped by
 ``feasibility.omop``) is handed over from the loader's normalised tables through Arrow.
+
+A :class:`CatalogRegistry` names tables of a Spark catalog or metastore instead of files
+(``feasibility screen --spark-database``/``--spark-tables``): each is read with
+``spark.table(name)`` and goes through the same typing and normalisation, its errors
+naming ``catalog table <name>`` where a file's name its file.
 """
 
 from __future__ import annotations
