@@ -8,6 +8,7 @@ registry: ``benchmarks/check_spark_aggregates.py``.)"""
 from __future__ import annotations
 
 import datetime as dt
+import random
 from pathlib import Path
 
 import polars as pl
@@ -138,3 +139,65 @@ def test_bad_spark_screen_options_stop_before_any_data_is_read(tmp_path, capsys,
 def test_no_data_and_no_catalog_is_an_error(tmp_path, capsys):
     assert main(["screen", "--index-date", "2024-06-30", "--out", str(tmp_path / "o")]) == 2
     assert "give --data" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("event_mode", [False, True], ids=["fixed", "event"])
+def test_per_patient_and_aggregate_are_pick_index_funnel_and_impact(event_mode):
+    """On hand-made pairs (random pass/fail/unknown, several indexes a patient, patients
+    without an index): the Spark choice of index, funnel in two orders, impact and counts
+    are ScreenResult's from the same pairs."""
+    from feasibility.results import ScreenResult
+    from feasibility.spark.aggregate import (
+        aggregate,
+        funnel_frame,
+        impact_frame,
+        per_patient,
+        status_frame,
+    )
+    from feasibility.spark.session import get_session
+
+    rng = random.Random(13)
+    protocol = fz.load_protocol("pomalidomide-ixazomib-dex")
+    criteria = [c.id for c in protocol.criteria]
+    steps = tuple(protocol.steps[:4])
+    index = _index("event") if event_mode else FIXED
+    if event_mode:
+        steps = ("index_event", *steps)
+    ids = [f"p{i:02d}" for i in range(40)]
+    rows = []
+    for pid in ids:
+        n = rng.choice([0, 1, 2, 3, 3]) if event_mode else 1
+        days = rng.sample(range(0, 400, 10), n)
+        for d in days:
+            row = {"patient_id": pid, "index_date": dt.date(2023, 1, 1) + dt.timedelta(days=d)}
+            for c in criteria:
+                row[c] = rng.choices([True, None, False], weights=[8, 1, 1])[0]
+            rows.append(row)
+    schema = {"patient_id": pl.String, "index_date": pl.Date, **dict.fromkeys(criteria, pl.Boolean)}
+    pairs = pl.DataFrame(rows, schema=schema, orient="row")
+    patient_ids = pl.DataFrame({"patient_id": ids})
+    expected = ScreenResult(
+        protocol=protocol,
+        pairs=pairs,
+        patient_ids=patient_ids,
+        leaves={},
+        index=index,
+        engine=None,  # type: ignore[arg-type]
+        registry=None,
+        state=None,
+        steps=steps,
+    )
+    spark = get_session()
+    sdf = spark.createDataFrame(pairs.to_arrow())
+    patients = spark.createDataFrame(patient_ids.to_arrow())
+    wide = per_patient(sdf, patients, criteria, steps, event_mode).cache()
+    got = pl.from_arrow(status_frame(wide, criteria, steps, event_mode).toArrow())
+    assert isinstance(got, pl.DataFrame)
+    assert_frame_equal(got.sort("patient_id"), expected.patient_status.sort("patient_id"))
+    counts = aggregate(wide, steps, statuses=False)
+    assert (counts.n, counts.eligible) == (expected.n_patients, expected.n_eligible)
+    assert_frame_equal(funnel_frame(counts, expected.label), expected.funnel())
+    assert_frame_equal(impact_frame(counts, steps, expected.label), expected.impact())
+    order = tuple(reversed(steps))
+    again = aggregate(wide, steps, order, statuses=False)
+    assert_frame_equal(funnel_frame(again, expected.label), expected.funnel(list(order)))
