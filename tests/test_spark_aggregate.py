@@ -127,9 +127,20 @@ def test_aggregates_only_needs_a_status_path():
         (["--engine", "spark", "--spark-status-path", "x"], "goes with --spark-aggregates-only"),
         (["--engine", "spark", "--spark-database", "db"], "not both"),
         (["--engine", "spark", "--spark-tables", "patients"], "expected TABLE=NAME"),
+        (
+            ["--engine", "spark", "--spark-master", "yarn", "--spark-aggregates-only"],
+            "give --spark-status-path",
+        ),
     ],
 )
-def test_bad_spark_screen_options_stop_before_any_data_is_read(tmp_path, capsys, extra, message):
+def test_bad_spark_screen_options_stop_before_any_data_is_read(
+    tmp_path, capsys, monkeypatch, extra, message
+):
+    from feasibility.spark import session
+
+    # --spark-master is recorded for later sessions (session.configure): restore it after
+    for key in ("master", "conf"):
+        monkeypatch.setitem(session._settings, key, session._settings[key])
     argv = ["screen", "--data", str(SAMPLE), "--index-date", "2024-06-30"]
     assert main([*argv, "--out", str(tmp_path / "o"), *extra]) == 2
     err = capsys.readouterr().err.strip()

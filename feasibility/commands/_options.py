@@ -154,6 +154,13 @@ def spark_screen_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
         )
     if status_path and not args.spark_aggregates_only:
         raise FeasibilityError("--spark-status-path goes with --spark-aggregates-only")
+    master = getattr(args, "spark_master", SPARK_MASTER)
+    if args.spark_aggregates_only and not status_path and not master.startswith("local"):
+        raise FeasibilityError(
+            f"--spark-aggregates-only with --spark-master {master}: give --spark-status-path "
+            "on storage the executors write (s3a://, abfss://, a shared mount); the default "
+            "under --out is for local mode"
+        )
     if catalog and args.data is not None:
         raise FeasibilityError("give --data or --spark-database/--spark-tables, not both")
     if not catalog and args.data is None:
