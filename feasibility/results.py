@@ -436,6 +436,8 @@ def screen(
     index = index_date if isinstance(index_date, IndexEvents) else parse_index_date(index_date)
     eng = get_engine(engine)
     run: EngineRun = eng.run(registry, proto, index, progress=progress, state=_state)
+    if run.result is not None:  # e.g. feasibility.spark.aggregate.AggregatesResult
+        return run.result
     pairs = run.pairs
     if not run.ordered and not isinstance(index, IndexEvents):
         pairs = run.patient_ids.join(pairs, on=PID, how="left", maintain_order="left")

@@ -99,6 +99,93 @@ def add_spark_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_spark_screen_options(p: argparse.ArgumentParser) -> None:
+    """``screen`` only: ``--spark-aggregates-only`` (with ``--spark-status-path``) and catalog
+    tables instead of ``--data`` (``--spark-database``, ``--spark-tables``)."""
+    g = p.add_argument_group("Spark, screen only (with --engine spark)")
+    g.add_argument(
+        "--spark-aggregates-only",
+        action="store_true",
+        help="for very large registries: only the funnel and impact counts come back to the "
+        "driver; Spark writes patient_status as Parquet to --spark-status-path (no "
+        "patient_status.csv, no evidence.parquet)",
+    )
+    g.add_argument(
+        "--spark-status-path",
+        metavar="PATH",
+        help="where Spark writes patient_status (Parquet directory) with "
+        "--spark-aggregates-only (default: OUT/patient_status.parquet, right in local mode; "
+        "on a cluster give storage the executors write: s3a://..., abfss://..., /dbfs/...)",
+    )
+    g.add_argument(
+        "--spark-database",
+        metavar="DB",
+        help="read the registry from tables of the Spark catalog/metastore named "
+        "DB.patients, DB.measurements, ... (DB may be catalog.schema) instead of --data",
+    )
+    g.add_argument(
+        "--spark-tables",
+        action="append",
+        default=[],
+        metavar="TABLE=NAME,...",
+        help="catalog table of each registry table, e.g. patients=db.pat,measurements=db.labs "
+        "(repeatable; overrides --spark-database for the tables it names)",
+    )
+
+
+def spark_screen_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(catalog registry or None, engine) of ``screen``'s Spark options, checked before any
+    data is read; call after :func:`engine_from_args`. Without them: (None, args.engine)."""
+    tables: dict[str, str] = {}
+    for text in args.spark_tables:
+        for item in text.split(","):
+            if not item.strip():
+                continue
+            key, sep, name = item.partition("=")
+            if not sep or not key.strip() or not name.strip():
+                raise FeasibilityError(f"--spark-tables: expected TABLE=NAME, got {item.strip()!r}")
+            tables[key.strip()] = name.strip()
+    catalog = args.spark_database is not None or bool(tables)
+    status_path = args.spark_status_path
+    if args.engine != "spark" and (catalog or args.spark_aggregates_only or status_path):
+        raise FeasibilityError(
+            "--spark-aggregates-only/--spark-status-path/--spark-database/--spark-tables "
+            "need --engine spark"
+        )
+    if status_path and not args.spark_aggregates_only:
+        raise FeasibilityError("--spark-status-path goes with --spark-aggregates-only")
+    master = getattr(args, "spark_master", SPARK_MASTER)
+    if args.spark_aggregates_only and not status_path and not master.startswith("local"):
+        raise FeasibilityError(
+            f"--spark-aggregates-only with --spark-master {master}: give --spark-status-path "
+            "on storage the executors write (s3a://, abfss://, a shared mount); the default "
+            "under --out is for local mode"
+        )
+    if catalog and args.data is not None:
+        raise FeasibilityError("give --data or --spark-database/--spark-tables, not both")
+    if not catalog and args.data is None:
+        raise FeasibilityError(
+            "give --data (registry directory), or with --engine spark "
+            "--spark-database/--spark-tables (catalog tables)"
+        )
+    registry = None
+    if catalog:
+        if args.format != "auto":
+            raise FeasibilityError("--format applies to --data, not to catalog tables")
+        from feasibility.spark.read import CatalogRegistry
+
+        registry = CatalogRegistry(args.spark_database, tables)
+    engine: Any = args.engine
+    if args.spark_aggregates_only:
+        from pathlib import Path
+
+        from feasibility.spark.engine import SparkEngine
+
+        path = status_path or str(Path(args.out).resolve() / "patient_status.parquet")
+        engine = SparkEngine(aggregates_only=True, status_path=path)
+    return registry, engine
+
+
 def engine_from_args(args: argparse.Namespace) -> str:
     """The ``--engine`` name; for ``spark`` the session is configured from --spark-master
     and --spark-conf first (feasibility.spark.session.configure), which the Spark engine

@@ -16,12 +16,14 @@ from feasibility.commands._options import (
     INDEX_HELP,
     add_engine_option,
     add_index_options,
+    add_spark_screen_options,
     check_events,
     check_order,
     engine_from_args,
     index_from_args,
     order_from_args,
     progress,
+    spark_screen_from_args,
 )
 from feasibility.commands._output import check_out, output_dir
 
@@ -51,7 +53,9 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--data", required=True, help="registry directory (<table>.parquet or <table>.csv files)"
+        "--data",
+        help="registry directory (<table>.parquet or <table>.csv files); required unless "
+        "--spark-database/--spark-tables name catalog tables",
     )
     p.add_argument("--format", choices=("auto", "native", "omop"), default="auto",
                    help="registry format: native tables, an OMOP CDM 5.4 database (directory or "
@@ -67,6 +71,7 @@ def register(subparsers) -> None:
     )
     add_index_options(p)
     add_engine_option(p)
+    add_spark_screen_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)
 
@@ -81,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     check_out(args.out)
     index, _settings = index_from_args(args)
     engine = engine_from_args(args)  # a bad --spark-conf stops here, before any data is read
+    catalog, engine = spark_screen_from_args(args)
     protocol = load_protocol(args.protocol)
     say(
         f"protocol {cite(protocol)}: {counts(protocol)}, {len(protocol.assumptions)} assumptions",
@@ -89,9 +95,16 @@ def run(args: argparse.Namespace) -> int:
 
     from feasibility.registry import load_registry
 
-    say(f"loading registry {args.data}")
-    registry = load_registry(args.data, progress=not args.quiet, format=args.format)
-    check_events(registry, index)
+    if catalog is None:
+        say(f"loading registry {args.data}")
+        registry = load_registry(args.data, progress=not args.quiet, format=args.format)
+        check_events(registry, index)
+    else:
+        from feasibility.spark.read import check_catalog_events
+
+        say(f"registry: {catalog.path}")
+        registry = catalog
+        check_catalog_events(catalog, index)
     absent = [
         t
         for t in (
@@ -119,4 +132,7 @@ def run(args: argparse.Namespace) -> int:
     )
     for f in written:
         say(f"wrote {f}")
+    status_path = getattr(result, "status_path", None)
+    if status_path is not None:
+        say(f"patient_status written by Spark to {status_path} (Parquet)")
     return 0

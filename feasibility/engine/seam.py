@@ -88,6 +88,9 @@ class EngineRun:
     leaves: dict[str, list[LeafInfo]] = field(default_factory=dict)
     state: Any = None  # handed back to the same engine by relax/rescreen
     ordered: bool = True  # fixed mode: pairs already in registry order
+    #: a finished result the engine built itself (Spark aggregates-only: no pairs), which
+    #: ``screen`` returns as it is
+    result: Any = None
 
 
 class Engine(Protocol):

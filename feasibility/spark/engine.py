@@ -186,11 +186,17 @@ class SparkEngine:
         *,
         evidence: bool = False,
         evidence_path: str | None = None,
+        aggregates_only: bool = False,
+        status_path: str | None = None,
     ) -> None:
         self.master = master
         self.conf = conf
         self.evidence = evidence
         self.evidence_path = evidence_path
+        # feasibility.spark.aggregate: patient_status written by Spark to status_path,
+        # only funnel and impact counts come back
+        self.aggregates_only = aggregates_only
+        self.status_path = status_path
 
     def run(
         self,
@@ -218,6 +224,10 @@ class SparkEngine:
         progress: bool,
         state: SparkState | None,
     ) -> EngineRun:
+        if self.aggregates_only:
+            from feasibility.spark.aggregate import run_aggregates
+
+            return run_aggregates(self, registry, protocol, index, progress, state)
         from feasibility.spark.read import ORDER, read_tables
         from feasibility.spark.translate import IDX, PID, Plan, _Context
 

@@ -30,6 +30,11 @@ missing optional column is null for everyone and listed in ``SparkTables.absent`
 
 A registry whose tables have no file Spark can read (e.g. an OMOP database mapped by
 ``feasibility.omop``) is handed over from the loader's normalised tables through Arrow.
+
+A :class:`CatalogRegistry` names tables of a Spark catalog or metastore instead of files
+(``feasibility screen --spark-database``/``--spark-tables``): each is read with
+``spark.table(name)`` and goes through the same typing and normalisation, its errors
+naming ``catalog table <name>`` where a file's name its file.
 """
 
 from __future__ import annotations
@@ -118,7 +123,7 @@ class SparkTables:
     source: dict[str, str] = field(default_factory=dict)  # table -> file read (or "arrow")
     spark: Any = None
     registry: Any = None
-    files: dict[str, Path | None] = field(default_factory=dict)
+    files: dict[str, Any] = field(default_factory=dict)  # table -> Path, CatalogTable or None
 
     def ensure(self, tables: set[str]) -> None:
         """Read the present ``tables`` not read yet (a screen reads only what it needs)."""
@@ -157,8 +162,148 @@ def _blank_null(col: Column) -> Column:
 # ---------------------------------------------------------------------------- files
 
 
-def registry_files(registry: Any) -> tuple[dict[str, Path | None], set[str]]:
-    """(table -> file Spark reads, or None to hand the loader's table over; present tables)."""
+@dataclass(frozen=True)
+class CatalogTable:
+    """A registry table that is a table of the Spark catalog (``spark.table(name)``)."""
+
+    name: str
+
+
+class CatalogRegistry:
+    """A registry whose tables are tables of a Spark catalog or metastore (Hive, Unity
+    Catalog, Glue, the session's own catalog) rather than files: ``database`` names where
+    the tables are called ``patients``, ``measurements``, ... (``db`` or
+    ``catalog.schema``), ``tables`` names tables one by one (``{"patients": "db.pat"}``),
+    overriding ``database``. Read with ``spark.table(...)`` and typed and normalised
+    exactly like table files. Under ``database``, a table that does not exist is absent
+    (its criteria unknown for everyone), except patients; a table named in ``tables``
+    must exist. Only the Spark engine reads it: ``fz.screen(CatalogRegistry("db"),
+    protocol, index, engine="spark")`` (``feasibility screen --spark-database``/
+    ``--spark-tables``)."""
+
+    def __init__(
+        self,
+        database: str | None = None,
+        tables: dict[str, str] | None = None,
+        *,
+        spark: Any = None,
+    ) -> None:
+        tables = {k.strip(): v.strip() for k, v in (tables or {}).items()}
+        unknown = [t for t in tables if t not in TABLES]
+        if unknown:
+            raise RegistryError(
+                f"catalog tables: {unknown[0]!r} is not a registry table; tables are "
+                f"{', '.join(TABLES)}",
+                table=unknown[0],
+            )
+        empty = [t for t, n in tables.items() if not n]
+        if empty:
+            raise RegistryError(f"catalog tables: no table name for {empty[0]!r}", table=empty[0])
+        if not database and "patients" not in tables:
+            raise RegistryError(
+                "catalog registry: give a database, or a table name for patients",
+                table="patients",
+            )
+        self.database = database.strip() if database else None
+        self.table_names = tables
+        self._spark = spark
+        named = ", ".join(f"{t}={n}" for t, n in tables.items())
+        where = [f"database {self.database}"] if self.database else []
+        self.path = "Spark catalog " + "; ".join(where + ([f"tables {named}"] if named else []))
+        self._exists: dict[str, bool] = {}
+
+    def __repr__(self) -> str:
+        return f"CatalogRegistry({self.path})"
+
+    @property
+    def spark(self) -> Any:
+        if self._spark is None:
+            from feasibility.spark.session import get_session
+
+            self._spark = get_session()
+        return self._spark
+
+    @property
+    def tables(self) -> dict[str, Any]:
+        """Not offered: only the Spark engine reads a catalog registry."""
+        raise RegistryError(
+            f"{self.path}: catalog tables are read by the Spark engine only (engine='spark')"
+        )
+
+    def name(self, table: str) -> str | None:
+        """The catalog name of ``table`` (None: not in this registry)."""
+        if table in self.table_names:
+            return self.table_names[table]
+        return f"{self.database}.{table}" if self.database else None
+
+    def has(self, table: str) -> bool:
+        name = self.name(table)
+        if name is None:
+            return False
+        if table not in self._exists:
+            try:
+                self._exists[table] = bool(self.spark.catalog.tableExists(name))
+            except Exception as exc:  # noqa: BLE001 - e.g. a malformed name, no such catalog
+                raise RegistryError(
+                    f"table {table!r}: cannot look up catalog table {name}: {_first_line(exc)}",
+                    table=table,
+                ) from None
+        return self._exists[table]
+
+    def sources(self) -> dict[str, CatalogTable]:
+        """table -> catalog table of the tables present; a named table (``tables``) or
+        patients that does not exist is an error naming it."""
+        out: dict[str, CatalogTable] = {}
+        for table in TABLES:
+            name = self.name(table)
+            if name is None:
+                continue
+            if self.has(table):
+                out[table] = CatalogTable(name)
+            elif table in self.table_names or table == "patients":
+                raise RegistryError(
+                    f"table {table!r}: catalog table {name} does not exist", table=table
+                )
+        return out
+
+
+def check_catalog_events(registry: CatalogRegistry, index: Any) -> None:
+    """Event mode on catalog tables: stop with one line when the events table does not
+    exist or no row of it qualifies (as ``check_events`` does for files)."""
+    from feasibility.engine.index import IndexEvents
+
+    if not isinstance(index, IndexEvents):
+        return
+    if not registry.has(index.table):
+        raise RegistryError(
+            f"--index-events {index.table}: {registry.path} has no {index.table} table "
+            f"({registry.name(index.table) or 'not named'}); add it or use --index-date",
+            table=index.table,
+        )
+    from feasibility.spark.engine import index_pairs
+
+    tables = read_tables(registry.spark, registry, {index.table})
+    if (index.table, index.column) in tables.absent:
+        raise RegistryError(
+            f"--index-events {index.table}: column {index.column!r} is absent from catalog "
+            f"table {registry.name(index.table)}; add it or choose another --index-column",
+            table=index.table,
+            column=index.column,
+        )
+    if not index_pairs(index, tables).take(1):
+        raise RegistryError(
+            f"--index-events {index.table}: no row qualifies as an index "
+            f"({index.describe()}); widen --index-from/--index-to or loosen --index-where",
+            table=index.table,
+        )
+
+
+def registry_files(registry: Any) -> tuple[dict[str, Any], set[str]]:
+    """(table -> file Spark reads, :class:`CatalogTable`, or None to hand the loader's
+    table over; present tables)."""
+    if isinstance(registry, CatalogRegistry):
+        sources = registry.sources()
+        return dict(sources), set(sources)
     if isinstance(registry, str | Path):
         found = find_table_files(Path(registry))
         return dict(found.files), set(found.files)
@@ -169,6 +314,17 @@ def registry_files(registry: Any) -> tuple[dict[str, Path | None], set[str]]:
         f = files.get(t)
         out[t] = f if f is not None and Path(f).is_file() else None
     return out, present
+
+
+def catalog_table(spark: SparkSession, table: str, source: CatalogTable) -> DataFrame:
+    """``spark.table(name)``; an error is one line naming the table."""
+    try:
+        return spark.table(source.name)
+    except Exception as exc:  # noqa: BLE001 - Spark raises several error types
+        raise RegistryError(
+            f"table {table!r}: cannot read catalog table {source.name}: {_first_line(exc)}",
+            table=table,
+        ) from None
 
 
 def _read_file(spark: SparkSession, table: str, file: Path) -> DataFrame:
@@ -303,9 +459,15 @@ def _first_bad_row(df: DataFrame, flag: Column, column: str) -> tuple[int | None
 
 
 def typed_table(spark: SparkSession, table: str, file: Path) -> tuple[DataFrame, set[str]]:
-    """The contract columns the engine reads, typed (stopping on the first value that does
-    not parse), and the optional columns the file lacks."""
-    raw = _match_header(table, file.name, _read_file(spark, table, file))
+    """The contract columns the engine reads from a table file, typed (stopping on the
+    first value that does not parse), and the optional columns the file lacks."""
+    return typed_frame(table, _read_file(spark, table, file), file.name, f"file {file.name}")
+
+
+def typed_frame(table: str, df: DataFrame, name: str, what: str) -> tuple[DataFrame, set[str]]:
+    """:func:`typed_table` of a DataFrame already read (a file, a catalog table): ``name``
+    and ``what`` (e.g. ``x.csv`` and ``file x.csv``) name it in errors."""
+    raw = _match_header(table, name, df)
     schema = {f.name: f.dataType for f in raw.schema.fields}
     absent = {c for c in TABLES[table] if c not in schema}
     cols: list[Column] = []
@@ -320,7 +482,7 @@ def typed_table(spark: SparkSession, table: str, file: Path) -> tuple[DataFrame,
             hits = raw.select([F.max(b.cast("int")).alias(c) for c, b in flags.items()]).first()
         except Exception as exc:  # noqa: BLE001 - malformed files fail at the first action
             raise RegistryError(
-                f"table {table!r}: cannot read {file.name}: {_first_line(exc)}", table=table
+                f"table {table!r}: cannot read {name}: {_first_line(exc)}", table=table
             ) from None
         for column in flags:
             if hits is not None and hits[column]:
@@ -329,7 +491,7 @@ def typed_table(spark: SparkSession, table: str, file: Path) -> tuple[DataFrame,
                 where = f", row {row}" if row is not None else ""
                 raise RegistryError(
                     f"table {table!r}, column {column!r}{where}: cannot read {value!r} as "
-                    f"{_KIND.get(type(target), str(target))} (file {file.name})",
+                    f"{_KIND.get(type(target), str(target))} ({what})",
                     table=table,
                     column=column,
                     row=row,
@@ -458,9 +620,13 @@ NORMALISERS = {
 }
 
 
-def _read_table(spark: SparkSession, registry: Any, table: str, file: Path | None):
+def _read_table(spark: SparkSession, registry: Any, table: str, file: Any):
     """(normalised frame, absent optional columns, source) of one present table."""
-    if file is not None:
+    if isinstance(file, CatalogTable):
+        what = f"catalog table {file.name}"
+        df, missing = typed_frame(table, catalog_table(spark, table, file), what, what)
+        source = f"catalog:{file.name}"
+    elif file is not None:
         df, missing = typed_table(spark, table, file)
         source = str(file)
     else:
@@ -483,4 +649,14 @@ def read_tables(spark: SparkSession, registry: Any, tables: set[str] | None = No
     return out
 
 
-__all__ = ["ENGINE_COLUMNS", "ORDER", "SparkTables", "plausible", "read_tables"]
+__all__ = [
+    "ENGINE_COLUMNS",
+    "ORDER",
+    "CatalogRegistry",
+    "CatalogTable",
+    "check_catalog_events",
+    "SparkTables",
+    "plausible",
+    "read_tables",
+    "typed_frame",
+]
