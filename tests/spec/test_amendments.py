@@ -126,8 +126,8 @@ def test_undated_medication_that_ended_inside_the_overlap(spec):
         if_missing="pass",
         expected={"ended_d7": "fail"},
         known_wrong={
-            "polars": "an undated exposure whose end lies in the overlap window is unknown "
-            "(tests/test_screen_amendments.py asserts unknown; reported to the lead)"
+            "spark": "an undated exposure whose end lies in the overlap window is unknown "
+            "(ruling 3, not yet in spark)"
         },
     )
 
