@@ -272,9 +272,18 @@ def latest_features(
         rows = rows.filter(
             lower.is_null() | (pl.col(date) >= pl.col(IDX) - pl.duration(days=lower))
         )
-    # latest record per (patient, index, test); same-day ties -> the highest value
-    latest = rows.group_by([pair_key(fixed), key]).agg(
-        pl.col("value").sort_by([date, "value"]).last(),
+    # the latest day per (patient, index, test) and the largest and smallest value recorded
+    # on it: records of the same day have no order (no time of day), so values on it that
+    # disagree leave the answer unknown (the compiler compares both ends; the lead's ruling
+    # 6). Two simple aggregations (polars' fast path: per day, then the last day of a few
+    # rows) instead of one sort per group.
+    pk = pair_key(fixed)
+    per_day = rows.group_by([pk, key, date]).agg(
+        pl.col("value").max().alias("value"), pl.col("value").min().alias("_vmin")
+    )
+    latest = per_day.group_by([pk, key]).agg(
+        pl.col("value").sort_by(date).last(),
+        pl.col("_vmin").sort_by(date).last(),
         pl.col(date).max(),
     )
     prefix = "m" if table == "measurements" else "a"
@@ -283,6 +292,7 @@ def latest_features(
         # one row per (patient, index, test) here, so max of the masked column is that row
         hit = pl.col(key) == n
         aggs.append(pl.when(hit).then(pl.col("value")).max().alias(f"{prefix}:{n}:value"))
+        aggs.append(pl.when(hit).then(pl.col("_vmin")).max().alias(f"{prefix}:{n}:vmin"))
         aggs.append(pl.when(hit).then(pl.col(date)).max().alias(f"{prefix}:{n}:date"))
     out = latest.group_by(pair_key(fixed)).agg(aggs)
     return out.with_columns(pl.col(PID).cast(pl.String)) if coded and fixed is not None else out

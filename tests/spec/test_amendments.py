@@ -271,7 +271,7 @@ def test_an_absent_table_only_makes_its_own_facts_unknown(spec):
         if_missing="fail",
         expected={"vrd": "pass", "pd": "unknown"},
         known_wrong={
-            "polars": "a criterion reading an absent table is unknown as a whole, even when "
+            "spark": "a criterion reading an absent table is unknown as a whole, even when "
             "a part from a present table decides it (reported to the lead)"
         },
     )
@@ -298,7 +298,7 @@ def test_undated_row_in_any_present(spec):
         """,
         expected={"p": "unknown", "q": "fail"},
         known_wrong={
-            "polars": "an undated part of any_present counts as absent, so the dated "
+            "spark": "an undated part of any_present counts as absent, so the dated "
             "failing part decides: fail (reported to the lead)"
         },
     )
@@ -326,7 +326,7 @@ def test_undated_row_read_by_two_parts_is_one_row(spec):
         """,
         expected={"p": "fail", "q": "unknown"},
         known_wrong={
-            "polars": "each part weighs the undated row on its own (unknown AND unknown): "
+            "spark": "each part weighs the undated row on its own (unknown AND unknown): "
             "unknown; seen on anemia-oral-iron, synthetic OMOP registry seed 5, patient 415 "
             "(reported to the lead)"
         },

@@ -69,7 +69,7 @@ def test_if_missing_when_an_absent_record_already_decides(spec):
         if_missing="unknown",
         expected={"has": "pass", "none": "unknown"},
         known_wrong={
-            "polars": "if_missing only replaces an unknown status; a record-less "
+            "spark": "if_missing only replaces an unknown status; a record-less "
             "diagnosis stays fail (reported to the lead)"
         },
     )
