@@ -10,17 +10,22 @@ Column naming in the evaluated frame: ``<criterion id>`` (status), and per leaf 
 unit), ``__k_date``, ``__k_detail`` (String). Leaves that read sex add ``__k@F`` and
 ``__k@M`` (the truth as if the patient were a woman / a man); latest-record leaves add
 ``__k#out`` / ``__k_found#out`` (undated rows left out) and ``__k#in`` / ``__k_found#in``
-(an undated row taken as the most recent), see :meth:`Compiler.criterion_expr`.
+(the undated rows taken as the most recent), see :meth:`Compiler._worlds`.
 
 Contract 5.1 ("unknown only when the missing fact could change the answer"):
 
 - a criterion that reads sex is evaluated as F and as M for a patient whose sex is U or
   missing: pass if both pass, fail if both fail, else unknown;
 - an undated row is unknown where it would decide the criterion if its date fell in the
-  window: event tables give such a row an unknown condition (features.py); for the most
-  recent measurement or assessment, the leaf is unknown when the undated values disagree
-  with the dated answer, and a criterion with an ``if_missing`` default is also evaluated
-  with the undated rows left out and taken in, keeping the answer both agree on.
+  window: event tables give such a row an unknown condition (features.py); an undated
+  measurement or assessment is one row in every part of the criterion: the criterion is
+  evaluated with the undated rows of each test or item left out or taken as the most
+  recent (every combination) and keeps the status all of them agree on;
+- the most recent record is the latest day's: values of that day that disagree (no time
+  of day orders them) leave the leaf unknown;
+- ``if_missing`` is the status when no part reading an event table found a record (found
+  false), whatever the rule would answer; an absent table or column makes only the
+  parts reading it unknown.
 
 Contract 5.2: a birth_date after the index makes age unknown; a death_date before the
 birth_date makes alive_at_index unknown.

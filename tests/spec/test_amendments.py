@@ -125,10 +125,6 @@ def test_undated_medication_that_ended_inside_the_overlap(spec):
         section="exclusion",
         if_missing="pass",
         expected={"ended_d7": "fail"},
-        known_wrong={
-            "spark": "an undated exposure whose end lies in the overlap window is unknown "
-            "(ruling 3, not yet in spark)"
-        },
     )
 
 
@@ -270,10 +266,6 @@ def test_an_absent_table_only_makes_its_own_facts_unknown(spec):
         """,
         if_missing="fail",
         expected={"vrd": "pass", "pd": "unknown"},
-        known_wrong={
-            "spark": "a criterion reading an absent table is unknown as a whole, even when "
-            "a part from a present table decides it (reported to the lead)"
-        },
     )
 
 
@@ -297,10 +289,6 @@ def test_undated_row_in_any_present(spec):
               - latest: {test: plasma_cells_abs, window: 30d, op: '>', value: 0.5}
         """,
         expected={"p": "unknown", "q": "fail"},
-        known_wrong={
-            "spark": "an undated part of any_present counts as absent, so the dated "
-            "failing part decides: fail (reported to the lead)"
-        },
     )
 
 
@@ -325,9 +313,4 @@ def test_undated_row_read_by_two_parts_is_one_row(spec):
               - latest: {test: hemoglobin, window: 365d, op: '<', value: 12.0}
         """,
         expected={"p": "fail", "q": "unknown"},
-        known_wrong={
-            "spark": "each part weighs the undated row on its own (unknown AND unknown): "
-            "unknown; seen on anemia-oral-iron, synthetic OMOP registry seed 5, patient 415 "
-            "(reported to the lead)"
-        },
     )
