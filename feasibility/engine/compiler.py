@@ -9,8 +9,9 @@ Column naming in the evaluated frame: ``<criterion id>`` (status), and per leaf 
 (``L0``, ``L1``, ...): ``__k`` truth, ``__k_found``, ``__k_value`` (Float64, canonical
 unit), ``__k_date``, ``__k_detail`` (String). Leaves that read sex add ``__k@F`` and
 ``__k@M`` (the truth as if the patient were a woman / a man); latest-record leaves add
-``__k#out`` / ``__k_found#out`` (undated rows left out) and ``__k#in`` / ``__k_found#in``
-(the undated rows taken as the most recent), see :meth:`Compiler._worlds`.
+``__k#out`` / ``__k_found#out`` (undated rows left out) and ``__k#lo``, ``__k#hi`` /
+``__k_found#in`` (the smallest / largest undated value taken as the most recent), see
+:meth:`Compiler._worlds`.
 
 Contract 5.1 ("unknown only when the missing fact could change the answer"):
 
@@ -114,12 +115,14 @@ def agree(*statuses: pl.Expr) -> pl.Expr:
 SEXES = ("F", "M")
 
 #: A criterion reading more tests or items with undated rows than this is evaluated with
-#: their undated rows superposed leaf by leaf (``__k``) instead of 2 ** n worlds.
-MAX_WORLD_GROUPS = 5
+#: their undated rows superposed leaf by leaf (``__k``) instead of 3 ** n worlds.
+MAX_WORLD_GROUPS = 4
 
-#: The (table, test|item) groups whose undated rows are taken as the most recent in one
-#: world; None: each leaf's superposed answer.
-World = frozenset[tuple[str, str]] | None
+#: One undated-row world: (table, test|item) group -> "lo" / "hi" (its smallest / largest
+#: undated value taken as the most recent; a group not named: its undated rows left out);
+#: None: each leaf's superposed answer.
+World = dict[tuple[str, str], str] | None
+WORLD_CHOICES = ("out", "lo", "hi")
 
 #: Contract 5.1 read for the latest-record tables too: an undated measurement or assessment
 #: makes the leaf unknown where its value would decide otherwise if it were the most recent.
@@ -312,18 +315,18 @@ class Compiler:
 
         An undated measurement or assessment is one row, wherever the criterion reads it
         (ruling 1): each test or item the criterion reads with undated rows is one
-        "group", taken either out (its undated rows after the index) or in (its undated
-        rows the most recent, on one day); the criterion is evaluated in every combination
-        of the groups (2 ** groups worlds) and keeps the status they all agree on. A world
-        where one undated row alone is the most recent decides at least as much as the
-        world with all of them on one day (Kleene logic is monotone), so the two choices
-        per group cover every placement."""
+        "group", taken out (its undated rows after the index) or with its smallest or its
+        largest undated value as the most recent; the criterion is evaluated in every
+        combination of the groups (3 ** groups worlds) and keeps the status they all agree
+        on. For a comparison the two extremes give every answer any one undated value gives
+        (for ``==`` and value sets with three or more different undated values of one test,
+        an approximation)."""
         groups = self._groups(crit)
         if not groups or len(groups) > MAX_WORLD_GROUPS:
             return self._status(crit, sex, None)
         statuses = []
-        for taken in itertools.product((False, True), repeat=len(groups)):
-            world = frozenset(g for g, t in zip(groups, taken, strict=True) if t)
+        for choice in itertools.product(WORLD_CHOICES, repeat=len(groups)):
+            world = {g: c for g, c in zip(groups, choice, strict=True) if c != "out"}
             statuses.append(self._status(crit, sex, world)[0])
         return agree(*statuses), self._status(crit, sex, None)[1]
 
@@ -333,9 +336,7 @@ class Compiler:
         found = {self._world_leaves[k] for k in keys if k in self._world_leaves}
         return sorted(g for g in found if g[0] in self.present)
 
-    def _status(
-        self, crit: Criterion, sex: str | None, world: frozenset | None
-    ) -> tuple[pl.Expr, pl.Expr]:
+    def _status(self, crit: Criterion, sex: str | None, world: World) -> tuple[pl.Expr, pl.Expr]:
         """(status, found) in one world. ``if_missing`` is the status when no part of the
         rule that reads an event table found a record (found false; literal, whatever the
         rule would answer without one: ruling 5); parts reading the patients row, another
@@ -379,8 +380,12 @@ class Compiler:
         if sex is not None and key in self._sex_leaves:
             truth += f"@{sex}"
         if world is not None and key in self._world_leaves:
-            suffix = "#in" if self._world_leaves[key] in world else "#out"
-        return pl.col(truth + suffix), translation(rule).found(self, rule, key, suffix)
+            choice = world.get(self._world_leaves[key], "out")
+            suffix = f"#{choice}"
+            return pl.col(truth + suffix), translation(rule).found(
+                self, rule, key, "#out" if choice == "out" else "#in"
+            )
+        return pl.col(truth), translation(rule).found(self, rule, key, suffix)
 
     def _leaf_evidence(self, info: LeafInfo) -> list[pl.Expr]:
         """Columns __k, __k_found, __k_value, __k_date, __k_detail for one leaf."""
@@ -539,7 +544,7 @@ class _Latest(LeafTranslation):
         r = rule
         if r.table not in c.present:
             return _cols(k, NULL_BOOL, pl.lit(False), _NONE_F, _NONE_D, _NONE_S) + _worlds(
-                k, NULL_BOOL, pl.lit(False), NULL_BOOL, pl.lit(False)
+                k, NULL_BOOL, pl.lit(False), NULL_BOOL, NULL_BOOL, pl.lit(False)
             )
         prefix = "m" if r.table == "measurements" else "a"
         raw_v, raw_d = pl.col(f"{prefix}:{r.name}:value"), pl.col(f"{prefix}:{r.name}:date")
@@ -564,11 +569,15 @@ class _Latest(LeafTranslation):
         )
         truth = pl.when(has_u).then(agree(dated, u_truth)).otherwise(dated)
         found = inw | has_u
+        # the worlds: undated rows left out; the smallest / largest undated value the most
+        # recent (one undated row alone, so an any_present part that one of them passes is
+        # not lost in their disagreement)
         worlds = _worlds(
             k,
             dated,
             inw,
-            pl.when(has_u).then(u_truth).otherwise(dated),
+            pl.when(has_u).then(truth_of(undated.list.min())).otherwise(dated),
+            pl.when(has_u).then(truth_of(undated.list.max())).otherwise(dated),
             inw | has_u,
         )
         if r.table == "measurements":
@@ -767,12 +776,14 @@ def _undated(column: str, table: str) -> pl.Expr:
     return pl.lit(None, dtype=pl.List(inner))
 
 
-def _worlds(k: str, out, found_out, inn, found_in) -> list[pl.Expr]:
-    """The latest leaf's truth with undated rows left out (``#out``) and taken in (``#in``)."""
+def _worlds(k: str, out, found_out, low, high, found_in) -> list[pl.Expr]:
+    """The latest leaf's truth with undated rows left out (``#out``) and with the smallest
+    (``#lo``) or largest (``#hi``) undated value as the most recent."""
     return [
         out.cast(pl.Boolean).alias(f"__{k}#out"),
         found_out.cast(pl.Boolean).alias(f"__{k}_found#out"),
-        inn.cast(pl.Boolean).alias(f"__{k}#in"),
+        low.cast(pl.Boolean).alias(f"__{k}#lo"),
+        high.cast(pl.Boolean).alias(f"__{k}#hi"),
         found_in.cast(pl.Boolean).alias(f"__{k}_found#in"),
     ]
 

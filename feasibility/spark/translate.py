@@ -69,7 +69,9 @@ from feasibility.spark.read import PID, _strip, plausible
 IDX = "index_date"
 SEXES = ("F", "M")
 #: More tests|items with undated rows in one criterion than this: superposed leaf by leaf
-MAX_WORLD_GROUPS = 5
+MAX_WORLD_GROUPS = 4
+#: Per group: undated rows left out, or its smallest / largest undated value the latest
+WORLD_CHOICES = ("out", "lo", "hi")
 EVENT_TABLES = ("diagnoses", "medications", "procedures", "lesions", "therapies")
 
 
@@ -611,7 +613,8 @@ class Plan:
 
     def _worlds(self, crit: Criterion, sex: str | None) -> tuple[Column, Column]:
         """Ruling 1 (as the compiler's ``_worlds``): each test|item with undated rows is one
-        group, taken out or in; the status all 2 ** groups worlds agree on, else null."""
+        group, taken out or with its smallest or largest undated value as the latest; the
+        status all 3 ** groups worlds agree on, else null."""
         keys = self._leaf_keys(crit)
         groups = sorted(
             {self.world_leaves[k] for k in keys if k in self.world_leaves}
@@ -620,13 +623,13 @@ class Plan:
         if not groups or len(groups) > MAX_WORLD_GROUPS:
             return self._status(crit, sex, None)
         statuses = []
-        for taken in itertools.product((False, True), repeat=len(groups)):
-            world = frozenset(g for g, t in zip(groups, taken, strict=True) if t)
+        for choice in itertools.product(WORLD_CHOICES, repeat=len(groups)):
+            world = {g: c for g, c in zip(groups, choice, strict=True) if c != "out"}
             statuses.append(self._status(crit, sex, world)[0])
         return agree(*statuses), self._status(crit, sex, None)[1]
 
     def _status(
-        self, crit: Criterion, sex: str | None, world: frozenset | None
+        self, crit: Criterion, sex: str | None, world: dict | None
     ) -> tuple[Column, Column]:
         """Ruling 5: ``if_missing`` whenever found is false (literal, also "unknown");
         ruling 4: no whole-criterion unknown for an absent table (its leaves are)."""
@@ -648,7 +651,7 @@ class Plan:
         )
 
     def rule(
-        self, crit: Criterion, rule: Rule, sex: str | None, world: frozenset | None
+        self, crit: Criterion, rule: Rule, sex: str | None, world: dict | None
     ) -> tuple[Column, Column]:
         """(truth, found) of a rule node, by its class (:data:`_RULES`)."""
         return _lookup(_RULES, rule, "rule")(self, crit, rule, sex, world)
@@ -672,14 +675,14 @@ def _found_any(*founds: Column) -> Column:
     return F.greatest(*founds) if len(founds) > 1 else founds[0]
 
 
-def _and_or(plan: Plan, crit: Criterion, rule: Any, sex: str | None, world: frozenset | None):
+def _and_or(plan: Plan, crit: Criterion, rule: Any, sex: str | None, world: dict | None):
     parts = [plan.rule(crit, p, sex, world) for p in rule.parts]
     combine = k_and if isinstance(rule, And) else k_or
     return combine(*[p for p, _ in parts]), _found_any(*[f for _, f in parts])
 
 
 def _any_present(
-    plan: Plan, crit: Criterion, rule: AnyPresent, sex: str | None, world: frozenset | None
+    plan: Plan, crit: Criterion, rule: AnyPresent, sex: str | None, world: dict | None
 ):
     parts = [plan.rule(crit, p, sex, world) for p in rule.parts]
     truths = [p for p, _ in parts]
@@ -692,12 +695,12 @@ def _any_present(
     return truth, _found_any(*[f for _, f in parts])
 
 
-def _not(plan: Plan, crit: Criterion, rule: Not, sex: str | None, world: frozenset | None):
+def _not(plan: Plan, crit: Criterion, rule: Not, sex: str | None, world: dict | None):
     p, f = plan.rule(crit, rule.part, sex, world)
     return ~p, f
 
 
-def _when(plan: Plan, crit: Criterion, rule: When, sex: str | None, world: frozenset | None):
+def _when(plan: Plan, crit: Criterion, rule: When, sex: str | None, world: dict | None):
     c, fc = plan.rule(crit, rule.condition, sex, world)
     t, ft = plan.rule(crit, rule.then, sex, world)
     # a false condition: not applicable, neither found nor missing
@@ -705,12 +708,12 @@ def _when(plan: Plan, crit: Criterion, rule: When, sex: str | None, world: froze
     return k_when(c, t), found
 
 
-def _ref(plan: Plan, crit: Criterion, rule: Ref, sex: str | None, world: frozenset | None):
+def _ref(plan: Plan, crit: Criterion, rule: Ref, sex: str | None, world: dict | None):
     # another criterion's status is not a record of this one: neutral for if_missing
     return plan.criterion(plan.protocol.criterion(rule.criterion), sex)[0], null_bool()
 
 
-def _leaf(plan: Plan, crit: Criterion, rule: Rule, sex: str | None, world: frozenset | None):
+def _leaf(plan: Plan, crit: Criterion, rule: Rule, sex: str | None, world: dict | None):
     key = plan.keys[id(rule), crit.id]
     if plan.absent and columns_needed(rule) & plan.absent:
         return null_bool(), F.lit(True)  # no if_missing default over an absent column
@@ -718,8 +721,10 @@ def _leaf(plan: Plan, crit: Criterion, rule: Rule, sex: str | None, world: froze
     if sex is not None and key in plan.sex_leaves:
         truth += f"_as_{sex}"
     if world is not None and key in plan.world_leaves:
-        suffix = "_in" if plan.world_leaves[key] in world else "_out"
-    return F.col(truth + suffix), _leaf_found(plan, rule, key, suffix)
+        choice = world.get(plan.world_leaves[key], "out")
+        found_suffix = "_out" if choice == "out" else "_in"
+        return F.col(f"{truth}_{choice}"), _leaf_found(plan, rule, key, found_suffix)
+    return F.col(truth), _leaf_found(plan, rule, key, suffix)
 
 
 def _leaf_found(plan: Plan, rule: Rule, key: str, suffix: str) -> Column:
@@ -831,11 +836,12 @@ def _cols(k: str, truth: Column, found: Column, value: Column, date: Column, det
     ]
 
 
-def _world_cols(k: str, out: Column, found_out: Column, inn: Column, found_in: Column):
+def _world_cols(k: str, out: Column, found_out: Column, low: Column, high: Column, found_in):
     return [
         out.cast("boolean").alias(f"__{k}_out"),
         found_out.cast("boolean").alias(f"__{k}_found_out"),
-        inn.cast("boolean").alias(f"__{k}_in"),
+        low.cast("boolean").alias(f"__{k}_lo"),
+        high.cast("boolean").alias(f"__{k}_hi"),
         found_in.cast("boolean").alias(f"__{k}_found_in"),
     ]
 
@@ -895,7 +901,7 @@ def _ev_latest(plan: Plan, info: LeafInfo) -> list[Column]:
     if r.table not in plan.present:
         return _cols(
             k, null_bool(), F.lit(False), _none("double"), _none("date"), _none("string")
-        ) + _world_cols(k, null_bool(), F.lit(False), null_bool(), F.lit(False))
+        ) + _world_cols(k, null_bool(), F.lit(False), null_bool(), null_bool(), F.lit(False))
     prefix = "m" if r.table == "measurements" else "a"
     raw_v, raw_d = F.col(_name(prefix, r.name, "value")), F.col(_name(prefix, r.name, "date"))
     inw = F.coalesce(in_window(raw_d, r.window), F.lit(False))
@@ -911,7 +917,10 @@ def _ev_latest(plan: Plan, info: LeafInfo) -> list[Column]:
     u_truth = F.when(u_true, F.lit(True)).when(u_false, F.lit(False)).otherwise(null_bool())
     truth = F.when(has_u, agree(dated, u_truth)).otherwise(dated)
     found = inw | has_u
-    worlds = _world_cols(k, dated, inw, F.when(has_u, u_truth).otherwise(dated), inw | has_u)
+    # ruling 1: the worlds' smallest / largest undated value as the most recent
+    low = F.when(has_u, truth_of(F.array_min(undated))).otherwise(dated)
+    high = F.when(has_u, truth_of(F.array_max(undated))).otherwise(dated)
+    worlds = _world_cols(k, dated, inw, low, high, inw | has_u)
     if r.table == "measurements":
         return _cols(k, truth, found, v, d, _none("string")) + worlds
     text = v.cast("string")

@@ -314,3 +314,29 @@ def test_undated_row_read_by_two_parts_is_one_row(spec):
         """,
         expected={"p": "fail", "q": "unknown"},
     )
+
+
+def test_undated_rows_of_one_test_that_disagree_in_any_present(spec):
+    """Two undated percentages, 3.7 % and 8.9 %, beside a dated absolute count of 0.1 x
+    10^9/L that fails: with the 8.9 % as the most recent the criterion would pass, with the
+    3.7 % it would fail, so unknown (contract 5.1; each undated row is placed on its own,
+    not only all of them on one day)."""
+    spec(
+        tables={
+            "measurements": """
+                patient_id | test             | value | unit   | measured_on
+                p          | plasma_cells_abs | 0.1   | 10^9/L | -2
+                p          | plasma_cells_pct | 3.7   | %      |
+                p          | plasma_cells_pct | 8.9   | %      |
+                q          | plasma_cells_abs | 0.1   | 10^9/L | -2
+                q          | plasma_cells_pct | 3.7   | %      |
+                q          | plasma_cells_pct | 4.9   | %      |
+            """
+        },
+        rule="""
+            any_present:
+              - latest: {test: plasma_cells_pct, window: 30d, op: '>', value: 5}
+              - latest: {test: plasma_cells_abs, window: 30d, op: '>', value: 0.5}
+        """,
+        expected={"p": "unknown", "q": "fail"},
+    )
