@@ -340,3 +340,32 @@ def test_undated_rows_of_one_test_that_disagree_in_any_present(spec):
         """,
         expected={"p": "unknown", "q": "fail"},
     )
+
+
+def test_undated_row_on_the_day_of_the_latest_dated_one(spec):
+    """Ruling 1 when the undated row may share the latest day of a dated one: hemoglobin
+    in 8.0-11.9 g/dL, a dated 6.7 the day before the index, an undated 12.0. Placed after
+    the index it is not read (6.7: fails >= 8); placed before that day it is not the
+    latest; placed on that day, the two records have no order, and whichever came last the
+    criterion fails (6.7 fails >= 8, 12.0 fails < 12). Every placement fails: fail. (Seen
+    on anemia-oral-iron, /work/reg30k, 2 pairs at 2024-06-30 and 12 in event mode.)"""
+    spec(
+        tables={
+            "measurements": """
+                patient_id | test       | value | unit | measured_on
+                p          | hemoglobin | 6.7   | g/dL | -1
+                p          | hemoglobin | 12.0  | g/dL |
+            """
+        },
+        rule="""
+            all:
+              - latest: {test: hemoglobin, window: 365d, op: '>=', value: 8.0}
+              - latest: {test: hemoglobin, window: 365d, op: '<', value: 12.0}
+        """,
+        expected={"p": "fail"},
+        known_wrong={
+            "reference": "places the undated row on the dated row's day and weighs the two "
+            "same-day values in each part on its own (unknown AND unknown): unknown "
+            "(reported to the lead with the seven rulings)"
+        },
+    )
