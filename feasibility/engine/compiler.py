@@ -9,18 +9,24 @@ Column naming in the evaluated frame: ``<criterion id>`` (status), and per leaf 
 (``L0``, ``L1``, ...): ``__k`` truth, ``__k_found``, ``__k_value`` (Float64, canonical
 unit), ``__k_date``, ``__k_detail`` (String). Leaves that read sex add ``__k@F`` and
 ``__k@M`` (the truth as if the patient were a woman / a man); latest-record leaves add
-``__k#out`` / ``__k_found#out`` (undated rows left out) and ``__k#in`` / ``__k_found#in``
-(an undated row taken as the most recent), see :meth:`Compiler.criterion_expr`.
+``__k#out`` / ``__k_found#out`` (undated rows left out) and ``__k#lo``, ``__k#hi`` /
+``__k_found#in`` (the smallest / largest undated value taken as the most recent), see
+:meth:`Compiler._worlds`.
 
 Contract 5.1 ("unknown only when the missing fact could change the answer"):
 
 - a criterion that reads sex is evaluated as F and as M for a patient whose sex is U or
   missing: pass if both pass, fail if both fail, else unknown;
 - an undated row is unknown where it would decide the criterion if its date fell in the
-  window: event tables give such a row an unknown condition (features.py); for the most
-  recent measurement or assessment, the leaf is unknown when the undated values disagree
-  with the dated answer, and a criterion with an ``if_missing`` default is also evaluated
-  with the undated rows left out and taken in, keeping the answer both agree on.
+  window: event tables give such a row an unknown condition (features.py); an undated
+  measurement or assessment is one row in every part of the criterion: the criterion is
+  evaluated with the undated rows of each test or item left out or taken as the most
+  recent (every combination) and keeps the status all of them agree on;
+- the most recent record is the latest day's: values of that day that disagree (no time
+  of day orders them) leave the leaf unknown;
+- ``if_missing`` is the status when no part reading an event table found a record (found
+  false), whatever the rule would answer; an absent table or column makes only the
+  parts reading it unknown.
 
 Contract 5.2: a birth_date after the index makes age unknown; a death_date before the
 birth_date makes alive_at_index unknown.
@@ -29,6 +35,7 @@ birth_date makes alive_at_index unknown.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,6 +118,16 @@ def agree(*statuses: pl.Expr) -> pl.Expr:
 
 SEXES = ("F", "M")
 
+#: A criterion reading more tests or items with undated rows than this is evaluated with
+#: their undated rows superposed leaf by leaf (``__k``) instead of 3 ** n worlds.
+MAX_WORLD_GROUPS = 4
+
+#: One undated-row world: (table, test|item) group -> "lo" / "hi" (its smallest / largest
+#: undated value taken as the most recent; a group not named: its undated rows left out);
+#: None: each leaf's superposed answer.
+World = dict[tuple[str, str], str] | None
+WORLD_CHOICES = ("out", "lo", "hi")
+
 #: Contract 5.1 read for the latest-record tables too: an undated measurement or assessment
 #: makes the leaf unknown where its value would decide otherwise if it were the most recent.
 #: False reads "event table" as the five existence tables only (undated measurements and
@@ -177,9 +194,10 @@ class Compiler:
         self.out = Compiled()
         self._n = 0
         self._crit_cache: dict[tuple, tuple[pl.Expr, pl.Expr]] = {}
-        #: leaf keys with per-sex truth columns (__k@F, __k@M) and with undated-row worlds
+        #: leaf keys with per-sex truth columns (__k@F, __k@M); leaf keys with undated-row
+        #: worlds (__k#out, __k#in) -> the (table, test|item) whose undated rows they read
         self._sex_leaves: set[str] = set()
-        self._world_leaves: set[str] = set()
+        self._world_leaves: dict[str, tuple[str, str]] = {}
         self._registered = False
         # (id(rule), criterion id) -> leaf key; equal rules may occur twice, so identity is the key
         self._keys: dict[tuple[int, str], str] = {}
@@ -307,29 +325,43 @@ class Compiler:
         return status, found
 
     def _worlds(self, crit: Criterion, sex: str | None) -> tuple[pl.Expr, pl.Expr]:
-        """Status with undated latest rows superposed; for a criterion whose ``if_missing``
-        decides when no record exists, an unknown there is replaced by the answer the
-        worlds "undated rows left out" and "undated rows taken as most recent" agree on."""
-        status, found = self._status(crit, sex, "s")
-        if crit.if_missing != "unknown" and any(
-            k in self._world_leaves for k in self._leaf_keys(crit)
-        ):
-            out, _ = self._status(crit, sex, "out")
-            inn, _ = self._status(crit, sex, "in")
-            status = pl.coalesce(status, agree(out, inn))
-        return status, found
+        """The status every placement of the undated latest-record rows agrees on (contract
+        5.1), else unknown.
 
-    def _status(self, crit: Criterion, sex: str | None, world: str) -> tuple[pl.Expr, pl.Expr]:
+        An undated measurement or assessment is one row, wherever the criterion reads it
+        (ruling 1): each test or item the criterion reads with undated rows is one
+        "group", taken out (its undated rows after the index) or with its smallest or its
+        largest undated value as the most recent; the criterion is evaluated in every
+        combination of the groups (3 ** groups worlds) and keeps the status they all agree
+        on. For a comparison the two extremes give every answer any one undated value gives
+        (for ``==`` and value sets with three or more different undated values of one test,
+        an approximation)."""
+        groups = self._groups(crit)
+        if not groups or len(groups) > MAX_WORLD_GROUPS:
+            return self._status(crit, sex, None)
+        statuses = []
+        for choice in itertools.product(WORLD_CHOICES, repeat=len(groups)):
+            world = {g: c for g, c in zip(groups, choice, strict=True) if c != "out"}
+            statuses.append(self._status(crit, sex, world)[0])
+        return agree(*statuses), self._status(crit, sex, None)[1]
+
+    def _groups(self, crit: Criterion) -> list[tuple[str, str]]:
+        """The (table, test|item) of the criterion's latest-record leaves (present tables)."""
+        keys = self._leaf_keys(crit)
+        found = {self._world_leaves[k] for k in keys if k in self._world_leaves}
+        return sorted(g for g in found if g[0] in self.present)
+
+    def _status(self, crit: Criterion, sex: str | None, world: World) -> tuple[pl.Expr, pl.Expr]:
+        """(status, found) in one world. ``if_missing`` is the status when no part of the
+        rule that reads an event table found a record (found false; literal, whatever the
+        rule would answer without one: ruling 5); parts reading the patients row, another
+        criterion or nothing are neutral (found null), a part over an absent table or
+        column found "something unknown" (true) and only its own facts are unknown: Kleene
+        logic still decides the rest (ruling 4)."""
         prop, found = self._rule_expr(crit, crit.rule_obj, sex, world)
         status = prop if crit.kind == "inclusion" else k_not(prop)
-        if crit.if_missing != "unknown":
-            status = (
-                pl.when(status.is_null() & ~found)
-                .then(pl.lit(crit.if_missing == "pass"))
-                .otherwise(status)
-            )
-        if not crit.tables <= self.present:
-            status = NULL_BOOL
+        default = NULL_BOOL if crit.if_missing == "unknown" else pl.lit(crit.if_missing == "pass")
+        status = pl.when(found.not_().fill_null(False)).then(default).otherwise(status)
         return status, found
 
     def _leaf_keys(self, crit: Criterion) -> list[str]:
@@ -344,23 +376,31 @@ class Compiler:
         )
 
     def _rule_expr(
-        self, crit: Criterion, rule: Rule, sex: str | None = None, world: str = "s"
+        self, crit: Criterion, rule: Rule, sex: str | None = None, world: World = None
     ) -> tuple[pl.Expr, pl.Expr]:
         """(truth, found) of ``rule`` within criterion ``crit``: a combinator combines its
-        parts' (see ``_COMBINATORS``); a leaf reads the columns its evidence made."""
+        parts' (see ``_COMBINATORS``); a leaf reads the columns its evidence made.
+
+        found (for ``if_missing``): true if the part found a record (or its facts are
+        unknown: an absent table or column), false if it reads an event table and found
+        none, null if it reads none (patients row, reference, undecidable). ``world``:
+        None, undated latest rows superposed (``__k``); else the groups taken in."""
         combine = _lookup(_COMBINATORS, rule)
         if combine is not None:
             return combine(self, crit, rule, sex, world)
         key = self._keys[id(rule), crit.id]
         if self.absent_columns and columns_needed(rule) & self.absent_columns:
             return NULL_BOOL, pl.lit(True)  # found: no if_missing default over an absent column
-        truth, found = f"__{key}", f"__{key}_found"
+        truth, suffix = f"__{key}", ""
         if sex is not None and key in self._sex_leaves:
             truth += f"@{sex}"
-        if world != "s" and key in self._world_leaves:
-            truth += f"#{world}"
-            found += f"#{world}"
-        return pl.col(truth), pl.col(found)
+        if world is not None and key in self._world_leaves:
+            choice = world.get(self._world_leaves[key], "out")
+            suffix = f"#{choice}"
+            return pl.col(truth + suffix), translation(rule).found(
+                self, rule, key, "#out" if choice == "out" else "#in"
+            )
+        return pl.col(truth), translation(rule).found(self, rule, key, suffix)
 
     def _leaf_evidence(self, info: LeafInfo) -> list[pl.Expr]:
         """Columns __k, __k_found, __k_value, __k_date, __k_detail for one leaf."""
@@ -382,21 +422,27 @@ _NONE_D = pl.lit(None, pl.Date)
 _NONE_S = pl.lit(None, pl.String)
 
 
-def _parts(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: str) -> list[Truths]:
+def _parts(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: World) -> list[Truths]:
     return [c._rule_expr(crit, p, sex, world) for p in rule.parts]
 
 
-def _and(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: str) -> Truths:
+def found_any(*founds: pl.Expr) -> pl.Expr:
+    """Found of a combination: true if any part found a record, else false if some part
+    reads an event table (found false), else null (neutral parts only)."""
+    return pl.max_horizontal(*founds) if len(founds) > 1 else founds[0]
+
+
+def _and(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: World) -> Truths:
     parts = _parts(c, crit, rule, sex, world)
-    return k_and(*[p for p, _ in parts]), k_or(*[f for _, f in parts]).fill_null(False)
+    return k_and(*[p for p, _ in parts]), found_any(*[f for _, f in parts])
 
 
-def _or(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: str) -> Truths:
+def _or(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: World) -> Truths:
     parts = _parts(c, crit, rule, sex, world)
-    return k_or(*[p for p, _ in parts]), k_or(*[f for _, f in parts]).fill_null(False)
+    return k_or(*[p for p, _ in parts]), found_any(*[f for _, f in parts])
 
 
-def _any_present(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: str) -> Truths:
+def _any_present(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: World) -> Truths:
     parts = _parts(c, crit, rule, sex, world)
     truths = [p for p, _ in parts]
     all_null = k_and(*[t.is_null() for t in truths])
@@ -407,26 +453,30 @@ def _any_present(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world
         .then(NULL_BOOL)
         .otherwise(pl.lit(False))
     )
-    return truth, k_or(*[f for _, f in parts]).fill_null(False)
+    return truth, found_any(*[f for _, f in parts])
 
 
-def _not(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: str) -> Truths:
+def _not(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: World) -> Truths:
     p, f = c._rule_expr(crit, rule.part, sex, world)
     return k_not(p), f
 
 
-def _when(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: str) -> Truths:
+def _when(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: World) -> Truths:
     cond, fc = c._rule_expr(crit, rule.condition, sex, world)
     then, ft = c._rule_expr(crit, rule.then, sex, world)
-    return k_when(cond, then), fc | ft
+    # a condition that is false makes the rule not applicable: decided whatever the records
+    # (neither found nor missing)
+    found = pl.when(cond.not_().fill_null(False)).then(NULL_BOOL).otherwise(found_any(fc, ft))
+    return k_when(cond, then), found
 
 
-def _ref(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: str) -> Truths:
-    return c.criterion_expr(c.protocol.criterion(rule.criterion), sex)
+def _ref(c: Compiler, crit: Criterion, rule: Any, sex: str | None, world: World) -> Truths:
+    # another criterion's status; it is not a record of this one (neutral for if_missing)
+    return c.criterion_expr(c.protocol.criterion(rule.criterion), sex)[0], NULL_BOOL
 
 
 #: Combinator node type -> how its (truth, found) is made from its parts'.
-_COMBINATORS: dict[type, Callable[[Compiler, Criterion, Any, str | None, str], Truths]] = {
+_COMBINATORS: dict[type, Callable[[Compiler, Criterion, Any, str | None, World], Truths]] = {
     And: _and,
     Or: _or,
     AnyPresent: _any_present,
@@ -449,6 +499,11 @@ class LeafTranslation:
     def evidence(self, c: Compiler, rule: Any, k: str) -> list[pl.Expr]:
         """Columns __k, __k_found, __k_value, __k_date, __k_detail (and variants)."""
         raise NotImplementedError
+
+    def found(self, c: Compiler, rule: Any, k: str, suffix: str) -> pl.Expr:
+        """Whether the leaf found a record, for ``if_missing`` (see ``Compiler._rule_expr``;
+        ``suffix``: its undated-row world). Default: neutral (reads no event table)."""
+        return NULL_BOOL
 
 
 class _Undecidable(LeafTranslation):
@@ -493,13 +548,18 @@ class _Latest(LeafTranslation):
     def register(self, c: Compiler, rule: Any, info: LeafInfo) -> None:
         c._need_latest(rule.table, rule.name, rule.window)
         info.unit, info.threshold, info.op = rule.unit, rule.value, rule.op
-        c._world_leaves.add(info.key)
+        c._world_leaves[info.key] = (rule.table, rule.name)
+
+    def found(self, c: Compiler, rule: Any, k: str, suffix: str) -> pl.Expr:
+        if rule.table not in c.present:
+            return pl.lit(True)  # its facts are unknown, not missing
+        return pl.col(f"__{k}_found{suffix}")
 
     def evidence(self, c: Compiler, rule: Any, k: str) -> list[pl.Expr]:
         r = rule
         if r.table not in c.present:
             return _cols(k, NULL_BOOL, pl.lit(False), _NONE_F, _NONE_D, _NONE_S) + _worlds(
-                k, NULL_BOOL, pl.lit(False), NULL_BOOL, pl.lit(False)
+                k, NULL_BOOL, pl.lit(False), NULL_BOOL, NULL_BOOL, pl.lit(False)
             )
         prefix = "m" if r.table == "measurements" else "a"
         raw_v, raw_d = pl.col(f"{prefix}:{r.name}:value"), pl.col(f"{prefix}:{r.name}:date")
@@ -507,7 +567,9 @@ class _Latest(LeafTranslation):
         d = pl.when(inw).then(raw_d).otherwise(_NONE_D)
         v = pl.when(inw).then(raw_v)
         truth_of = self.truth(r)
-        dated = truth_of(v)
+        # the largest and the smallest value of the latest day: when they disagree, which
+        # record came last (no time of day) could change the answer: unknown (ruling 6)
+        dated = agree(truth_of(v), truth_of(pl.when(inw).then(pl.col(f"{prefix}:{r.name}:vmin"))))
         # contract 5.1: undated rows of this test/item, each as if it were the most recent
         undated = _undated(f"{prefix}:{r.name}:undated", r.table)
         has_u = (undated.list.len().fill_null(0) > 0).fill_null(False)
@@ -522,11 +584,15 @@ class _Latest(LeafTranslation):
         )
         truth = pl.when(has_u).then(agree(dated, u_truth)).otherwise(dated)
         found = inw | has_u
+        # the worlds: undated rows left out; the smallest / largest undated value the most
+        # recent (one undated row alone, so an any_present part that one of them passes is
+        # not lost in their disagreement)
         worlds = _worlds(
             k,
             dated,
             inw,
-            pl.when(has_u).then(u_truth).otherwise(dated),
+            pl.when(has_u).then(truth_of(undated.list.min())).otherwise(dated),
+            pl.when(has_u).then(truth_of(undated.list.max())).otherwise(dated),
             inw | has_u,
         )
         if r.table == "measurements":
@@ -557,6 +623,11 @@ class _CockcroftGault(LeafTranslation):
         info.unit, info.threshold, info.op = "mL/min", rule.value, rule.op
         c._sex_leaves.add(info.key)
 
+    def found(self, c: Compiler, rule: Any, k: str, suffix: str) -> pl.Expr:
+        if "measurements" not in c.present:
+            return pl.lit(True)
+        return pl.col(f"__{k}_found")
+
     def evidence(self, c: Compiler, rule: Any, k: str) -> list[pl.Expr]:
         r = rule
         if "measurements" not in c.present:
@@ -568,15 +639,20 @@ class _CockcroftGault(LeafTranslation):
         wt_in = in_window(wt_d, r.weight_window).fill_null(False)
         cr = pl.when(cr_in & (pl.col("m:creatinine:value") > 0)).then(pl.col("m:creatinine:value"))
         wt = pl.when(wt_in).then(pl.col("m:weight:value"))
+        # the smallest values of the latest days (the largest are cr, wt): values of one day
+        # that disagree leave the answer unknown where they decide differently (ruling 6)
+        cr_min = pl.when(cr.is_not_null()).then(pl.col("m:creatinine:vmin"))
+        wt_min = pl.when(wt.is_not_null()).then(pl.col("m:weight:vmin"))
         # contract 5.1: undated creatinine / weight values, as if the most recent. The
         # clearance falls with creatinine and rises with weight, so the extreme values
         # (lowest and highest clearance any choice gives) decide whether they matter.
         u_cr = _undated("m:creatinine:undated", "measurements").list
         u_wt = _undated("m:weight:undated", "measurements").list
+        has_u = (u_cr.len().fill_null(0) > 0) | (u_wt.len().fill_null(0) > 0)
         cr_hi = pl.when(cr.is_not_null()).then(pl.max_horizontal(cr, u_cr.max()))
-        cr_lo = pl.when(cr.is_not_null()).then(pl.min_horizontal(cr, u_cr.min()))
+        cr_lo = pl.when(cr.is_not_null()).then(pl.min_horizontal(cr_min, u_cr.min()))
         wt_hi = pl.when(wt.is_not_null()).then(pl.max_horizontal(wt, u_wt.max()))
-        wt_lo = pl.when(wt.is_not_null()).then(pl.min_horizontal(wt, u_wt.min()))
+        wt_lo = pl.when(wt.is_not_null()).then(pl.min_horizontal(wt_min, u_wt.min()))
 
         def clearance(creat: pl.Expr, weight: pl.Expr, factor: pl.Expr) -> pl.Expr:
             return creatinine_clearance(
@@ -619,7 +695,10 @@ class _CockcroftGault(LeafTranslation):
         # the leaf's own evidence for sex U/null: what both sexes agree on (contract 5.1)
         known = pl.col("sex").is_in(list(SEXES)).fill_null(False)
         truth = pl.when(known).then(truth_for(sex_factor)).otherwise(agree(as_f, as_m))
-        return _cols(k, truth, cr_in | wt_in, crcl, date, detail) + variants
+        # found: a dated value in its window, or an undated one (which may be the latest)
+        return (
+            _cols(k, truth, cr_in | wt_in | has_u.fill_null(False), crcl, date, detail) + variants
+        )
 
 
 class _EventLeaf(LeafTranslation):
@@ -627,6 +706,10 @@ class _EventLeaf(LeafTranslation):
 
     def register(self, c: Compiler, rule: Any, info: LeafInfo) -> None:
         c.table_leaves[next(iter(rule.tables()))].append((info.key, rule))
+
+    def found(self, c: Compiler, rule: Any, k: str, suffix: str) -> pl.Expr:
+        # a row that qualifies or could qualify (truth not false); an absent table: unknown
+        return pl.col(f"__{k}").fill_null(True)
 
     def evidence(self, c: Compiler, rule: Any, k: str) -> list[pl.Expr]:
         if next(iter(rule.tables())) not in c.present:
@@ -736,12 +819,14 @@ def _undated(column: str, table: str) -> pl.Expr:
     return pl.lit(None, dtype=pl.List(inner))
 
 
-def _worlds(k: str, out, found_out, inn, found_in) -> list[pl.Expr]:
-    """The latest leaf's truth with undated rows left out (``#out``) and taken in (``#in``)."""
+def _worlds(k: str, out, found_out, low, high, found_in) -> list[pl.Expr]:
+    """The latest leaf's truth with undated rows left out (``#out``) and with the smallest
+    (``#lo``) or largest (``#hi``) undated value as the most recent."""
     return [
         out.cast(pl.Boolean).alias(f"__{k}#out"),
         found_out.cast(pl.Boolean).alias(f"__{k}_found#out"),
-        inn.cast(pl.Boolean).alias(f"__{k}#in"),
+        low.cast(pl.Boolean).alias(f"__{k}#lo"),
+        high.cast(pl.Boolean).alias(f"__{k}#hi"),
         found_in.cast(pl.Boolean).alias(f"__{k}_found#in"),
     ]
 

@@ -156,6 +156,15 @@ def in_window(date: pl.Expr, window: Window) -> pl.Expr:
     return upper & (date >= pl.col(IDX) - pl.duration(days=window.days))
 
 
+def started_by(start: pl.Expr, end: pl.Expr, *, strictly: bool) -> pl.Expr:
+    """The row started before the index (``strictly``) or on or before it; a row without a
+    start date started on or before its end date (contract 5.1), so it did when its end
+    is before (on or before) the index; otherwise unknown (null)."""
+    if strictly:
+        return (start < pl.col(IDX)) | (start.is_null() & (end < pl.col(IDX)))
+    return (start <= pl.col(IDX)) | (start.is_null() & (end <= pl.col(IDX)))
+
+
 def with_index(lf: pl.LazyFrame, idx: pl.LazyFrame, fixed: dt.date | None) -> pl.LazyFrame:
     if fixed is not None:
         return lf.with_columns(pl.lit(fixed, dtype=pl.Date).alias(IDX))
@@ -263,9 +272,18 @@ def latest_features(
         rows = rows.filter(
             lower.is_null() | (pl.col(date) >= pl.col(IDX) - pl.duration(days=lower))
         )
-    # latest record per (patient, index, test); same-day ties -> the highest value
-    latest = rows.group_by([pair_key(fixed), key]).agg(
-        pl.col("value").sort_by([date, "value"]).last(),
+    # the latest day per (patient, index, test) and the largest and smallest value recorded
+    # on it: records of the same day have no order (no time of day), so values on it that
+    # disagree leave the answer unknown (the compiler compares both ends; the lead's ruling
+    # 6). Two simple aggregations (polars' fast path: per day, then the last day of a few
+    # rows) instead of one sort per group.
+    pk = pair_key(fixed)
+    per_day = rows.group_by([pk, key, date]).agg(
+        pl.col("value").max().alias("value"), pl.col("value").min().alias("_vmin")
+    )
+    latest = per_day.group_by([pk, key]).agg(
+        pl.col("value").sort_by(date).last(),
+        pl.col("_vmin").sort_by(date).last(),
         pl.col(date).max(),
     )
     prefix = "m" if table == "measurements" else "a"
@@ -274,6 +292,7 @@ def latest_features(
         # one row per (patient, index, test) here, so max of the masked column is that row
         hit = pl.col(key) == n
         aggs.append(pl.when(hit).then(pl.col("value")).max().alias(f"{prefix}:{n}:value"))
+        aggs.append(pl.when(hit).then(pl.col("_vmin")).max().alias(f"{prefix}:{n}:vmin"))
         aggs.append(pl.when(hit).then(pl.col(date)).max().alias(f"{prefix}:{n}:date"))
     out = latest.group_by(pair_key(fixed)).agg(aggs)
     return out.with_columns(pl.col(PID).cast(pl.String)) if coded and fixed is not None else out
@@ -368,10 +387,11 @@ def _medications(
         cand = pl.col("_drug").is_in(list(r.druglist.spellings))
         if r.systemic_only:
             cand = cand & pl.col("_systemic")
-        overlap = (
-            pl.col("start_date") < pl.col(IDX)
-            if r.started_before_index
-            else pl.col("start_date") <= pl.col(IDX)
+        # contract 5.1: an exposure without a start date that ended on or before the index
+        # started on or before it, wherever it started (it overlapped if its end is in the
+        # overlap window)
+        overlap = started_by(
+            pl.col("start_date"), pl.col("end_date"), strictly=r.started_before_index
         )
         if r.overlap_days is not None:
             overlap = overlap & (
@@ -477,23 +497,23 @@ def _therapies(
     rows = rows.sort("start_date", "line_number", "regimen", nulls_last=False)
     for k, r in leaves_:
         cand = pl.lit(True)
+        cond = pl.lit(True)
         if r.min_line is not None:
-            cand = cand & (pl.col("line_number") >= r.min_line)
+            # contract 5.1: a null line_number could be >= min_line: the line is a candidate
+            # whose condition is unknown (unless another part of it fails)
+            line_ok = pl.col("line_number") >= r.min_line
+            cand = cand & line_ok.fill_null(True)
+            cond = cond & line_ok
         if r.druglist is not None:
-            cand = cand & pl.col(f"_rx:{r.druglist.name}")
+            cand = cand & pl.col(f"_rx:{r.druglist.name}").fill_null(False)
         cand = cand.fill_null(False)
-        cond = cand
+        cond = cand & cond
         if r.started_before_index:
-            # contract 5.1: a line with no start_date that ended before the index
-            # started before it too
-            started = (pl.col("start_date") < pl.col(IDX)) | (
-                pl.col("start_date").is_null() & (pl.col("end_date") < pl.col(IDX))
-            )
-            cond = cond & started
+            cond = cond & started_by(pl.col("start_date"), pl.col("end_date"), strictly=True)
         if r.ongoing:
             cond = (
                 cond
-                & (pl.col("start_date") <= pl.col(IDX))
+                & started_by(pl.col("start_date"), pl.col("end_date"), strictly=False)
                 & (pl.col("end_date").is_null() | (pl.col("end_date") >= pl.col(IDX)))
             )
         if r.ended_within_days is not None:

@@ -26,6 +26,7 @@ there explain each rule.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
@@ -70,6 +71,10 @@ from feasibility.spark.read import PID, _strip, plausible
 
 IDX = "index_date"
 SEXES = ("F", "M")
+#: More tests|items with undated rows in one criterion than this: superposed leaf by leaf
+MAX_WORLD_GROUPS = 4
+#: Per group: undated rows left out, or its smallest / largest undated value the latest
+WORLD_CHOICES = ("out", "lo", "hi")
 EVENT_TABLES = ("diagnoses", "medications", "procedures", "lesions", "therapies")
 
 
@@ -185,13 +190,24 @@ def latest_features(
     for n in needs:
         hit = F.col("_n") == n
         latest, undated = _name(prefix, n, "latest"), _name(prefix, n, "undated")
+        # ruling 6: the smallest value of the latest day too (the minimum of (days before
+        # 1970, value) is the latest day's smallest value): values of one day that disagree
+        # leave the answer unknown
+        lowest = _name(prefix, n, "lowest")
+        neg_day = F.datediff(F.lit(dt.date(1970, 1, 1)), F.col("_d")).alias("_nd")
         inputs += [
             F.when(hit & F.col("_d").isNotNull(), F.struct("_d", "_v")).alias(latest),
+            F.when(hit & F.col("_d").isNotNull(), F.struct(neg_day, "_v")).alias(lowest),
             F.when(hit & F.col("_d").isNull(), F.col("_v")).alias(undated),
         ]
-        aggs += [F.max(latest).alias(latest), F.collect_list(undated).alias(undated)]
+        aggs += [
+            F.max(latest).alias(latest),
+            F.min(lowest).alias(lowest),
+            F.collect_list(undated).alias(undated),
+        ]
         post += [
             F.col(latest)["_v"].alias(_name(prefix, n, "value")),
+            F.col(lowest)["_v"].alias(_name(prefix, n, "vmin")),
             F.col(latest)["_d"].alias(_name(prefix, n, "date")),
             F.col(undated),
         ]
@@ -253,9 +269,8 @@ def _medication_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Contex
         cand = F.col("_drug").isin(sorted(r.druglist.spellings))
         if r.systemic_only:
             cand = cand & F.col("systemic")
-        started = (
-            (F.col("_d") < F.col(IDX)) if r.started_before_index else (F.col("_d") <= F.col(IDX))
-        )
+        # ruling 3: no start but ended by the index -> started by it (_started_by)
+        started = _started_by(F.col("_d"), F.col("end_date"), strictly=r.started_before_index)
         if r.overlap_days is not None:
             started = started & (
                 F.col("end_date").isNull()
@@ -347,22 +362,21 @@ def _therapy_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context) 
         rows = rows.join(F.broadcast(table), on="regimen", how="left")
     specs = []
     for k, r in leaves_:
-        cand = F.lit(True)
+        cand, cond = F.lit(True), F.lit(True)
         if r.min_line is not None:
-            cand = cand & (F.col("line_number") >= r.min_line)
+            # ruling 7: a null line_number could be >= min_line: a candidate, condition unknown
+            line_ok = F.col("line_number") >= r.min_line
+            cand, cond = cand & F.coalesce(line_ok, F.lit(True)), cond & line_ok
         if r.druglist is not None:
-            cand = cand & F.col(f"`rx__{r.druglist.name}`")
+            cand = cand & F.coalesce(F.col(f"`rx__{r.druglist.name}`"), F.lit(False))
         cand = F.coalesce(cand, F.lit(False))
-        cond = cand
+        cond = cand & cond
         if r.started_before_index:
-            started = (F.col("_d") < F.col(IDX)) | (
-                F.col("_d").isNull() & (F.col("end_date") < F.col(IDX))
-            )
-            cond = cond & started
+            cond = cond & _started_by(F.col("_d"), F.col("end_date"), strictly=True)
         if r.ongoing:
             cond = (
                 cond
-                & (F.col("_d") <= F.col(IDX))
+                & _started_by(F.col("_d"), F.col("end_date"), strictly=False)
                 & (F.col("end_date").isNull() | (F.col("end_date") >= F.col(IDX)))
             )
         if r.ended_within_days is not None:
@@ -380,6 +394,15 @@ def _therapy_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context) 
         F.coalesce(F.col("regimen"), F.lit("?")),
     )
     return EventRows(rows, specs, detail, ["line_number", "regimen"])
+
+
+def _started_by(start: Column, end: Column, *, strictly: bool) -> Column:
+    """Started before (``strictly``) or on the index; a row without a start date started
+    by its end date, so by the index when it ended before (on) it (contract 5.1; rulings
+    3 and 7 of the engine disagreements); else null."""
+    if strictly:
+        return (start < F.col(IDX)) | (start.isNull() & (end < F.col(IDX)))
+    return (start <= F.col(IDX)) | (start.isNull() & (end <= F.col(IDX)))
 
 
 #: How each event table's rows and per-leaf conditions are built.
@@ -669,7 +692,8 @@ class Plan:
         default_factory=lambda: {t: [] for t in EVENT_TABLES}
     )
     sex_leaves: set[str] = field(default_factory=set)
-    world_leaves: set[str] = field(default_factory=set)
+    #: latest-record leaf key -> the (table, test|item) whose undated rows it reads
+    world_leaves: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: (leaf key, rule) of the leaves evaluated from their query (``records``)
     query_leaves: list[tuple[str, Rule]] = field(default_factory=list)
     keys: dict[tuple[int, str], str] = field(default_factory=dict)
@@ -774,24 +798,31 @@ class Plan:
         return status, found
 
     def _worlds(self, crit: Criterion, sex: str | None) -> tuple[Column, Column]:
-        status, found = self._status(crit, sex, "s")
-        if crit.if_missing != "unknown" and any(
-            k in self.world_leaves for k in self._leaf_keys(crit)
-        ):
-            out, _ = self._status(crit, sex, "out")
-            inn, _ = self._status(crit, sex, "in")
-            status = F.coalesce(status, agree(out, inn))
-        return status, found
+        """Ruling 1 (as the compiler's ``_worlds``): each test|item with undated rows is one
+        group, taken out or with its smallest or largest undated value as the latest; the
+        status all 3 ** groups worlds agree on, else null."""
+        keys = self._leaf_keys(crit)
+        groups = sorted(
+            {self.world_leaves[k] for k in keys if k in self.world_leaves}
+            & {g for g in self.world_leaves.values() if g[0] in self.present}
+        )
+        if not groups or len(groups) > MAX_WORLD_GROUPS:
+            return self._status(crit, sex, None)
+        statuses = []
+        for choice in itertools.product(WORLD_CHOICES, repeat=len(groups)):
+            world = {g: c for g, c in zip(groups, choice, strict=True) if c != "out"}
+            statuses.append(self._status(crit, sex, world)[0])
+        return agree(*statuses), self._status(crit, sex, None)[1]
 
-    def _status(self, crit: Criterion, sex: str | None, world: str) -> tuple[Column, Column]:
+    def _status(
+        self, crit: Criterion, sex: str | None, world: dict | None
+    ) -> tuple[Column, Column]:
+        """Ruling 5: ``if_missing`` whenever found is false (literal, also "unknown");
+        ruling 4: no whole-criterion unknown for an absent table (its leaves are)."""
         prop, found = self.rule(crit, crit.rule_obj, sex, world)
         status = prop if crit.kind == "inclusion" else ~prop
-        if crit.if_missing != "unknown":
-            status = F.when(status.isNull() & ~found, F.lit(crit.if_missing == "pass")).otherwise(
-                status
-            )
-        if not crit.tables <= self.present:
-            status = null_bool()
+        default = null_bool() if crit.if_missing == "unknown" else F.lit(crit.if_missing == "pass")
+        status = F.when(F.coalesce(~found, F.lit(False)), default).otherwise(status)
         return status, found
 
     def _leaf_keys(self, crit: Criterion) -> list[str]:
@@ -806,7 +837,7 @@ class Plan:
         )
 
     def rule(
-        self, crit: Criterion, rule: Rule, sex: str | None, world: str
+        self, crit: Criterion, rule: Rule, sex: str | None, world: dict | None
     ) -> tuple[Column, Column]:
         """(truth, found) of a rule node, by its class (:data:`_RULES`)."""
         return _lookup(_RULES, rule, "rule")(self, crit, rule, sex, world)
@@ -824,14 +855,21 @@ def _lookup(table: dict[type, Any], rule: Rule, what: str) -> Any:
 # ---------------------------------------------------------------------------- rule nodes
 
 
-def _and_or(plan: Plan, crit: Criterion, rule: Any, sex: str | None, world: str):
+def _found_any(*founds: Column) -> Column:
+    """Found of a combination (ruling 5): true if a part found a record, else false if a
+    part reads an event table and found none, else null (neutral parts only)."""
+    return F.greatest(*founds) if len(founds) > 1 else founds[0]
+
+
+def _and_or(plan: Plan, crit: Criterion, rule: Any, sex: str | None, world: dict | None):
     parts = [plan.rule(crit, p, sex, world) for p in rule.parts]
     combine = k_and if isinstance(rule, And) else k_or
-    found = F.coalesce(k_or(*[f for _, f in parts]), F.lit(False))
-    return combine(*[p for p, _ in parts]), found
+    return combine(*[p for p, _ in parts]), _found_any(*[f for _, f in parts])
 
 
-def _any_present(plan: Plan, crit: Criterion, rule: AnyPresent, sex: str | None, world: str):
+def _any_present(
+    plan: Plan, crit: Criterion, rule: AnyPresent, sex: str | None, world: dict | None
+):
     parts = [plan.rule(crit, p, sex, world) for p in rule.parts]
     truths = [p for p, _ in parts]
     all_null = k_and(*[t.isNull() for t in truths])
@@ -840,35 +878,56 @@ def _any_present(plan: Plan, crit: Criterion, rule: AnyPresent, sex: str | None,
         .when(all_null, null_bool())
         .otherwise(F.lit(False))
     )
-    return truth, F.coalesce(k_or(*[f for _, f in parts]), F.lit(False))
+    return truth, _found_any(*[f for _, f in parts])
 
 
-def _not(plan: Plan, crit: Criterion, rule: Not, sex: str | None, world: str):
+def _not(plan: Plan, crit: Criterion, rule: Not, sex: str | None, world: dict | None):
     p, f = plan.rule(crit, rule.part, sex, world)
     return ~p, f
 
 
-def _when(plan: Plan, crit: Criterion, rule: When, sex: str | None, world: str):
+def _when(plan: Plan, crit: Criterion, rule: When, sex: str | None, world: dict | None):
     c, fc = plan.rule(crit, rule.condition, sex, world)
     t, ft = plan.rule(crit, rule.then, sex, world)
-    return k_when(c, t), fc | ft
+    # a false condition: not applicable, neither found nor missing
+    found = F.when(F.coalesce(~c, F.lit(False)), null_bool()).otherwise(_found_any(fc, ft))
+    return k_when(c, t), found
 
 
-def _ref(plan: Plan, crit: Criterion, rule: Ref, sex: str | None, world: str):
-    return plan.criterion(plan.protocol.criterion(rule.criterion), sex)
+def _ref(plan: Plan, crit: Criterion, rule: Ref, sex: str | None, world: dict | None):
+    # another criterion's status is not a record of this one: neutral for if_missing
+    return plan.criterion(plan.protocol.criterion(rule.criterion), sex)[0], null_bool()
 
 
-def _leaf(plan: Plan, crit: Criterion, rule: Rule, sex: str | None, world: str):
+def _leaf(plan: Plan, crit: Criterion, rule: Rule, sex: str | None, world: dict | None):
     key = plan.keys[id(rule), crit.id]
     if plan.absent and columns_needed(rule) & plan.absent:
         return null_bool(), F.lit(True)  # no if_missing default over an absent column
-    truth, found = f"__{key}", f"__{key}_found"
+    truth, suffix = f"__{key}", ""
     if sex is not None and key in plan.sex_leaves:
         truth += f"_as_{sex}"
-    if world != "s" and key in plan.world_leaves:
-        truth += f"_{world}"
-        found += f"_{world}"
-    return F.col(truth), F.col(found)
+    if world is not None and key in plan.world_leaves:
+        choice = world.get(plan.world_leaves[key], "out")
+        found_suffix = "_out" if choice == "out" else "_in"
+        return F.col(f"{truth}_{choice}"), _leaf_found(plan, rule, key, found_suffix)
+    return F.col(truth), _leaf_found(plan, rule, key, suffix)
+
+
+def _leaf_found(plan: Plan, rule: Rule, key: str, suffix: str) -> Column:
+    """Whether a leaf found a record, for ``if_missing`` (ruling 5): an event leaf, a row
+    that qualifies or could (truth not false); a latest-record leaf or Cockcroft-Gault, a
+    value in its window; a leaf over an absent table, true (its facts are unknown, not
+    missing: ruling 4); a leaf reading no event table (patients row, undecidable): null."""
+    tables = set(rule.tables()) - {"patients"}
+    if not tables:
+        return null_bool()
+    if not tables <= plan.present:
+        return F.lit(True)
+    if isinstance(rule, Latest):
+        return F.col(f"__{key}_found{suffix}")
+    if isinstance(rule, CockcroftGault):
+        return F.col(f"__{key}_found")
+    return F.coalesce(F.col(f"__{key}"), F.lit(True))
 
 
 #: Rule node class -> its translation: (truth, found) columns.
@@ -900,7 +959,7 @@ _RULES: dict[type, Callable[..., tuple[Column, Column]]] = {
 def _reg_latest(plan: Plan, key: str, info: LeafInfo, rule: Latest) -> None:
     plan.need_latest(rule.table, rule.name, rule.window)
     info.unit, info.threshold, info.op = rule.unit, rule.value, rule.op
-    plan.world_leaves.add(key)
+    plan.world_leaves[key] = (rule.table, rule.name)
 
 
 def _reg_cockcroft(plan: Plan, key: str, info: LeafInfo, rule: CockcroftGault) -> None:
@@ -972,11 +1031,12 @@ def _cols(k: str, truth: Column, found: Column, value: Column, date: Column, det
     ]
 
 
-def _world_cols(k: str, out: Column, found_out: Column, inn: Column, found_in: Column):
+def _world_cols(k: str, out: Column, found_out: Column, low: Column, high: Column, found_in):
     return [
         out.cast("boolean").alias(f"__{k}_out"),
         found_out.cast("boolean").alias(f"__{k}_found_out"),
-        inn.cast("boolean").alias(f"__{k}_in"),
+        low.cast("boolean").alias(f"__{k}_lo"),
+        high.cast("boolean").alias(f"__{k}_hi"),
         found_in.cast("boolean").alias(f"__{k}_found_in"),
     ]
 
@@ -1036,14 +1096,15 @@ def _ev_latest(plan: Plan, info: LeafInfo) -> list[Column]:
     if r.table not in plan.present:
         return _cols(
             k, null_bool(), F.lit(False), _none("double"), _none("date"), _none("string")
-        ) + _world_cols(k, null_bool(), F.lit(False), null_bool(), F.lit(False))
+        ) + _world_cols(k, null_bool(), F.lit(False), null_bool(), null_bool(), F.lit(False))
     prefix = "m" if r.table == "measurements" else "a"
     raw_v, raw_d = F.col(_name(prefix, r.name, "value")), F.col(_name(prefix, r.name, "date"))
     inw = F.coalesce(in_window(raw_d, r.window), F.lit(False))
     d = F.when(inw, raw_d)
     v = F.when(inw, raw_v)
     truth_of = _latest_truth(r)
-    dated = truth_of(v)
+    # ruling 6: the latest day's largest and smallest values must agree
+    dated = agree(truth_of(v), truth_of(F.when(inw, F.col(_name(prefix, r.name, "vmin")))))
     undated = F.col(_name(prefix, r.name, "undated"))
     has_u = F.coalesce(F.size(undated) > 0, F.lit(False))
     u_true = F.forall(undated, lambda x: F.coalesce(truth_of(x), F.lit(False)))
@@ -1051,7 +1112,10 @@ def _ev_latest(plan: Plan, info: LeafInfo) -> list[Column]:
     u_truth = F.when(u_true, F.lit(True)).when(u_false, F.lit(False)).otherwise(null_bool())
     truth = F.when(has_u, agree(dated, u_truth)).otherwise(dated)
     found = inw | has_u
-    worlds = _world_cols(k, dated, inw, F.when(has_u, u_truth).otherwise(dated), inw | has_u)
+    # ruling 1: the worlds' smallest / largest undated value as the most recent
+    low = F.when(has_u, truth_of(F.array_min(undated))).otherwise(dated)
+    high = F.when(has_u, truth_of(F.array_max(undated))).otherwise(dated)
+    worlds = _world_cols(k, dated, inw, low, high, inw | has_u)
     if r.table == "measurements":
         return _cols(k, truth, found, v, d, _none("string")) + worlds
     text = v.cast("string")
@@ -1073,10 +1137,14 @@ def _ev_cockcroft(plan: Plan, info: LeafInfo) -> list[Column]:
     wt = F.when(wt_in, F.col(_name("m", "weight", "value")))
     u_cr = F.col(_name("m", "creatinine", "undated"))
     u_wt = F.col(_name("m", "weight", "undated"))
+    # ruling 6: the latest days' smallest values too
+    cr_min = F.when(cr.isNotNull(), F.col(_name("m", "creatinine", "vmin")))
+    wt_min = F.when(wt.isNotNull(), F.col(_name("m", "weight", "vmin")))
+    has_u = F.coalesce(F.size(u_cr) > 0, F.lit(False)) | F.coalesce(F.size(u_wt) > 0, F.lit(False))
     cr_hi = F.when(cr.isNotNull(), F.greatest(cr, F.array_max(u_cr)))
-    cr_lo = F.when(cr.isNotNull(), F.least(cr, F.array_min(u_cr)))
+    cr_lo = F.when(cr.isNotNull(), F.least(cr_min, F.array_min(u_cr)))
     wt_hi = F.when(wt.isNotNull(), F.greatest(wt, F.array_max(u_wt)))
-    wt_lo = F.when(wt.isNotNull(), F.least(wt, F.array_min(u_wt)))
+    wt_lo = F.when(wt.isNotNull(), F.least(wt_min, F.array_min(u_wt)))
 
     def clearance(creat: Column, weight: Column, factor: Column) -> Column:
         return creatinine_clearance(age_col(), weight, creat, factor, lambda c: c.cast("double"))
@@ -1118,7 +1186,7 @@ def _ev_cockcroft(plan: Plan, info: LeafInfo) -> list[Column]:
     as_f, as_m = truth_for(female), truth_for(male)
     variants = [as_f.alias(f"__{k}_as_F"), as_m.alias(f"__{k}_as_M")]
     truth = F.when(sex_known(), truth_for(sex_factor)).otherwise(agree(as_f, as_m))
-    return _cols(k, truth, cr_in | wt_in, crcl, date, detail) + variants
+    return _cols(k, truth, cr_in | wt_in | has_u, crcl, date, detail) + variants
 
 
 def _ev_event(plan: Plan, info: LeafInfo) -> list[Column]:

@@ -125,10 +125,6 @@ def test_undated_medication_that_ended_inside_the_overlap(spec):
         section="exclusion",
         if_missing="pass",
         expected={"ended_d7": "fail"},
-        known_wrong={
-            "polars": "an undated exposure whose end lies in the overlap window is unknown "
-            "(tests/test_screen_amendments.py asserts unknown; reported to the lead)"
-        },
     )
 
 
@@ -270,10 +266,6 @@ def test_an_absent_table_only_makes_its_own_facts_unknown(spec):
         """,
         if_missing="fail",
         expected={"vrd": "pass", "pd": "unknown"},
-        known_wrong={
-            "polars": "a criterion reading an absent table is unknown as a whole, even when "
-            "a part from a present table decides it (reported to the lead)"
-        },
     )
 
 
@@ -297,10 +289,6 @@ def test_undated_row_in_any_present(spec):
               - latest: {test: plasma_cells_abs, window: 30d, op: '>', value: 0.5}
         """,
         expected={"p": "unknown", "q": "fail"},
-        known_wrong={
-            "polars": "an undated part of any_present counts as absent, so the dated "
-            "failing part decides: fail (reported to the lead)"
-        },
     )
 
 
@@ -325,9 +313,59 @@ def test_undated_row_read_by_two_parts_is_one_row(spec):
               - latest: {test: hemoglobin, window: 365d, op: '<', value: 12.0}
         """,
         expected={"p": "fail", "q": "unknown"},
+    )
+
+
+def test_undated_rows_of_one_test_that_disagree_in_any_present(spec):
+    """Two undated percentages, 3.7 % and 8.9 %, beside a dated absolute count of 0.1 x
+    10^9/L that fails: with the 8.9 % as the most recent the criterion would pass, with the
+    3.7 % it would fail, so unknown (contract 5.1; each undated row is placed on its own,
+    not only all of them on one day)."""
+    spec(
+        tables={
+            "measurements": """
+                patient_id | test             | value | unit   | measured_on
+                p          | plasma_cells_abs | 0.1   | 10^9/L | -2
+                p          | plasma_cells_pct | 3.7   | %      |
+                p          | plasma_cells_pct | 8.9   | %      |
+                q          | plasma_cells_abs | 0.1   | 10^9/L | -2
+                q          | plasma_cells_pct | 3.7   | %      |
+                q          | plasma_cells_pct | 4.9   | %      |
+            """
+        },
+        rule="""
+            any_present:
+              - latest: {test: plasma_cells_pct, window: 30d, op: '>', value: 5}
+              - latest: {test: plasma_cells_abs, window: 30d, op: '>', value: 0.5}
+        """,
+        expected={"p": "unknown", "q": "fail"},
+    )
+
+
+def test_undated_row_on_the_day_of_the_latest_dated_one(spec):
+    """Ruling 1 when the undated row may share the latest day of a dated one: hemoglobin
+    in 8.0-11.9 g/dL, a dated 6.7 the day before the index, an undated 12.0. Placed after
+    the index it is not read (6.7: fails >= 8); placed before that day it is not the
+    latest; placed on that day, the two records have no order, and whichever came last the
+    criterion fails (6.7 fails >= 8, 12.0 fails < 12). Every placement fails: fail. (Seen
+    on anemia-oral-iron, /work/reg30k, 2 pairs at 2024-06-30 and 12 in event mode.)"""
+    spec(
+        tables={
+            "measurements": """
+                patient_id | test       | value | unit | measured_on
+                p          | hemoglobin | 6.7   | g/dL | -1
+                p          | hemoglobin | 12.0  | g/dL |
+            """
+        },
+        rule="""
+            all:
+              - latest: {test: hemoglobin, window: 365d, op: '>=', value: 8.0}
+              - latest: {test: hemoglobin, window: 365d, op: '<', value: 12.0}
+        """,
+        expected={"p": "fail"},
         known_wrong={
-            "polars": "each part weighs the undated row on its own (unknown AND unknown): "
-            "unknown; seen on anemia-oral-iron, synthetic OMOP registry seed 5, patient 415 "
-            "(reported to the lead)"
+            "reference": "places the undated row on the dated row's day and weighs the two "
+            "same-day values in each part on its own (unknown AND unknown): unknown "
+            "(reported to the lead with the seven rulings)"
         },
     )

@@ -68,8 +68,4 @@ def test_if_missing_when_an_absent_record_already_decides(spec):
         rule="diagnosis: {codes: myeloma, window: ever}",
         if_missing="unknown",
         expected={"has": "pass", "none": "unknown"},
-        known_wrong={
-            "polars": "if_missing only replaces an unknown status; a record-less "
-            "diagnosis stays fail (reported to the lead)"
-        },
     )

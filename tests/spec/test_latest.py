@@ -157,8 +157,4 @@ def test_records_on_the_same_latest_day_that_disagree(spec):
         },
         rule=HB_8,
         expected={"disagree": "unknown", "agree": "pass"},
-        known_wrong={
-            "polars": "same-day values: the largest is taken as the most recent (here 9.0: "
-            "pass); the contract does not say (reported to the lead)"
-        },
     )

@@ -109,5 +109,4 @@ def test_null_line_number_could_qualify(spec):
         rule="therapy: {started_before_index: true, min_line: 2}",
         if_missing="fail",
         expected={"null_line": "unknown"},
-        known_wrong={"polars": "a null line_number never qualifies: fail (reported to the lead)"},
     )
