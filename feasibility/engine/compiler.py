@@ -763,6 +763,12 @@ class _Query(_EventLeaf):
         if cmp is not None:
             info.unit, info.threshold, info.op = cmp.unit, cmp.value, cmp.op
 
+    def found(self, c: Compiler, rule: Any, k: str, suffix: str) -> pl.Expr:
+        # a sure or maybe row of its query (queries.py); an absent table: unknown, not missing
+        if rule.query.table not in c.present:
+            return pl.lit(True)
+        return pl.col(f"__{k}_found")
+
     def evidence(self, c: Compiler, rule: Any, k: str) -> list[pl.Expr]:
         if rule.query.table not in c.present:
             return _cols(k, NULL_BOOL, pl.lit(False), _NONE_F, _NONE_D, _NONE_S)

@@ -925,7 +925,7 @@ def _leaf_found(plan: Plan, rule: Rule, key: str, suffix: str) -> Column:
         return F.lit(True)
     if isinstance(rule, Latest):
         return F.col(f"__{key}_found{suffix}")
-    if isinstance(rule, CockcroftGault):
+    if isinstance(rule, (CockcroftGault, Records)):  # records: a sure or maybe row
         return F.col(f"__{key}_found")
     return F.coalesce(F.col(f"__{key}"), F.lit(True))
 
