@@ -371,9 +371,16 @@ class World:
 
     def latest(self, q: Query) -> tuple[list[Any] | None, list[Any]]:
         """The values on the latest day in the window (None: no record) and the values of
-        rows that might qualify (a null filtered field) on that day or later."""
+        rows that might qualify (a null filtered field) on that day or later.
+
+        An undated row placed on the day of a dated one is taken as the later of them: the
+        world where the dated row came later is the one where the undated row is placed
+        before that day (or after the index), so every order is still tried, and one row
+        is one value in every part of a criterion (ruling 1). Dated rows on the same day
+        have no order: all their values are returned (ruling 6)."""
         best: dt.date | None = None
         values: list[Any] = []
+        placed_on_best: list[Any] = []
         maybe: list[tuple[dt.date | None, Any]] = []
         for row, ok, v in self.values(q):
             d = self.date(q.table, row)
@@ -382,10 +389,15 @@ class World:
             if not ok:
                 continue
             assert d is not None
+            placed = row.get(DATE_OF[q.table]) is None
             if best is None or d > best:
-                best, values = d, [v]
+                best, values, placed_on_best = d, [v], ([v] if placed else [])
             elif d == best:
                 values.append(v)
+                if placed:
+                    placed_on_best.append(v)
+        if placed_on_best:
+            values = placed_on_best
         possible = [v for d, v in maybe if d is None or best is None or d >= best]
         return (values if best is not None else None), possible
 

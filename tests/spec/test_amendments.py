@@ -363,9 +363,4 @@ def test_undated_row_on_the_day_of_the_latest_dated_one(spec):
               - latest: {test: hemoglobin, window: 365d, op: '<', value: 12.0}
         """,
         expected={"p": "fail"},
-        known_wrong={
-            "reference": "places the undated row on the dated row's day and weighs the two "
-            "same-day values in each part on its own (unknown AND unknown): unknown "
-            "(reported to the lead with the seven rulings)"
-        },
     )
