@@ -22,6 +22,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,25 @@ from feasibility.protocol import (
 )
 
 INDEX_EVENT = "index_event"
+
+
+def write_atomically(out_dir: str | Path, fill: Callable[[Path], None]) -> list[Path]:
+    """Have ``fill`` write files into a temporary directory beside ``out_dir``, then move
+    each into ``out_dir`` (created if needed): a reader never sees half-written files.
+    Returns the paths written, sorted."""
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".screen-", dir=out.parent))
+    try:
+        fill(tmp)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, out / f.name)
+            written.append(out / f.name)
+        return written
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class ScreenResult:
@@ -379,23 +399,15 @@ class ScreenResult:
     def write(self, out_dir: str | Path, *, order: list[str] | None = None) -> list[Path]:
         """Write patient_status.csv, funnel.csv, impact.csv and evidence.parquet atomically:
         into a temporary directory first, then moved into ``out_dir``."""
-        out = Path(out_dir)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".screen-", dir=out.parent))
-        try:
+
+        def fill(tmp: Path) -> None:
             # formula-like text (a patient id or label starting with "=") is neutralised
             write_csv(self.patient_status, tmp / "patient_status.csv")
             write_csv(self.funnel(order), tmp / "funnel.csv")
             write_csv(self.impact(), tmp / "impact.csv")
             self._evidence_query().sink_parquet(tmp / "evidence.parquet")
-            out.mkdir(parents=True, exist_ok=True)
-            written = []
-            for f in sorted(tmp.iterdir()):
-                os.replace(f, out / f.name)
-                written.append(out / f.name)
-            return written
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+
+        return write_atomically(out_dir, fill)
 
     def __repr__(self) -> str:
         return f"ScreenResult({self.protocol.id}, patients={self.n_patients}, eligible={self.n_eligible})"

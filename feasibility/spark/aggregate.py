@@ -24,9 +24,6 @@ one line saying where the statuses are.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -39,7 +36,7 @@ from feasibility.engine.logic import FAIL, PASS, UNKNOWN
 from feasibility.engine.seam import IDX, PID, EngineRun
 from feasibility.errors import FeasibilityError
 from feasibility.protocol import Protocol
-from feasibility.results import INDEX_EVENT, ScreenResult
+from feasibility.results import INDEX_EVENT, ScreenResult, write_atomically
 
 FUNNEL_SCHEMA = {
     "step": pl.Int64,
@@ -285,20 +282,12 @@ class AggregatesResult(ScreenResult):
     def write(self, out_dir: str | Path, *, order: list[str] | None = None) -> list[Path]:
         """Write funnel.csv and impact.csv atomically (patient_status is at ``status_path``;
         there is no evidence)."""
-        out = Path(out_dir)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".screen-", dir=out.parent))
-        try:
+
+        def fill(tmp: Path) -> None:
             write_csv(self.funnel(order), tmp / "funnel.csv")
             write_csv(self.impact(), tmp / "impact.csv")
-            out.mkdir(parents=True, exist_ok=True)
-            written = []
-            for f in sorted(tmp.iterdir()):
-                os.replace(f, out / f.name)
-                written.append(out / f.name)
-            return written
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+
+        return write_atomically(out_dir, fill)
 
     def __repr__(self) -> str:
         return (
