@@ -543,16 +543,6 @@ def _diagnoses(df: DataFrame) -> DataFrame:
     return df.withColumn("code", F.when(F.length(code) > 0, code))
 
 
-def _factor_map() -> Column:
-    pairs = [
-        x
-        for t in TESTS.values()
-        for unit, factor in t.factors.items()
-        for x in (F.lit(f"{t.name}\t{unit}"), F.lit(float(factor)))
-    ]
-    return F.create_map(*pairs)
-
-
 def plausible(test: Column, value: Column) -> Column:
     """``value`` (canonical unit) lies in its test's plausible range (finite, inclusive;
     a test without a range passes)."""
@@ -562,26 +552,70 @@ def plausible(test: Column, value: Column) -> Column:
     return F.when(low.isNull(), F.lit(True)).otherwise(F.coalesce(inside, F.lit(False)))
 
 
+def _measurement_units(spark: SparkSession) -> DataFrame:
+    """One row per accepted (test, unit): its factor to the canonical unit and the test's
+    plausible range (canonical unit; null bounds: no range). Small: broadcast."""
+    rows = []
+    for t in TESTS.values():
+        low, high = PLAUSIBLE_RANGES.get(t.name, (None, None))
+        for unit, factor in t.factors.items():
+            rows.append(
+                (
+                    t.name,
+                    unit,
+                    float(factor),
+                    None if low is None else float(low),
+                    None if high is None else float(high),
+                )
+            )
+    schema = "_t string, _u string, _factor double, _low double, _high double"
+    return spark.createDataFrame(rows, schema)
+
+
 def _measurements(df: DataFrame) -> DataFrame:
-    test = _in(F.lower(_strip(F.col("test"))), TESTS)
-    unit = _strip(F.col("unit"))
-    factor = F.try_element_at(_factor_map(), F.concat_ws("\t", test, unit))
-    value = F.col("value") * factor
-    df = df.select(PID, test.alias("test"), value.alias("value"), "measured_on")
-    usable = F.col("test").isNotNull() & F.col("value").isNotNull()
-    return df.filter(usable & plausible(F.col("test"), F.col("value")))
+    """Known tests in accepted units, converted to the canonical unit, plausible values
+    only. The (test, unit) lookup is a broadcast hash join with the small table of accepted
+    units (an inner join: an unknown test or unit, or a null, has no row), not literal-map
+    lookups per row, which scan their keys one by one (the profile of the Spark engine
+    at 50k patients put most of its time there)."""
+    units = F.broadcast(_measurement_units(df.sparkSession))
+    keyed = df.select(
+        PID,
+        F.lower(_strip(F.col("test"))).alias("_tn"),
+        _strip(F.col("unit")).alias("_un"),
+        "value",
+        "measured_on",
+    )
+    joined = keyed.join(
+        units, (F.col("_tn") == F.col("_t")) & (F.col("_un") == F.col("_u")), "inner"
+    )
+    value = F.col("value") * F.col("_factor")
+    inside = ~F.isnan(value) & (value >= F.col("_low")) & (value <= F.col("_high"))
+    ok = value.isNotNull() & (F.col("_low").isNull() | F.coalesce(inside, F.lit(False)))
+    return joined.filter(ok).select(
+        PID, F.col("_t").alias("test"), value.alias("value"), "measured_on"
+    )
 
 
 def _assessments(df: DataFrame) -> DataFrame:
-    item = F.lower(_strip(F.col("item")))
-    value = F.lower(_strip(F.col("value")))
-    allowed = F.create_map(
-        *[x for n, vs in ASSESSMENT_ITEMS.items() for x in (F.lit(n), F.array(*map(F.lit, vs)))]
+    """Known items with one of their allowed values (lower case): a broadcast hash join
+    with the small table of allowed (item, value) pairs, as for measurements."""
+    allowed = F.broadcast(
+        df.sparkSession.createDataFrame(
+            sorted({(n, v) for n, vs in ASSESSMENT_ITEMS.items() for v in vs}),
+            "_i string, _v string",
+        )
     )
-    valid = F.array_contains(F.try_element_at(allowed, item), value)
-    return df.select(PID, item.alias("item"), value.alias("value"), "assessed_on").filter(
-        F.coalesce(valid, F.lit(False))
+    keyed = df.select(
+        PID,
+        F.lower(_strip(F.col("item"))).alias("item"),
+        F.lower(_strip(F.col("value"))).alias("value"),
+        "assessed_on",
     )
+    joined = keyed.join(
+        allowed, (F.col("item") == F.col("_i")) & (F.col("value") == F.col("_v")), "inner"
+    )
+    return joined.select(PID, "item", "value", "assessed_on")
 
 
 def _medications(df: DataFrame) -> DataFrame:
