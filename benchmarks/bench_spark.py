@@ -5,6 +5,10 @@ how the Spark run grows with the registry (time, shuffle bytes).
     python benchmarks/bench_spark.py compare --data benchmarks/_data/registry_1m --repeat 2
     # scaling: one Spark run per registry (and, with --polars, a polars run beside it)
     python benchmarks/bench_spark.py scale --data /tmp/reg_200k --data benchmarks/_data/registry_1m --data /tmp/reg_5m
+    # identity (issue 13 point 3): both myeloma protocols x fixed and event mode, polars
+    # and Spark, patient_status/funnel/impact compared byte for byte, one line per file
+    python benchmarks/bench_spark.py identity --data data_samples/registry
+    python benchmarks/bench_spark.py identity --data /work/data_c2/registry_200k --only isatuximab-pomalidomide-dex:event
 
 Every run is a fresh process running exactly ``feasibility screen`` (through
 ``feasibility.cli.main``), measured from outside over its whole process tree (the Spark
@@ -267,12 +271,72 @@ def scale(args: argparse.Namespace) -> int:
     return 0
 
 
+def _identity_run(engine: str, data: Path, proto: str, mode: str, out: Path) -> float:
+    """One engine's patient_status/funnel/impact of ``proto`` in ``mode`` (the same calls
+    and modes as ``benchmarks/snapshot_outputs.py``) written to ``out``; its seconds."""
+    sys.path.insert(0, str(HERE))
+    from snapshot_outputs import MODES
+
+    import feasibility as fz
+    from feasibility.csvsafe import write_csv
+
+    t0 = time.perf_counter()
+    reg = fz.load_registry(data)
+    res = fz.screen(reg, proto, MODES[mode], engine=engine)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(res.patient_status, out / "patient_status.csv")
+    write_csv(res.funnel(), out / "funnel.csv")
+    write_csv(res.impact(), out / "impact.csv")
+    return time.perf_counter() - t0
+
+
+def identity(args: argparse.Namespace) -> int:
+    """Polars and Spark outputs of both protocols in both index modes, file by file."""
+    sys.path.insert(0, str(HERE))
+    from snapshot_outputs import MODES, PROTOCOLS
+
+    data = args.data[0]
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench_spark_identity_"))
+    combos = [(p, m) for p in PROTOCOLS for m in MODES]
+    if args.only:
+        combos = [tuple(c.split(":", 1)) for c in args.only]  # type: ignore[misc]
+    print(f"{data}: {patients(data):,} patients; work dir {work}", flush=True)
+    same_all = True
+    for proto, mode in combos:
+        seconds = {}
+        for engine in ("polars", "spark"):
+            target = work / engine / f"{proto}-{mode}"
+            # each engine in a fresh process (the Spark JVM does not outlive its run)
+            cmd = [sys.executable, str(Path(__file__).resolve()), "_identity", engine]
+            cmd += [str(data), proto, mode, str(target)]
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-4000:]}")
+            seconds[engine] = float(done.stdout.strip().splitlines()[-1])
+        for f in COMPARED:
+            a, b = work / "polars" / f"{proto}-{mode}" / f, work / "spark" / f"{proto}-{mode}" / f
+            same = filecmp.cmp(a, b, shallow=False)
+            same_all &= same
+            lines = sum(1 for _ in a.open(encoding="utf-8"))
+            print(
+                f"{proto} {mode:>5} {f:<18} {'identical' if same else 'DIFFERENT'} "
+                f"({lines:,} lines; polars {seconds['polars']:.1f} s, spark {seconds['spark']:.1f} s)",
+                flush=True,
+            )
+    print("all identical" if same_all else "SOME FILES DIFFER")
+    return 0 if same_all else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_run":
         return worker(argv[1:])
+    if argv and argv[0] == "_identity":
+        engine, data, proto, mode, out = argv[1:6]
+        print(f"{_identity_run(engine, Path(data), proto, mode, Path(out)):.3f}")
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("compare", "scale"))
+    parser.add_argument("mode", choices=("compare", "scale", "identity"))
     parser.add_argument(
         "--data", type=Path, action="append", help="registry directory (repeatable for scale)"
     )
@@ -283,6 +347,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spark-master", default="local[*]")
     parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--json", help="write the figures to this JSON file")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="PROTOCOL:MODE",
+        help="identity: only this protocol and mode (fixed|event), repeatable",
+    )
+    parser.add_argument("--work", help="identity: directory for the outputs (default: a temp dir)")
     args = parser.parse_args(argv)
     if not args.data:
         args.data = [HERE / "_data" / "registry_1m"]
@@ -293,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
+    if args.mode == "identity":
+        return identity(args)
     return compare(args) if args.mode == "compare" else scale(args)
 
 

@@ -36,6 +36,7 @@ from feasibility.engine.index import _COND_RE, IndexEvents, parse_where
 from feasibility.engine.seam import EngineRun
 from feasibility.errors import FeasibilityError
 from feasibility.protocol import Protocol
+from feasibility.protocol.compare import compare
 from feasibility.schema import TABLES
 
 #: Master and configuration of the fallback session (when feasibility.spark.session is absent).
@@ -99,18 +100,6 @@ def _one_line(exc: BaseException) -> str:
     return re.sub(r"\s+", " ", first)[:400]
 
 
-#: ``--index-where`` operators on a Spark column and a literal.
-_OPS = {
-    ">=": lambda c, v: c >= v,
-    "<=": lambda c, v: c <= v,
-    ">": lambda c, v: c > v,
-    "<": lambda c, v: c < v,
-    "==": lambda c, v: c == v,
-    "=": lambda c, v: c == v,
-    "!=": lambda c, v: c != v,
-}
-
-
 def where_column(text: str, table: str) -> Any:
     """``--index-where`` (``column OP literal`` joined by ``and``) as a Spark column. The
     text is first checked by :func:`feasibility.engine.index.parse_where`, so errors read
@@ -136,7 +125,7 @@ def where_column(text: str, table: str) -> Any:
             value = dt.date.fromisoformat(lit)
         else:
             value = lit
-        cond = _OPS[op](F.col(col), value)
+        cond = compare(F.col(col), "==" if op == "=" else op, value)
         out = cond if out is None else out & cond
     return out
 

@@ -65,9 +65,10 @@ from feasibility.protocol import (
     columns_needed,
     leaves,
 )
+from feasibility.protocol.compare import compare
 from feasibility.protocol.formulas import CG_SEX_FACTOR, age_in_years, creatinine_clearance
 from feasibility.schema import _drug_vocabulary, regimen_ingredients
-from feasibility.spark.read import PID, _strip, plausible
+from feasibility.spark.read import PID, _strip
 
 IDX = "index_date"
 SEXES = ("F", "M")
@@ -109,14 +110,8 @@ def agree(*statuses: Column) -> Column:
 
 
 def cmp(col: Column, op: str, value: float) -> Column:
-    return {
-        ">=": lambda: col >= value,
-        ">": lambda: col > value,
-        "<=": lambda: col <= value,
-        "<": lambda: col < value,
-        "==": lambda: col == value,
-        "!=": lambda: col != value,
-    }[op]()
+    """``col op value``: the rule model's one operator table (:mod:`feasibility.protocol.compare`)."""
+    return compare(col, op, value)
 
 
 def in_window(date: Column, window: Window) -> Column:
@@ -173,9 +168,8 @@ def latest_features(
     date_col = "measured_on" if table == "measurements" else "assessed_on"
     name, date = F.col(name_col), F.col(date_col)
     rows = df.select(PID, name.alias("_n"), F.col("value").alias("_v"), date.alias("_d"))
+    # (the normaliser already left out implausible measurements: no second check here)
     rows = rows.filter(F.col("_n").isin(list(needs)))
-    if table == "measurements":
-        rows = rows.filter(plausible(F.col("_n"), F.col("_v")))
     rows = _with_index(rows, idx)
     lower: Column = F.lit(None).cast("int")
     for n, days in needs.items():
@@ -466,16 +460,16 @@ def event_features(
     return Features(rows.select(*key, *inputs), aggs, post)
 
 
-def combine(parts: list[Features], key: list[str]) -> DataFrame | None:
-    """Every table's features in one aggregation: the tables' rows stacked (each table's
-    input columns null on the others' rows) and grouped once by the pair key, so the
-    registry's rows are shuffled once, partitioned by patient."""
-    if not parts:
-        return None
-    rows = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), [p.rows for p in parts])
-    aggs = [a for p in parts for a in p.aggs]
-    post = [c for p in parts for c in p.post]
-    return rows.groupBy(*key).agg(*aggs).select(*[F.col(k) for k in key], *post)
+def combine(parts: list[Features], key: list[str]) -> list[DataFrame]:
+    """Each table's features aggregated on its own, one narrow frame per table (the pair
+    key and that table's feature columns): each table's rows are shuffled once,
+    partitioned by patient, and the frames come out hash-partitioned on the key, so
+    joining them onto the pairs needs no further shuffle of table rows. (One aggregation
+    over all tables' rows stacked side by side carried every table's null columns
+    through the shuffle and the aggregation buffers.)"""
+    return [
+        p.rows.groupBy(*key).agg(*p.aggs).select(*[F.col(k) for k in key], *p.post) for p in parts
+    ]
 
 
 def code_match(code: Column, codelist) -> Column:
@@ -565,8 +559,7 @@ def query_features(
     selected = [F.coalesce(expr(f), F.lit(False)) for f in q.selectors]
     if selected:
         rows = rows.filter(k_and(*selected))
-    if table == "measurements":
-        rows = rows.filter(plausible(F.col("test"), F.col("value")))
+    # (the normaliser already left out implausible measurements: no second check here)
     rows = _with_index(rows, idx)
     if table in END_DATE:  # contract 5.1: an undated row that ended before the index
         end = F.col(END_DATE[table])
@@ -762,8 +755,7 @@ class Plan:
             q = rule.query
             if q is not None and q.table in self.present:
                 parts.append(query_features(k, q, frames[q.table], idx, key))
-        features = combine(parts, key)
-        if features is not None:
+        for features in combine(parts, key):
             base = base.join(features, on=key, how="left")
         evidence: list[Column] = []
         for infos in self.leaves.values():
