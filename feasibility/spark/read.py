@@ -543,15 +543,6 @@ def _diagnoses(df: DataFrame) -> DataFrame:
     return df.withColumn("code", F.when(F.length(code) > 0, code))
 
 
-def plausible(test: Column, value: Column) -> Column:
-    """``value`` (canonical unit) lies in its test's plausible range (finite, inclusive;
-    a test without a range passes)."""
-    low = lookup({n: float(lo) for n, (lo, _) in PLAUSIBLE_RANGES.items()}, test)
-    high = lookup({n: float(hi) for n, (_, hi) in PLAUSIBLE_RANGES.items()}, test)
-    inside = ~F.isnan(value) & (value >= low) & (value <= high)
-    return F.when(low.isNull(), F.lit(True)).otherwise(F.coalesce(inside, F.lit(False)))
-
-
 def _measurement_units(spark: SparkSession) -> DataFrame:
     """One row per accepted (test, unit): its factor to the canonical unit and the test's
     plausible range (canonical unit; null bounds: no range). Small: broadcast."""
@@ -690,7 +681,6 @@ __all__ = [
     "CatalogTable",
     "check_catalog_events",
     "SparkTables",
-    "plausible",
     "read_tables",
     "typed_frame",
 ]
