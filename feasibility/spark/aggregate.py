@@ -357,8 +357,10 @@ def run_aggregates(
     carries the finished :class:`AggregatesResult` (``result``) and no pairs."""
     import time
 
-    from feasibility.spark.engine import SparkState, _progress, index_pairs, spark_session
+    from feasibility.spark.pairs import index_pairs
     from feasibility.spark.read import read_tables
+    from feasibility.spark.session import SparkState, get_session
+    from feasibility.spark.session import progress as _progress
     from feasibility.spark.translate import Plan, _Context
 
     if not engine.status_path:
@@ -370,7 +372,7 @@ def run_aggregates(
         raise FeasibilityError("aggregates_only writes no evidence; drop evidence/evidence_path")
     t0 = time.perf_counter()
     if state is None:
-        spark = spark_session(engine.master, engine.conf)
+        spark = get_session(engine.master, engine.conf)
         _progress(progress, f"reading {getattr(registry, 'path', registry)} with Spark")
         tables = read_tables(spark, registry, set())
         state = SparkState(spark, tables, pl.DataFrame(schema={PID: pl.String}))

@@ -280,7 +280,7 @@ def check_catalog_events(registry: CatalogRegistry, index: Any) -> None:
             f"({registry.name(index.table) or 'not named'}); add it or use --index-date",
             table=index.table,
         )
-    from feasibility.spark.engine import index_pairs
+    from feasibility.spark.pairs import index_pairs
 
     tables = read_tables(registry.spark, registry, {index.table})
     if (index.table, index.column) in tables.absent:

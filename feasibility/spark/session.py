@@ -30,7 +30,10 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import polars as pl
 
 from feasibility.errors import FeasibilityError
 
@@ -291,3 +294,22 @@ def stop_session() -> None:
     active = SparkSession.getActiveSession()
     if active is not None:
         active.stop()
+
+
+# ---------------------------------------------------------------------------- a run's state
+
+
+@dataclass
+class SparkState:
+    """What a run keeps for relax and rescreen: the session, the registry's tables as
+    (lazy) Spark DataFrames, and the patients in registry order."""
+
+    spark: Any
+    tables: Any  # feasibility.spark.read.SparkTables
+    patient_ids: pl.DataFrame
+
+
+def progress(on: bool, msg: str) -> None:
+    """One progress line of a Spark screen on stderr, when ``on``."""
+    if on:
+        print(f"[screen:spark] {msg}", file=sys.stderr, flush=True)
