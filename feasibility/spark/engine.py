@@ -16,14 +16,12 @@ statuses; ``SparkEngine(evidence_path=DIR)`` has Spark write the statuses and ev
 Parquet to ``DIR`` (any filesystem the cluster writes) and brings back the statuses only.
 
 The session is :func:`feasibility.spark.session.get_session` (master ``local[*]`` unless
-configured, e.g. by ``--spark-master``) when that module is installed, else a lean local
-session (:func:`spark_session`).
+configured, e.g. by ``--spark-master``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import time
 from typing import Any
@@ -36,45 +34,8 @@ from feasibility.errors import FeasibilityError
 from feasibility.protocol import Protocol
 from feasibility.schema import TABLES
 from feasibility.spark.pairs import index_pairs, where_column
-from feasibility.spark.session import SparkState
+from feasibility.spark.session import SparkState, get_session
 from feasibility.spark.session import progress as _progress
-
-#: Master and configuration of the fallback session (when feasibility.spark.session is absent).
-LOCAL_MASTER = "local[2]"
-LOCAL_CONF = {
-    "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
-    "spark.sql.shuffle.partitions": "4",
-    "spark.sql.adaptive.enabled": "true",
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
-    "spark.driver.host": "127.0.0.1",
-    "spark.driver.bindAddress": "127.0.0.1",
-}
-
-
-def spark_session(master: str | None = None, conf: dict[str, str] | None = None) -> Any:
-    """The SparkSession the engine runs in: the package's shared session
-    (``feasibility.spark.session.get_session``) if present, else a lean local one."""
-    try:
-        from feasibility.spark.session import get_session
-    except ImportError:  # pragma: no cover - session.py is part of the package (C2)
-        get_session = None  # type: ignore[assignment]
-    if get_session is not None:
-        return get_session(master, conf)
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:  # pragma: no cover - pyspark is the extra's dependency
-        raise FeasibilityError(
-            f'engine "spark" needs pyspark 4.x ({exc}); pip install "feasibility[spark]"'
-        ) from None
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    builder = SparkSession.builder.master(master or LOCAL_MASTER).appName("feasibility")
-    for key, value in {**LOCAL_CONF, **(conf or {})}.items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
 
 
 def _one_line(exc: BaseException) -> str:
@@ -144,7 +105,7 @@ class SparkEngine:
 
         t0 = time.perf_counter()
         if state is None:
-            spark = spark_session(self.master, self.conf)
+            spark = get_session(self.master, self.conf)
             _progress(progress, f"reading {getattr(registry, 'path', registry)} with Spark")
             tables = read_tables(spark, registry, set())
             ids = _to_polars(tables.frames["patients"].select(PID, ORDER))
@@ -197,4 +158,4 @@ def _to_polars(df: Any) -> pl.DataFrame:
     return out
 
 
-__all__ = ["SparkEngine", "SparkState", "index_pairs", "spark_session", "where_column"]
+__all__ = ["SparkEngine", "SparkState", "index_pairs", "where_column"]
