@@ -3,12 +3,15 @@ loaded with the real loader and screened with the real engine; headless Chromium
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -239,44 +242,78 @@ def chromium() -> str:
     )
 
 
+#: Seconds one Chromium run may take before it counts as hung, and how many runs to try.
+#: Headless Chromium occasionally hangs on a page it has rendered before (seen once in CI:
+#: a --screenshot run of a report whose --dump-dom had just finished); a hang is the
+#: browser's, not the report's, so it is killed with its whole process group and tried
+#: again with a fresh profile. Any run that finishes is the one whose output is checked.
+CHROMIUM_TIMEOUT = 120
+CHROMIUM_ATTEMPTS = 3
+
+
+def run_chromium(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
+    """Run headless Chromium with ``CHROMIUM_FLAGS`` and ``args`` (HOME and a fresh profile
+    under ``tmp``); a run that hangs past ``CHROMIUM_TIMEOUT`` is killed with its child
+    processes and tried again, up to ``CHROMIUM_ATTEMPTS`` runs in all."""
+    exe = chromium()
+    env = dict(os.environ, HOME=str(tmp))
+    hung: list[str] = []
+    for attempt in range(1, CHROMIUM_ATTEMPTS + 1):
+        profile = Path(tempfile.mkdtemp(prefix=f"chromium-profile-{attempt}-", dir=tmp))
+        cmd = [
+            exe,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            *args,
+        ]
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,  # its own process group: a hang is killed whole
+        )
+        try:
+            out, err = proc.communicate(timeout=CHROMIUM_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            hung.append(f"run {attempt}: {(err or '').strip().splitlines()[-3:]}")
+            continue
+        return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    raise AssertionError(
+        f"headless Chromium hung {CHROMIUM_ATTEMPTS} times (over {CHROMIUM_TIMEOUT} s each) "
+        f"on {args[-1]}: " + "; ".join(hung)
+    )
+
+
 def render_in_chromium(html: Path, tmp: Path, screenshot: Path | None = None) -> dict:
     """Open ``html`` in headless Chromium with networking off; return the page's render
     status (charts rendered, marks drawn, script errors) and Chromium's console log."""
-    profile = tmp / "chromium-profile"
-    profile.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, HOME=str(tmp))
-    cmd = [
-        chromium(),
-        *CHROMIUM_FLAGS,
-        f"--user-data-dir={profile}",
-        "--enable-logging=stderr",
-        "--v=0",
-    ]
-    dom = subprocess.run(
-        [*cmd, "--dump-dom", html.resolve().as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-    )
+    dom = run_chromium(["--dump-dom", html.resolve().as_uri()], tmp)
     m = re.search(r'<pre id="render-status">(.*?)</pre>', dom.stdout, re.DOTALL)
     status = json.loads(_unescape(m.group(1))) if m and m.group(1).strip() else {}
     status["console"] = dom.stderr
     if screenshot is not None:
-        subprocess.run(
+        run_chromium(
             [
-                *cmd,
                 f"--screenshot={screenshot}",
                 "--window-size=1280,4200",
                 "--hide-scrollbars",
                 html.resolve().as_uri(),
             ],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            env=env,
+            tmp,
         )
     return status
+
+
+def dump_dom(html: Path, tmp: Path) -> str:
+    """The DOM of ``html`` after its scripts ran in headless Chromium (networking off)."""
+    return run_chromium(["--dump-dom", html.resolve().as_uri()], tmp).stdout
 
 
 def _unescape(text: str) -> str:

@@ -7,12 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import html as _html
 import re
-import subprocess
 from pathlib import Path
 
 import polars as pl
 import pytest
-from _report_helpers import CHROMIUM_FLAGS, chromium, render_in_chromium
+from _report_helpers import chromium, dump_dom, render_in_chromium
 
 from feasibility import disclosure
 from feasibility.engine import screen
@@ -54,14 +53,10 @@ def _text(fragment: str) -> str:
 
 
 def test_section_in_headless_chromium(report, tmp_path) -> None:
-    exe = chromium()  # no browser: skipped with a banner; fails under CI
+    chromium()  # no browser: skipped with a banner; fails under CI
     status = render_in_chromium(report, tmp_path)
     assert status.get("done") is True and status["errors"] == [], status
-    dom = subprocess.run(
-        [exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'p2'}", "--dump-dom",
-         report.resolve().as_uri()],
-        capture_output=True, text=True, timeout=180, env={"HOME": str(tmp_path)},
-    ).stdout  # fmt: skip
+    dom = dump_dom(report, tmp_path)
     text = _text(_section(dom))
     # what was mapped from where, and why the absent tables' facts are unknown
     assert "OMOP CDM source" in text

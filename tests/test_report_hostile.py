@@ -10,7 +10,13 @@ import re
 
 import polars as pl
 import pytest
-from _report_helpers import chromium, render_in_chromium, screen_registry, write_registry
+from _report_helpers import (
+    chromium,
+    dump_dom,
+    render_in_chromium,
+    screen_registry,
+    write_registry,
+)
 
 from feasibility import csvsafe
 from feasibility.quality import validate_registry
@@ -74,7 +80,7 @@ def test_hostile_strings_are_inert(tmp_path) -> None:
     for chart_id, s in status["charts"].items():
         assert s["rendered"] and s["marks"] > 0, (chart_id, s)
     # every section after the cohort chart is still in the page
-    dom = _dom(html_path, tmp_path)
+    dom = dump_dom(html_path, tmp_path)
     for sid in ("cohort", "thresholds", "quality", "provenance", "method"):
         assert f'<section id="{sid}">' in dom, sid
     for name in ("cohort.csv", "cohort_comparison.csv"):
@@ -82,27 +88,3 @@ def test_hostile_strings_are_inert(tmp_path) -> None:
         bad = [v for v in levels if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
         assert not bad, (name, bad)
         assert any(v.startswith("'=HYPERLINK") for v in levels)
-
-
-def _dom(html_path, tmp_path) -> str:
-    import os
-    import subprocess
-
-    from _report_helpers import CHROMIUM_FLAGS
-
-    profile = tmp_path / "dom-profile"
-    profile.mkdir(exist_ok=True)
-    run = subprocess.run(
-        [
-            chromium(),
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={profile}",
-            "--dump-dom",
-            html_path.resolve().as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=dict(os.environ, HOME=str(tmp_path)),
-    )
-    return run.stdout
