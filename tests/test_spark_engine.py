@@ -136,9 +136,16 @@ def test_bad_index_filter_is_the_polars_message(sample):
         SparkEngine().run(sample, protocol, events)
 
 
-def test_a_registry_directory_path_is_read_by_spark(tmp_path):
+@pytest.mark.parametrize("per_row", [False, True], ids=["per-distinct-value", "per-row"])
+def test_a_registry_directory_path_is_read_by_spark(tmp_path, monkeypatch, per_row):
     """A path (no polars loader at all): the CSV tables are typed and normalised by Spark
-    (spellings, units, duplicate patient rows), with the polars answer on the same files."""
+    (spellings, units, duplicate patient rows), with the polars answer on the same files;
+    text normalised once per distinct value (the default) or, for columns with more
+    distinct values than ``DISTINCT_LIMIT``, row by row: the same answers."""
+    from feasibility.spark import read
+
+    if per_row:
+        monkeypatch.setattr(read, "DISTINCT_LIMIT", 0)
     root = tmp_path / "registry"
     _write_csv(
         root,

@@ -16,10 +16,13 @@ columns the engine reads, with the loader's rules (``feasibility.registry._norma
 - assessments: item and value trimmed and lower-cased; a value outside the item's
   vocabulary leaves the table;
 - medications: route trimmed and lower-cased (blank -> null), ``systemic`` unless topical,
-  ophthalmic or otic; the drug name is canonicalised by the engine (``translate.py``,
-  once per distinct name);
+  ophthalmic or otic; the drug name canonicalised to its ingredient as ``_drug``;
 - procedures: category trimmed and lower-cased, outside the vocabulary the row leaves;
 - lesions: a diameter outside the plausible range becomes null.
+
+Text columns with few distinct spellings (tests and units, items and values, codes, drugs
+and routes) are normalised once per distinct value and joined back (:func:`via_distinct`),
+not once per row.
 
 Exact duplicate rows are kept: they change no "latest" and no "any" answer. Typing
 follows ``feasibility.registry._read``: a column that already has the contract type is
@@ -39,7 +42,9 @@ naming ``catalog table <name>`` where a file's name its file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +64,7 @@ from feasibility.schema import (
     SEX_CODES,
     TABLES,
     TESTS,
+    _drug_vocabulary,
 )
 
 PID = "patient_id"
@@ -141,9 +147,13 @@ WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 
 
 def _strip(col: Column) -> Column:
-    """Trim whitespace on both sides, as the loader does (a character-set trim: much
-    cheaper than a regular expression over tens of millions of rows)."""
-    return F.btrim(col, F.lit(WHITESPACE))
+    """Trim whitespace on both sides, as the loader does: a character-set trim (much
+    cheaper than a regular expression), run only on values whose first or last character
+    is whitespace (the trim itself costs about five times the check over tens of
+    millions of clean identifiers)."""
+    ws = list(WHITESPACE)
+    edge = F.substring(col, 1, 1).isin(ws) | F.substring(col, -1, 1).isin(ws)
+    return F.when(edge, F.btrim(col, F.lit(WHITESPACE))).otherwise(col)
 
 
 def lookup(mapping: dict, key: Column) -> Column:
@@ -522,6 +532,68 @@ def arrow_table(spark: SparkSession, table: str, lf: pl.LazyFrame) -> DataFrame:
 # ---------------------------------------------------------------------------- normalise
 
 
+#: polars types of the Spark DDL types small tables use
+_DDL_TYPES = {"string": pl.String, "double": pl.Float64, "boolean": pl.Boolean, "date": pl.Date}
+
+
+def small_frame(spark: SparkSession, rows: list[tuple], schema: str) -> DataFrame:
+    """A small table made on the driver (``schema``: Spark DDL such as ``"a string, b
+    double"``) handed to Spark through Arrow, so Spark reads it in the JVM: a table made
+    from Python rows is a Python RDD, and every query that scans it (a broadcast side)
+    starts Python workers, seconds each time."""
+    names, types = [], []
+    for part in schema.split(","):
+        name, kind = part.strip().rsplit(" ", 1)
+        names.append(name.strip("`"))
+        types.append(_DDL_TYPES[kind.lower()])
+    frame = pl.DataFrame(rows, schema=dict(zip(names, types, strict=True)), orient="row")
+    return spark.createDataFrame(frame.to_arrow()).toDF(*names)
+
+
+def _ddl(df: DataFrame) -> str:
+    return ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in df.schema.fields)
+
+
+#: Most distinct raw values (tuples of the columns normalised together) a table's text
+#: columns may have to be normalised once per distinct value; above it (e.g. free-text
+#: drug names at national scale), each row is normalised on its own.
+DISTINCT_LIMIT = 200_000
+
+
+def via_distinct(
+    df: DataFrame,
+    raw: list[str],
+    normalise: Callable[[DataFrame], DataFrame],
+    how: str,
+) -> DataFrame | None:
+    """``df`` joined with its ``raw`` columns' normalised values, computed once per
+    distinct value instead of once per row.
+
+    Registry text columns (test names, units, items, codes, drug names, routes) hold a
+    few hundred or thousand distinct spellings over millions of rows; trimming,
+    case-folding, regular expressions and vocabulary lookups per row were most of the
+    Spark engine's time. Here one job collects the distinct ``raw`` tuples (at most
+    ``DISTINCT_LIMIT``, else None: the caller normalises per row), ``normalise`` (the
+    same Spark expressions a per-row normaliser uses, so the answers are the same) maps
+    them to a small table whose first columns are ``raw`` and the rest the normalised
+    columns, and that table is broadcast and hash-joined on the raw values (null-safe:
+    a null raw value finds its own row). ``how`` is ``inner`` (raw values the small
+    table leaves out drop their rows) or ``left``. The raw columns are dropped."""
+    spark = df.sparkSession
+    distinct = df.select(*raw).distinct()
+    rows = distinct.limit(DISTINCT_LIMIT + 1).collect()
+    if len(rows) > DISTINCT_LIMIT:
+        return None
+    mapped = normalise(small_frame(spark, [tuple(r) for r in rows], _ddl(distinct)))
+    table = small_frame(spark, [tuple(r) for r in mapped.collect()], _ddl(mapped))
+    keys = [f"_raw_{c}" for c in raw]
+    table = table.toDF(*keys, *table.columns[len(raw) :])
+    on = reduce(
+        lambda a, b: a & b, [F.col(c).eqNullSafe(F.col(k)) for c, k in zip(raw, keys, strict=True)]
+    )
+    return df.join(F.broadcast(table), on, how).drop(*raw, *keys)
+
+
 def _in(col: Column, values) -> Column:
     """``col`` if it is one of ``values``, else null (``col`` evaluated once)."""
     return lookup({v: v for v in values}, col)
@@ -538,9 +610,16 @@ def _patients(df: DataFrame) -> DataFrame:
     return df.groupBy(PID).agg(*aggs)
 
 
-def _diagnoses(df: DataFrame) -> DataFrame:
+def _diagnosis_code(df: DataFrame) -> DataFrame:
     code = F.upper(_strip(F.regexp_replace(F.col("code"), r"[. ]", "")))
-    return df.withColumn("code", F.when(F.length(code) > 0, code))
+    return df.withColumn("_code", F.when(F.length(code) > 0, code))
+
+
+def _diagnoses(df: DataFrame) -> DataFrame:
+    """Codes without dots and spaces, upper case (once per distinct code)."""
+    out = via_distinct(df, ["code"], _diagnosis_code, "left")
+    out = _diagnosis_code(df) if out is None else out
+    return out.drop("code").withColumnRenamed("_code", "code")
 
 
 def _measurement_units(spark: SparkSession) -> DataFrame:
@@ -560,26 +639,35 @@ def _measurement_units(spark: SparkSession) -> DataFrame:
                 )
             )
     schema = "_t string, _u string, _factor double, _low double, _high double"
-    return spark.createDataFrame(rows, schema)
+    return small_frame(spark, rows, schema)
 
 
-def _measurements(df: DataFrame) -> DataFrame:
-    """Known tests in accepted units, converted to the canonical unit, plausible values
-    only. The (test, unit) lookup is a broadcast hash join with the small table of accepted
-    units (an inner join: an unknown test or unit, or a null, has no row), not literal-map
-    lookups per row, which scan their keys one by one (the profile of the Spark engine
-    at 50k patients put most of its time there)."""
+def _measurement_keys(df: DataFrame) -> DataFrame:
+    """Raw (test, unit) -> canonical test, unit factor and plausible range: a broadcast
+    hash join with the small table of accepted units (an inner join: an unknown test or
+    unit, or a null, has no row), not literal-map lookups, which scan their keys one by
+    one."""
     units = F.broadcast(_measurement_units(df.sparkSession))
     keyed = df.select(
-        PID,
+        "*",
         F.lower(_strip(F.col("test"))).alias("_tn"),
         _strip(F.col("unit")).alias("_un"),
-        "value",
-        "measured_on",
     )
     joined = keyed.join(
         units, (F.col("_tn") == F.col("_t")) & (F.col("_un") == F.col("_u")), "inner"
     )
+    return joined.drop("_tn", "_un", "_u")
+
+
+def _measurements(df: DataFrame) -> DataFrame:
+    """Known tests in accepted units, converted to the canonical unit, plausible values
+    only. The (test, unit) pairs are normalised once per distinct pair (``via_distinct``;
+    the profile of the Spark engine at 50k patients put most of its time in normalising
+    these per row)."""
+    raw = ["test", "unit"]
+    joined = via_distinct(df, raw, lambda d: _measurement_keys(d).select(*raw, *_MEASURE), "inner")
+    if joined is None:
+        joined = _measurement_keys(df)
     value = F.col("value") * F.col("_factor")
     inside = ~F.isnan(value) & (value >= F.col("_low")) & (value <= F.col("_high"))
     ok = value.isNotNull() & (F.col("_low").isNull() | F.coalesce(inside, F.lit(False)))
@@ -588,33 +676,77 @@ def _measurements(df: DataFrame) -> DataFrame:
     )
 
 
-def _assessments(df: DataFrame) -> DataFrame:
-    """Known items with one of their allowed values (lower case): a broadcast hash join
-    with the small table of allowed (item, value) pairs, as for measurements."""
+#: The columns a raw (test, unit) pair maps to.
+_MEASURE = ["_t", "_factor", "_low", "_high"]
+
+
+def _assessment_keys(df: DataFrame) -> DataFrame:
+    """Raw (item, value) -> item and value trimmed and lower-cased, kept only when the
+    value is one the item allows: a broadcast hash join with the small table of allowed
+    pairs."""
     allowed = F.broadcast(
-        df.sparkSession.createDataFrame(
+        small_frame(
+            df.sparkSession,
             sorted({(n, v) for n, vs in ASSESSMENT_ITEMS.items() for v in vs}),
             "_i string, _v string",
         )
     )
     keyed = df.select(
-        PID,
-        F.lower(_strip(F.col("item"))).alias("item"),
-        F.lower(_strip(F.col("value"))).alias("value"),
-        "assessed_on",
+        "*",
+        F.lower(_strip(F.col("item"))).alias("_in"),
+        F.lower(_strip(F.col("value"))).alias("_vn"),
     )
     joined = keyed.join(
-        allowed, (F.col("item") == F.col("_i")) & (F.col("value") == F.col("_v")), "inner"
+        allowed, (F.col("_in") == F.col("_i")) & (F.col("_vn") == F.col("_v")), "inner"
     )
-    return joined.select(PID, "item", "value", "assessed_on")
+    return joined.drop("_in", "_vn")
+
+
+def _assessments(df: DataFrame) -> DataFrame:
+    """Known items with one of their allowed values (lower case), normalised once per
+    distinct raw (item, value) pair."""
+    raw = ["item", "value"]
+    joined = via_distinct(df, raw, lambda d: _assessment_keys(d).select(*raw, "_i", "_v"), "inner")
+    if joined is None:
+        joined = _assessment_keys(df)
+    return joined.select(PID, F.col("_i").alias("item"), F.col("_v").alias("value"), "assessed_on")
+
+
+def canonical_drug_col(col: Column) -> Column:
+    """:func:`feasibility.schema.canonical_drug` as a Spark column (the loader's polars
+    twin, ``canonical_drug_expr``, step by step): lower case, trimmed, punctuation removed,
+    whitespace collapsed, trailing salt or form words dropped, then the vocabulary's
+    spellings mapped to their ingredient."""
+    trailing, mapping = _drug_vocabulary()
+    basic = F.lower(_strip(col))
+    basic = F.regexp_replace(basic, r"(?U)[^\w\s]", "")
+    basic = _strip(F.regexp_replace(basic, r"(?U)\s+", " "))
+    stripped = F.regexp_replace(basic, "(?U)" + trailing, "")
+    key = F.when(F.length(stripped) > 0, stripped).otherwise(basic)
+    table = F.create_map(*[F.lit(x) for pair in sorted(mapping.items()) for x in pair])
+    return F.coalesce(F.try_element_at(table, key), key)
+
+
+def _medication_keys(df: DataFrame) -> DataFrame:
+    """``_drug`` (canonical ingredient), ``_route`` (trimmed, lower case, blank -> null)
+    and ``systemic`` (no route, or one not topical/ophthalmic/otic) of raw drug and route."""
+    route = F.lower(_strip(F.col("route")))
+    route = F.when(F.length(route) > 0, route)
+    df = df.select("*", canonical_drug_col(F.col("drug")).alias("_drug"), route.alias("_route"))
+    systemic = F.col("_route").isNull() | ~F.col("_route").isin(sorted(NON_SYSTEMIC_ROUTES))
+    return df.withColumn("systemic", systemic)
 
 
 def _medications(df: DataFrame) -> DataFrame:
-    route = F.lower(_strip(F.col("route")))
-    route = F.when(F.length(route) > 0, route)
-    df = df.withColumn("route", route)
-    systemic = F.col("route").isNull() | ~F.col("route").isin(sorted(NON_SYSTEMIC_ROUTES))
-    return df.withColumn("systemic", systemic)
+    """Drug names canonicalised and routes normalised once per distinct (drug, route):
+    the canonical name is ``_drug`` (``drug`` stays as recorded), the route ``route``."""
+    raw = ["drug", "route"]
+    out = via_distinct(
+        df, raw, lambda d: _medication_keys(d).select(*raw, "_drug", "_route", "systemic"), "left"
+    )
+    if out is None:
+        out = _medication_keys(df)
+    return out.drop("route").withColumnRenamed("_route", "route")
 
 
 def _procedures(df: DataFrame) -> DataFrame:

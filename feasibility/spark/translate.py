@@ -67,8 +67,8 @@ from feasibility.protocol import (
 )
 from feasibility.protocol.compare import compare
 from feasibility.protocol.formulas import CG_SEX_FACTOR, age_in_years, creatinine_clearance
-from feasibility.schema import _drug_vocabulary, regimen_ingredients
-from feasibility.spark.read import PID, _strip
+from feasibility.schema import regimen_ingredients
+from feasibility.spark.read import PID, small_frame
 
 IDX = "index_date"
 SEXES = ("F", "M")
@@ -254,9 +254,8 @@ def _medication_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Contex
     names: set[str] = set()
     for _, r in leaves_:
         names |= set(r.druglist.spellings)
-    drug = canonical_drug_col(F.col("drug"))
     rows = df.select(
-        PID, drug.alias("_drug"), "route", F.col("start_date").alias("_d"), "end_date", "systemic"
+        PID, "_drug", "route", F.col("start_date").alias("_d"), "end_date", "systemic"
     ).filter(F.col("_drug").isin(sorted(names)))
     specs = []
     for k, r in leaves_:
@@ -275,21 +274,6 @@ def _medication_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Contex
         F.col("_drug"), F.lit(" (route "), F.coalesce(F.col("route"), F.lit("null")), F.lit(")")
     )
     return EventRows(rows, specs, detail, ["_drug", "route"])
-
-
-def canonical_drug_col(col: Column) -> Column:
-    """:func:`feasibility.schema.canonical_drug` as a Spark column (the loader's polars
-    twin, ``canonical_drug_expr``, step by step): lower case, trimmed, punctuation removed,
-    whitespace collapsed, trailing salt or form words dropped, then the vocabulary's
-    spellings mapped to their ingredient."""
-    trailing, mapping = _drug_vocabulary()
-    basic = F.lower(_strip(col))
-    basic = F.regexp_replace(basic, r"(?U)[^\w\s]", "")
-    basic = _strip(F.regexp_replace(basic, r"(?U)\s+", " "))
-    stripped = F.regexp_replace(basic, "(?U)" + trailing, "")
-    key = F.when(F.length(stripped) > 0, stripped).otherwise(basic)
-    table = F.create_map(*[F.lit(x) for pair in sorted(mapping.items()) for x in pair])
-    return F.coalesce(F.try_element_at(table, key), key)
 
 
 def _procedure_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context) -> EventRows:
@@ -348,11 +332,7 @@ def _therapy_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Context) 
             for x in regimens
         ]
         schema = "regimen string, " + ", ".join(f"`rx__{n}` boolean" for n in lists)
-        table = (
-            ctx.spark.createDataFrame(data, schema)
-            if data
-            else ctx.spark.createDataFrame([], schema)
-        )
+        table = small_frame(ctx.spark, data, schema)
         rows = rows.join(F.broadcast(table), on="regimen", how="left")
     specs = []
     for k, r in leaves_:
@@ -524,7 +504,7 @@ def query_features(
             hits = [r for r in regimens if regimen_ingredients(r) & set(f.druglist.drugs)]
             return F.coalesce(F.col("regimen").isin(hits), F.lit(False))
         if isinstance(f, DrugFilter):
-            match = canonical_drug_col(F.col("drug")).isin(sorted(f.druglist.spellings))
+            match = F.col("_drug").isin(sorted(f.druglist.spellings))
             match = F.coalesce(match, F.lit(False))
             return match & F.col("systemic") if f.systemic_only else match
         if isinstance(f, FlagFilter):
