@@ -16,7 +16,7 @@ columns the engine reads, with the loader's rules (``feasibility.registry._norma
 - assessments: item and value trimmed and lower-cased; a value outside the item's
   vocabulary leaves the table;
 - medications: route trimmed and lower-cased (blank -> null), ``systemic`` unless topical,
-  ophthalmic or otic; the drug name canonicalised to its ingredient as ``_drug``;
+  ophthalmic or otic; the drug name canonicalised to its ingredient;
 - procedures: category trimmed and lower-cased, outside the vocabulary the row leaves;
 - lesions: a diameter outside the plausible range becomes null.
 
@@ -578,7 +578,8 @@ def via_distinct(
     them to a small table whose first columns are ``raw`` and the rest the normalised
     columns, and that table is broadcast and hash-joined on the raw values (null-safe:
     a null raw value finds its own row). ``how`` is ``inner`` (raw values the small
-    table leaves out drop their rows) or ``left``. The raw columns are dropped."""
+    table leaves out drop their rows) or ``left``. The raw columns stay (an
+    ``--index-where`` may read them)."""
     spark = df.sparkSession
     distinct = df.select(*raw).distinct()
     rows = distinct.limit(DISTINCT_LIMIT + 1).collect()
@@ -588,10 +589,9 @@ def via_distinct(
     table = small_frame(spark, [tuple(r) for r in mapped.collect()], _ddl(mapped))
     keys = [f"_raw_{c}" for c in raw]
     table = table.toDF(*keys, *table.columns[len(raw) :])
-    on = reduce(
-        lambda a, b: a & b, [F.col(c).eqNullSafe(F.col(k)) for c, k in zip(raw, keys, strict=True)]
-    )
-    return df.join(F.broadcast(table), on, how).drop(*raw, *keys)
+    pairs = zip(raw, keys, strict=True)
+    on = reduce(lambda a, b: a & b, [F.col(c).eqNullSafe(F.col(k)) for c, k in pairs])
+    return df.join(F.broadcast(table), on, how).drop(*keys)
 
 
 def _in(col: Column, values) -> Column:
@@ -739,14 +739,16 @@ def _medication_keys(df: DataFrame) -> DataFrame:
 
 def _medications(df: DataFrame) -> DataFrame:
     """Drug names canonicalised and routes normalised once per distinct (drug, route):
-    the canonical name is ``_drug`` (``drug`` stays as recorded), the route ``route``."""
+    ``drug`` is the canonical ingredient, as in the loader's table (an ``--index-where``
+    on drug reads the same names in both engines)."""
     raw = ["drug", "route"]
     out = via_distinct(
         df, raw, lambda d: _medication_keys(d).select(*raw, "_drug", "_route", "systemic"), "left"
     )
     if out is None:
         out = _medication_keys(df)
-    return out.drop("route").withColumnRenamed("_route", "route")
+    out = out.drop("drug", "route")
+    return out.withColumnRenamed("_drug", "drug").withColumnRenamed("_route", "route")
 
 
 def _procedures(df: DataFrame) -> DataFrame:

@@ -255,7 +255,12 @@ def _medication_rows(df: DataFrame, leaves_: list[tuple[str, Any]], ctx: _Contex
     for _, r in leaves_:
         names |= set(r.druglist.spellings)
     rows = df.select(
-        PID, "_drug", "route", F.col("start_date").alias("_d"), "end_date", "systemic"
+        PID,
+        F.col("drug").alias("_drug"),
+        "route",
+        F.col("start_date").alias("_d"),
+        "end_date",
+        "systemic",
     ).filter(F.col("_drug").isin(sorted(names)))
     specs = []
     for k, r in leaves_:
@@ -504,7 +509,7 @@ def query_features(
             hits = [r for r in regimens if regimen_ingredients(r) & set(f.druglist.drugs)]
             return F.coalesce(F.col("regimen").isin(hits), F.lit(False))
         if isinstance(f, DrugFilter):
-            match = F.col("_drug").isin(sorted(f.druglist.spellings))
+            match = F.col("drug").isin(sorted(f.druglist.spellings))
             match = F.coalesce(match, F.lit(False))
             return match & F.col("systemic") if f.systemic_only else match
         if isinstance(f, FlagFilter):
